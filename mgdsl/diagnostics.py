@@ -1,0 +1,138 @@
+"""Diagnostics: error codes, the MgdError exception, and rustc-style rendering with underlined spans."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import CODES
+from .source import Span
+
+
+@dataclass
+class Label:
+    span: Span
+    message: str = ""
+
+
+@dataclass
+class Diagnostic:
+    """One problem: a stable code, a message, a primary span with a label, optional notes and a hint."""
+
+    code: str
+    message: str
+    span: Span | None
+    label: str = ""
+    secondary: list[Label] = field(default_factory=list)
+    help: str = ""
+    notes: list[str] = field(default_factory=list)
+    severity: str = "error"
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"internal: unregistered error code {self.code}")
+
+    def location(self) -> str:
+        return self.span.location() if self.span is not None else "<no location>"
+
+    def render(self, color: bool = False) -> str:
+        return render(self, color=color)
+
+    def to_json(self) -> dict:
+        out = {"code": self.code, "severity": self.severity, "message": self.message, "help": self.help}
+        if self.span is not None:
+            out.update(file=self.span.file.path, line=self.span.line, column=self.span.column,
+                       end_line=self.span.file.position(self.span.end)[0],
+                       end_column=self.span.file.position(self.span.end)[1])
+        out["related"] = [{"file": l.span.file.path, "line": l.span.line, "column": l.span.column,
+                           "message": l.message} for l in self.secondary]
+        return out
+
+
+class MgdError(Exception):
+    """Raised by every stage for bad input; carries all diagnostics found, in source order."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=_order)
+        super().__init__(self.render())
+
+    def render(self, color: bool = False) -> str:
+        parts = [d.render(color=color) for d in self.diagnostics]
+        n = len(self.diagnostics)
+        if n > 1:
+            parts.append(_paint(f"error: {n} problems found", "bold red", color))
+        return "\n\n".join(parts)
+
+
+def _order(d: Diagnostic):
+    if d.span is None:
+        return ("~", 0)
+    return (d.span.file.path, d.span.start)
+
+
+class Collector:
+    """Accumulates diagnostics so a stage can report every problem of a file at once."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, code: str, message: str, span: Span | None, label: str = "", help: str = "",
+              secondary: list[Label] | None = None, notes: list[str] | None = None) -> Diagnostic:
+        d = Diagnostic(code, message, span, label, secondary or [], help, notes or [])
+        self.diagnostics.append(d)
+        return d
+
+    def extend(self, err: MgdError) -> None:
+        self.diagnostics.extend(err.diagnostics)
+
+    def raise_if_any(self) -> None:
+        if self.diagnostics:
+            raise MgdError(self.diagnostics)
+
+    def __bool__(self) -> bool:
+        return bool(self.diagnostics)
+
+
+_STYLES = {"bold red": "\x1b[1;31m", "bold blue": "\x1b[1;34m", "bold": "\x1b[1m", "cyan": "\x1b[36m"}
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"{_STYLES[style]}{text}\x1b[0m" if color else text
+
+
+def _snippet(span: Span, label: str, marker: str, color: bool, gutter: int) -> list[str]:
+    file = span.file
+    line, col = file.position(span.start)
+    end_line, end_col = file.position(span.end)
+    text = file.line_text(line).replace("\t", " ")
+    width = (end_col - col) if end_line == line else len(text) - col + 1
+    width = max(1, width)
+    pad = " " * gutter
+    bar = _paint("|", "bold blue", color)
+    under = " " * (col - 1) + _paint(marker * width + (" " + label if label else ""), "bold red" if marker == "^" else "bold blue", color)
+    return [f"{_paint(str(line).rjust(gutter), 'bold blue', color)} {bar} {text}", f"{pad} {bar} {under}"]
+
+
+def render(d: Diagnostic, color: bool = False) -> str:
+    """Render like rustc: header, location arrow, source line, underline, notes and help."""
+    head = _paint(f"{d.severity}[{d.code}]", "bold red", color) + _paint(f": {d.message}", "bold", color)
+    lines = [head]
+    spans = [d.span] if d.span is not None else []
+    spans += [l.span for l in d.secondary]
+    gutter = max([len(str(s.file.position(s.end)[0])) for s in spans] or [1])
+    pad = " " * gutter
+    bar = _paint("|", "bold blue", color)
+    if d.span is not None:
+        lines.append(f"{pad}{_paint('-->', 'bold blue', color)} {d.span.location()}")
+        lines.append(f"{pad} {bar}")
+        lines += _snippet(d.span, d.label, "^", color, gutter)
+    for sec in d.secondary:
+        if d.span is None or sec.span.file is not d.span.file:
+            lines.append(f"{pad}{_paint('-->', 'bold blue', color)} {sec.span.location()}")
+            lines.append(f"{pad} {bar}")
+        lines += _snippet(sec.span, sec.message, "-", color, gutter)
+    if spans:
+        lines.append(f"{pad} {bar}")
+    for note in d.notes:
+        lines.append(f"{pad} = note: {note}")
+    if d.help:
+        lines.append(f"{pad} = {_paint('help', 'bold', color)}: {d.help}")
+    return "\n".join(lines)

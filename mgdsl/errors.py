@@ -1,0 +1,176 @@
+"""The registry of stable error codes: a title and an explanation for each (`mgdsl explain CODE`)."""
+from __future__ import annotations
+
+# code -> (title, explanation). Codes are stable: never reuse or renumber one.
+CODES: dict[str, tuple[str, str]] = {
+    # ---- E00xx: reading and syntax
+    "E0001": ("syntax error", """
+The parser met a token it did not expect. The message names what it found and what would have been
+valid at that point. Common causes: a missing newline between two statements, an unclosed parenthesis,
+a keyword used as a name (`t`, `first`, `last`, `var`, `port`, `cost`, `in` ...), or a compound unit
+written with spaces (`yuan / kWh` is a division; write `yuan/kWh`).
+"""),
+    "E0002": ("unexpected character", """
+The file contains a character that cannot start any token of the language (for example `$` or `;`),
+or a string that is not closed on its line. Remove the character or close the string.
+"""),
+    "E0003": ("cannot read file", """
+A model file or a file named by `use "..."` could not be read: it does not exist, is not a file, or is
+not UTF-8 text. Paths in `use` are relative to the file that contains the `use`.
+"""),
+    # ---- E01xx: names
+    "E0101": ("unknown name", """
+An expression names something that is not defined where it is used. Inside a device template the names
+in scope are the template's parameters, its variables, its `let` definitions, `dt` (the step length)
+and top-level `let` constants. In a system file, the top-level profiles and `let` constants.
+"""),
+    "E0102": ("unknown device template", """
+An instance calls a template that no loaded file defines. Add `use stdlib` (the standard library) or
+`use "file.mgd"` for your own templates, or fix the spelling. `mgdsl explain`-ing the library:
+see docs/stdlib.md for every standard template.
+"""),
+    "E0103": ("duplicate definition", """
+Two declarations in the same scope have the same name: two templates, two parameters or variables of
+one template, two instances in one microgrid, two microgrids, a profile and a constant, and so on.
+Rename one of them.
+"""),
+    "E0104": ("unknown argument", """
+A template was called with a keyword argument it does not declare. The message lists the template's
+parameters.
+"""),
+    "E0105": ("missing argument", """
+A template parameter without a default value was not given an argument. Give it one, e.g.
+`Storage(electricity, capacity = 1 MWh, p_max = 250 kW)`.
+"""),
+    "E0106": ("too many arguments", """
+A template was called with more positional arguments than it has parameters, or an argument was given
+both by position and by name. Positional arguments fill parameters in declaration order; prefer
+keyword arguments for anything but the carrier.
+"""),
+    "E0107": ("unknown unit", """
+A unit is not one mgdsl knows. Known units: W kW MW GW (power), Wh kWh MWh GWh (energy), h min s
+(time), var kvar Mvar (reactive power), VA kVA MVA (apparent power), V kV (voltage), A kA (current),
+ohm (impedance), yuan usd eur (money, each its own dimension), pu and % (dimensionless). Compound units
+are written without spaces, e.g. `yuan/kWh`, `kW/h`.
+"""),
+    "E0108": ("unknown carrier", """
+A carrier argument or port names an energy carrier that does not exist. Carriers: electricity, heat,
+gas, reactive (reactive power, in kvar). A template may take a carrier as a parameter
+(`device Storage(carrier c, ...)`) and use it in `port c += ...`.
+"""),
+    "E0109": ("unknown reference", """
+A structural statement refers to a network, bus, microgrid, instance or variable that does not exist:
+`microgrid m at dn.99` with no bus 99, `switch k between mg1 and mgX`, `cluster c = {...}` naming an
+unknown microgrid, or `couple` naming an unknown instance variable.
+"""),
+    # ---- E02xx: units and dimensions
+    "E0201": ("unit mismatch", """
+The two sides of `+`, `-` or a comparison have different physical dimensions, for example power (kW)
+added to energy (kWh). Multiply power by `dt` (the step length, in hours) to obtain energy, or divide
+energy by `dt` to obtain power. Money units (yuan, usd, eur) are distinct dimensions and cannot be mixed.
+"""),
+    "E0202": ("argument has the wrong unit", """
+An argument's dimension differs from the parameter's declared unit, for example `250 kW` given to a
+`capacity: kWh` parameter. Arguments in another unit of the same dimension are converted (1 MWh to kWh).
+"""),
+    "E0203": ("declaration has the wrong unit", """
+A value does not have the dimension its declaration requires: a variable bound in another dimension
+than the variable, a port expression that is not power (kW, or kvar for the reactive carrier), a cost
+term that is not money, a profile whose values do not match its declared unit, or an initial state in
+another dimension than its variable.
+"""),
+    "E0204": ("invalid exponent", """
+Only whole, non-negative powers of dimensional quantities are supported (`p^2`). A power of an
+expression with decision variables is allowed only as `x^2` inside a `cost +=` term.
+"""),
+    # ---- E03xx: linearity
+    "E0301": ("nonlinear product of variables", """
+A constraint multiplies two decision variables (or divides by one). Constraints must be linear: the
+solver (HiGHS) handles linear and mixed-integer linear models. Typical fixes: fix one factor as a
+parameter, use a binary with a big-M bound (`p[t] <= p_max * on[t]` is linear because `p_max` is a
+parameter), or model a piecewise-linear curve.
+"""),
+    "E0302": ("quadratic term outside the objective", """
+A quadratic term (a product of two variables, or `x^2`) is allowed only in a `cost +=` statement,
+where it becomes part of a convex quadratic objective. Constraints, ports and bounds must be linear.
+"""),
+    "E0303": ("non-convex quadratic cost", """
+A quadratic cost term must be a non-negative multiple of the square of one variable (`a * p^2` with
+a >= 0) so that the objective is convex. Products of two different variables, negative coefficients
+and time-varying coefficients that become negative are rejected.
+"""),
+    # ---- E04xx: data
+    "E0401": ("wrong profile length", """
+A time series must have one value per step of the horizon (`horizon N steps of ...`), or exactly one
+value (a constant). Check the list literal or the CSV column.
+"""),
+    "E0402": ("data file not found", """
+A `csv("file", "column")` names a file that does not exist. CSV paths are relative to the .mgd file that
+contains them.
+"""),
+    "E0403": ("bad data", """
+A CSV file could not be used: the column is missing, a cell is not a number, or required columns of a
+network table (lines: from,to,r_ohm,x_ohm; loads: bus,p_kw,q_kvar) are absent. The message names the
+file, row and column.
+"""),
+    "E0404": ("invalid value", """
+A value is outside what it can physically be: a negative capacity or step length, a lower bound above
+an upper bound, a horizon of zero steps, a non-integer bus number. The message says which range is valid.
+"""),
+    # ---- E05xx: structure
+    "E0501": ("missing horizon", """
+A system file with microgrids or a network needs `horizon N steps of D` (for example
+`horizon 24 steps of 1 h`) before any profile is used.
+"""),
+    "E0502": ("invalid network", """
+The network description is incomplete or inconsistent: no buses, no slack bus, a line or load at an
+undeclared bus, a network that is not connected and radial from the slack, two slack declarations, or an
+unknown formulation (available: lindistflow; distflow_socp is planned).
+"""),
+    "E0503": ("invalid time index", """
+A time index is used where it has no meaning: `x[t-1]` on a parameter, an index on a variable declared
+without `[t]`, `t` outside a device template, or an offset other than `t-k`, `t+k`, `first+k`, `last-k`.
+"""),
+    "E0504": ("invalid structure", """
+A structural statement is inconsistent: a microgrid in two clusters, a switch whose two ends are the same,
+a `couple` whose two sides belong to the same subsystem, an `initial` for an undeclared variable or one
+without `[t]`, a carrier with no balance where a device injects into it (heat or gas in the network), or a
+statement placed where it is not allowed.
+"""),
+    "E0505": ("nothing to optimize", """
+The system has no instances: no microgrid devices and no network. Add at least one microgrid or a network.
+"""),
+    # ---- E06xx: solving
+    "E0601": ("infeasible model", """
+No operating point satisfies every constraint. mgdsl re-solves the model with an elastic slack on every
+constraint and every variable bound, and reports the declarations whose slack was needed: these are the
+constraints that cannot hold together. Look for demand that exceeds supply plus tie-line limits,
+storage end-state requirements that cannot be met, or bounds that contradict each other.
+"""),
+    "E0602": ("unbounded model", """
+The objective can decrease without limit: some variable can grow forever while lowering the cost, for
+example a sale at a positive price with no upper bound. mgdsl re-solves with large artificial bounds and
+reports the variables that ran to them. Give them a physical bound (`in 0 .. p_max`).
+"""),
+    "E0603": ("solver failure", """
+HiGHS stopped without an optimal solution for another reason (time limit, numerical trouble). The
+message gives the solver's status. Check for extreme coefficients (very large or very small parameters).
+"""),
+    "E0604": ("mixed-integer quadratic model", """
+The model has binary or integer variables (a CHP on/off, a switch) and a quadratic cost term. That is a
+mixed-integer quadratic program (MIQP), which HiGHS cannot solve, so mgdsl refuses it before solving
+rather than return a wrong answer. Replace the quadratic cost by a piecewise-linear one (several linear
+segments), or make the binaries continuous.
+"""),
+}
+
+
+def explain(code: str) -> str:
+    code = code.strip().upper()
+    if not code.startswith("E"):
+        code = "E" + code
+    if code not in CODES:
+        known = ", ".join(sorted(CODES))
+        raise KeyError(f"no error code {code}; known codes: {known}")
+    title, text = CODES[code]
+    return f"{code}: {title}\n{text.rstrip()}\n"

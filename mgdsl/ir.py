@@ -1,0 +1,189 @@
+"""The typed intermediate representation handed from checking to lowering: names bound, units checked,
+values in canonical units (kW, kWh, kvar, h, currency), instances grouped per device template."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .sema.units import Dim
+from .source import Span
+from .syntax import ast
+
+CARRIERS = ("electricity", "heat", "gas", "reactive")
+
+Value = float | np.ndarray | str     # a scalar, a series over t, or a carrier name
+
+
+@dataclass
+class ParamIR:
+    name: str
+    is_carrier: bool
+    dim: Dim | None
+    default: ast.Expr | None
+    span: Span
+
+
+@dataclass
+class VarIR:
+    name: str
+    timed: bool
+    kind: str                         # continuous | binary | integer
+    dim: Dim
+    lower: ast.Expr | None
+    upper: ast.Expr | None
+    span: Span
+
+
+@dataclass
+class ConstraintIR:
+    name: str                         # the label, or c1, c2 ... in declaration order
+    stmt: ast.Constraint
+    is_assertion: bool = False        # no variables: a check on the parameters, made per instance
+
+    @property
+    def span(self) -> Span:
+        return self.stmt.span
+
+
+@dataclass
+class PortIR:
+    carrier: str                      # a carrier name or the name of a carrier parameter
+    sign: int
+    value: ast.Expr
+    dim: Dim
+    span: Span
+
+
+@dataclass
+class CostIR:
+    value: ast.Expr
+    quadratic: bool
+    currency: str
+    span: Span
+
+
+@dataclass
+class TemplateIR:
+    name: str
+    decl: ast.Device
+    params: dict[str, ParamIR]
+    vars: dict[str, VarIR]
+    lets: dict[str, ast.Let]
+    constraints: list[ConstraintIR]
+    initials: dict[str, ast.Initial]
+    ports: list[PortIR]
+    costs: list[CostIR]
+    doc: str = ""
+
+    @property
+    def span(self) -> Span:
+        return self.decl.name_span
+
+
+@dataclass
+class InstanceIR:
+    name: str                         # qualified: mg1.chp, dn.wt17
+    template: str
+    owner: str                        # the microgrid or network that holds it
+    bus: int | None                   # network bus, for instances in the network
+    values: dict[str, Value]
+    span: Span
+
+
+@dataclass
+class LineIR:
+    from_bus: int
+    to_bus: int
+    r_ohm: float
+    x_ohm: float
+    i_max_a: float                    # nan when the line has no current limit
+    span: Span
+
+
+@dataclass
+class NetworkIR:
+    name: str
+    base_kva: float
+    base_kv: float
+    vmin: float                       # p.u.
+    vmax: float
+    formulation: str
+    buses: list[int]
+    slack_bus: int
+    buy_price: np.ndarray | None      # currency/kWh over t
+    sell_price: np.ndarray | None
+    currency: str | None
+    lines: list[LineIR]
+    load_p: np.ndarray                # (bus, t) kW, in the order of `buses`
+    load_q: np.ndarray                # (bus, t) kvar
+    span: Span
+    slack_span: Span
+
+
+@dataclass
+class MicrogridIR:
+    name: str
+    network: str | None
+    bus: int | None
+    limit_kw: float | None
+    span: Span
+
+
+@dataclass
+class ClusterIR:
+    name: str
+    members: list[str]
+    span: Span
+
+
+@dataclass
+class EndpointIR:
+    owner: str                        # a microgrid, or the network
+    bus: int | None                   # the bus when the owner is the network
+
+
+@dataclass
+class SwitchIR:
+    name: str
+    a: EndpointIR
+    b: EndpointIR
+    limit_kw: float
+    span: Span
+
+
+@dataclass
+class CoupleIR:
+    name: str
+    lhs: ast.Expr
+    rhs: ast.Expr
+    lhs_owner: str
+    rhs_owner: str
+    dim: Dim
+    span: Span
+
+
+@dataclass
+class SystemIR:
+    """A checked system: everything lowering needs, and nothing that refers to the parse tree's tokens."""
+
+    steps: int
+    dt_h: float
+    templates: dict[str, TemplateIR]              # every loaded template
+    instances: dict[str, list[InstanceIR]]        # template name -> its instances, in source order
+    network: NetworkIR | None
+    microgrids: dict[str, MicrogridIR]
+    clusters: dict[str, ClusterIR]
+    switches: list[SwitchIR]
+    couples: list[CoupleIR]
+    currency: str
+    decompose: ast.Decompose | None
+    main_file: str
+    files: list[str] = field(default_factory=list)
+
+    def owners(self) -> list[str]:
+        """The subsystems: the network (if any) then each microgrid."""
+        return ([self.network.name] if self.network else []) + list(self.microgrids)
+
+    def used_templates(self) -> list[TemplateIR]:
+        return [self.templates[name] for name, insts in self.instances.items() if insts]

@@ -1,0 +1,1 @@
+"""lower stage of the mgdsl pipeline."""

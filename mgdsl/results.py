@@ -1,0 +1,136 @@
+"""Solution -> results named by the .mgd: one xarray Dataset per device template over (instance, t), one
+for the network, ties and switches; saved atomically as netCDF and CSV with a JSON summary."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .lower.system import Lowered
+from .sema import units
+
+
+@dataclass
+class Results:
+    """What a solve produced: datasets by name, costs by owner, and a summary."""
+
+    datasets: dict[str, xr.Dataset]
+    costs: dict[str, float]
+    summary: dict = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> xr.Dataset:
+        return self.datasets[name]
+
+    @property
+    def objective(self) -> float:
+        return self.summary.get("objective", float("nan"))
+
+    def save(self, out_dir: str | Path) -> list[Path]:
+        """Write every dataset as NAME.nc and NAME.csv, and summary.json; each file appears whole or not at all."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, ds in self.datasets.items():
+            written.append(_atomic(out / f"{name}.nc", lambda p, ds=ds: ds.to_netcdf(p)))
+            written.append(_atomic(out / f"{name}.csv", lambda p, ds=ds: _to_csv(ds, p)))
+        written.append(_atomic(out / "summary.json",
+                               lambda p: Path(p).write_text(json.dumps(self.summary, indent=2) + "\n")))
+        return written
+
+
+def _to_csv(ds: xr.Dataset, path) -> None:
+    frame = ds.to_dataframe()
+    frame.to_csv(path)
+
+
+def _atomic(target: Path, write) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def _unit(dim) -> str:
+    return units.describe(dim)
+
+
+def collect(low: Lowered) -> Results:
+    ir = low.ir
+    datasets: dict[str, xr.Dataset] = {}
+    costs: dict[str, float] = {owner: 0.0 for owner in ir.owners()}
+    for name, lt in low.templates.items():
+        dim = name
+        data = {}
+        for vname, var in lt.variables.items():
+            sol = var.solution.rename({dim: "instance"})
+            sol.attrs["units"] = _unit(lt.template.vars[vname].dim)
+            sol.attrs["kind"] = lt.template.vars[vname].kind
+            data[vname] = sol
+        inst_cost = np.zeros(len(lt.instances))
+        for c in lt.costs:
+            sol = c.solution
+            if "t" in sol.dims:
+                sol = sol.sum("t")
+            inst_cost += np.broadcast_to(np.asarray(sol.values, dtype=float), inst_cost.shape)
+        data["cost"] = xr.DataArray(inst_cost, coords={"instance": [i.name for i in lt.instances]}, dims="instance",
+                                    attrs={"units": ir.currency})
+        injections: dict[str, np.ndarray] = {}
+        for port in lt.ports:
+            sol = port.expr.solution.rename({dim: "instance"})
+            for k, carrier in enumerate(port.nodes.values):
+                carrier = str(carrier).rsplit(":", 1)[1]
+                arr = injections.setdefault(carrier, np.zeros((len(lt.instances), ir.steps)))
+                arr[k] += np.broadcast_to(np.nan_to_num(sol.values[k]), (ir.steps,))
+        for carrier, arr in injections.items():
+            data[f"{carrier}_injection"] = xr.DataArray(
+                arr, coords={"instance": [i.name for i in lt.instances], "t": np.arange(ir.steps)},
+                dims=("instance", "t"), attrs={"units": "kvar" if carrier == "reactive" else "kW"})
+        ds = xr.Dataset(data)
+        ds = ds.assign_coords(owner=("instance", [i.owner for i in lt.instances]))
+        ds.attrs["template"] = name
+        datasets[name] = ds
+        for inst, c in zip(lt.instances, inst_cost):
+            costs[inst.owner] = costs.get(inst.owner, 0.0) + float(c)
+    if low.network is not None:
+        ln = low.network
+        net = ln.net
+        v = ln.v.solution
+        ds = xr.Dataset({
+            "v": v.assign_attrs(units="pu^2", description="squared voltage magnitude"),
+            "vm": np.sqrt(v.clip(min=0)).assign_attrs(units="pu", description="voltage magnitude"),
+            "P": ln.P.solution.assign_attrs(units="kW", description="active flow from -> to"),
+            "Q": ln.Q.solution.assign_attrs(units="kvar", description="reactive flow from -> to"),
+            "buy": ln.buy.solution.assign_attrs(units="kW", description="purchase at the slack bus"),
+            "q_slack": ln.q_slack.solution.assign_attrs(units="kvar"),
+        })
+        if ln.sell is not None:
+            ds["sell"] = ln.sell.solution.assign_attrs(units="kW", description="sale at the slack bus")
+        if low.balance_name is not None:
+            dual = low.model.constraints[low.balance_name].dual
+            keys = [f"{net.name}:{b}:electricity" for b in net.buses]
+            price = dual.sel(node=keys).values / ir.dt_h
+            ds["price"] = xr.DataArray(price, coords={"bus": net.buses, "t": np.arange(ir.steps)}, dims=("bus", "t"),
+                                       attrs={"units": f"{ir.currency}/kWh", "description": "nodal price (dual of the balance)"})
+        if ln.cost is not None:
+            costs[net.name] = costs.get(net.name, 0.0) + float(ln.cost.solution)
+        datasets[net.name] = ds
+    if low.ties:
+        sol = low.ties["mg"].solution.rename({"tie": "microgrid"})
+        datasets["ties"] = xr.Dataset({"import": sol.assign_attrs(units="kW", description="tie-line import of each microgrid")})
+    if low.switches:
+        datasets["switches"] = xr.Dataset({
+            "flow": low.switches["flow"].solution.assign_attrs(units="kW", description="flow from end a to end b"),
+            "closed": low.switches["closed"].solution.round().assign_attrs(description="1 when closed"),
+        })
+    return Results(datasets, costs)

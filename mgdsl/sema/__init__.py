@@ -1,0 +1,1 @@
+"""sema stage of the mgdsl pipeline."""

@@ -1,0 +1,291 @@
+"""Check a `network` block: base values, voltage limits, buses, a radial line set, slack, loads."""
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+
+import numpy as np
+
+from ..diagnostics import Collector, Label
+from ..ir import LineIR, NetworkIR
+from ..syntax import ast
+from . import units
+from .values import Const, Evaluator, Failed, convert
+
+FORMULATIONS = ("lindistflow",)
+PLANNED_FORMULATIONS = ("distflow_socp",)
+
+
+def _bus(q: ast.Quantity, diag: Collector) -> int | None:
+    v = q.value
+    if q.unit is not None or v != int(v) or v < 0:
+        diag.error("E0404", f"`{q.text}` is not a bus number", q.span, "", help="buses are numbered 0, 1, 2, ...")
+        return None
+    return int(v)
+
+
+def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) -> tuple[NetworkIR | None, list[ast.NetAt]]:
+    n_before = len(diag.diagnostics)
+    base_kva, base_kv = 1000.0, None
+    vmin, vmax = 0.95, 1.05
+    formulation = "lindistflow"
+    buses: list[int] = []
+    slack: ast.NetSlack | None = None
+    lines: list[LineIR] = []
+    load_p: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(steps))
+    load_q: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(steps))
+    load_spans: list[tuple[int, object]] = []
+    at_stmts: list[ast.NetAt] = []
+    seen: dict[type, ast.Stmt] = {}
+
+    def once(s: ast.Stmt) -> bool:
+        if type(s) in seen and not isinstance(s, (ast.NetLine, ast.NetLoad, ast.NetAt, ast.NetLines, ast.NetLoads, ast.NetBuses)):
+            diag.error("E0502", "this network setting is given twice", s.span, "again here",
+                       secondary=[Label(seen[type(s)].span, "first given here")])
+            return False
+        seen[type(s)] = s
+        return True
+
+    for s in net.body:
+        if not once(s):
+            continue
+        try:
+            if isinstance(s, ast.NetBase):
+                p = convert(ev.eval(s.power), units.POWER, s.power.span, diag, "the base power")
+                v = convert(ev.eval(s.voltage), units.VOLTAGE, s.voltage.span, diag, "the base voltage")
+                if p is not None:
+                    base_kva = float(p)
+                if v is not None:
+                    base_kv = float(v)
+            elif isinstance(s, ast.NetVoltage):
+                lo, hi = ev.eval(s.lower), ev.eval(s.upper)
+                lo_v = convert(lo, units.NONE, s.lower.span, diag, "a voltage limit (p.u.)")
+                hi_v = convert(hi, units.NONE, s.upper.span, diag, "a voltage limit (p.u.)")
+                if lo_v is not None and hi_v is not None:
+                    if not 0 < lo_v < hi_v:
+                        diag.error("E0404", "voltage limits must satisfy 0 < lower < upper", s.span, "",
+                                   help="write e.g. `voltage 0.93 .. 1.07 pu`")
+                    vmin, vmax = float(lo_v), float(hi_v)
+            elif isinstance(s, ast.NetFormulation):
+                if s.name in PLANNED_FORMULATIONS:
+                    diag.error("E0502", f"formulation `{s.name}` is not available yet", s.name_span, "",
+                               help="use `formulation lindistflow`")
+                elif s.name not in FORMULATIONS:
+                    diag.error("E0502", f"unknown formulation `{s.name}`", s.name_span, "",
+                               help="available: " + ", ".join(FORMULATIONS))
+                else:
+                    formulation = s.name
+            elif isinstance(s, ast.NetBuses):
+                for r in s.ranges:
+                    a = _bus(r.first, diag)
+                    b = _bus(r.last, diag) if r.last is not None else a
+                    if a is None or b is None:
+                        continue
+                    if b < a:
+                        diag.error("E0404", "bus range runs backwards", r.span, "", help=f"write {b} .. {a}")
+                        continue
+                    buses.extend(range(a, b + 1))
+            elif isinstance(s, ast.NetSlack):
+                slack = s
+            elif isinstance(s, ast.NetLines):
+                lines.extend(_lines_from_csv(s, ev, diag))
+            elif isinstance(s, ast.NetLine):
+                a, b = _bus(s.from_bus, diag), _bus(s.to_bus, diag)
+                args = _named_args(s.args, {"r": units.IMPEDANCE, "x": units.IMPEDANCE, "i_max": units.CURRENT},
+                                   ("r", "x"), s.span, ev, diag)
+                if a is not None and b is not None and args is not None:
+                    lines.append(LineIR(a, b, args["r"], args["x"], args.get("i_max", math.nan), s.span))
+            elif isinstance(s, ast.NetLoads):
+                for bus, p, q in _loads_from_csv(s, ev, diag, steps):
+                    load_p[bus] = load_p[bus] + p
+                    load_q[bus] = load_q[bus] + q
+                    load_spans.append((bus, s.span))
+            elif isinstance(s, ast.NetLoad):
+                bus = _bus(s.bus, diag)
+                args = _named_args(s.args, {"p": units.POWER, "q": units.REACTIVE}, ("p",), s.span, ev, diag)
+                if bus is not None and args is not None:
+                    load_p[bus] = load_p[bus] + args["p"]
+                    load_q[bus] = load_q[bus] + args.get("q", 0.0)
+                    load_spans.append((bus, s.span))
+            elif isinstance(s, ast.NetAt):
+                at_stmts.append(s)
+        except Failed:
+            continue
+
+    if base_kv is None and "base" not in [type(x).__name__ for x in net.body]:
+        diag.error("E0502", f"network `{net.name}` has no base values", net.name_span, "",
+                   help="add `base 1 MVA, 12.66 kV` (base power and nominal line-to-line voltage)")
+    if not buses:
+        diag.error("E0502", f"network `{net.name}` has no buses", net.name_span, "", help="add `buses 1 .. N`")
+    bus_set = set(buses)
+    if len(bus_set) != len(buses):
+        diag.error("E0502", "a bus is declared twice", seen.get(ast.NetBuses, net).span, "")
+    slack_bus = None
+    buy = sell = None
+    currency = None
+    if slack is None:
+        diag.error("E0502", f"network `{net.name}` has no slack bus", net.name_span, "",
+                   help="add `slack 1 buys at PRICE` (the substation bus and its purchase price)")
+    else:
+        slack_bus = _bus(slack.bus, diag)
+        if slack_bus is not None and bus_set and slack_bus not in bus_set:
+            diag.error("E0109", f"slack bus {slack_bus} is not a declared bus", slack.bus.span, "unknown bus")
+        for which, expr in (("buy", slack.buy), ("sell", slack.sell)):
+            if expr is None:
+                continue
+            c = ev.try_eval(expr)
+            if c is None:
+                continue
+            money = [cur for cur, d in units.MONEY.items() if c.dim == d / units.ENERGY]
+            if not money:
+                diag.error("E0203", f"a price must be money per energy, but this is {units.describe(c.dim)}",
+                           expr.span, "", help="give a price in yuan/kWh (or usd/kWh, eur/kWh)")
+                continue
+            currency = money[0]
+            series = np.broadcast_to(np.asarray(c.value, dtype=float), (steps,)).copy()
+            if which == "buy":
+                buy = series
+            else:
+                sell = series
+    for line in lines:
+        for b in (line.from_bus, line.to_bus):
+            if bus_set and b not in bus_set:
+                diag.error("E0109", f"line {line.from_bus}-{line.to_bus} ends at bus {b}, which is not declared",
+                           line.span, "unknown bus", help="add the bus to `buses`")
+    for bus, span in load_spans:
+        if bus_set and bus not in bus_set:
+            diag.error("E0109", f"load at bus {bus}, which is not declared", span, "unknown bus")
+    if len(diag.diagnostics) > n_before:
+        return None, at_stmts
+    _check_radial(net, buses, lines, slack_bus, diag)
+    if len(diag.diagnostics) > n_before:
+        return None, at_stmts
+    order = {b: k for k, b in enumerate(buses)}
+    lp = np.zeros((len(buses), steps))
+    lq = np.zeros((len(buses), steps))
+    for b, arr in load_p.items():
+        lp[order[b]] += arr
+    for b, arr in load_q.items():
+        lq[order[b]] += arr
+    return NetworkIR(net.name, base_kva, base_kv, vmin, vmax, formulation, buses, slack_bus, buy, sell, currency,
+                     lines, lp, lq, net.span, slack.span), at_stmts
+
+
+def _check_radial(net, buses, lines, slack_bus, diag: Collector) -> None:
+    adj = defaultdict(list)
+    for line in lines:
+        adj[line.from_bus].append(line.to_bus)
+        adj[line.to_bus].append(line.from_bus)
+    if len(lines) != len(buses) - 1:
+        diag.error("E0502", f"network `{net.name}` has {len(buses)} buses and {len(lines)} lines in service; "
+                            f"a radial network has {len(buses) - 1}", net.name_span, "",
+                   help="the branch-flow formulations need a radial (tree) network: remove loops, or mark tie "
+                        "lines `in_service` = 0 in the CSV")
+        return
+    seen = {slack_bus}
+    queue = deque([slack_bus])
+    while queue:
+        b = queue.popleft()
+        for n in adj[b]:
+            if n not in seen:
+                seen.add(n)
+                queue.append(n)
+    missing = sorted(set(buses) - seen)
+    if missing:
+        diag.error("E0502", f"buses {missing[:10]} are not connected to the slack bus", net.name_span, "",
+                   help="every bus needs a path of lines to the slack bus")
+
+
+def _named_args(args: list[ast.Arg], want: dict, required: tuple, span, ev: Evaluator, diag: Collector):
+    out = {}
+    ok = True
+    for a in args:
+        if a.name is None or a.name not in want:
+            diag.error("E0104", f"unknown argument `{a.name or ''}`", a.span, "",
+                       help="arguments: " + ", ".join(f"{k} = ..." for k in want))
+            ok = False
+            continue
+        c = ev.try_eval(a.value)
+        if c is None:
+            ok = False
+            continue
+        v = convert(c, want[a.name], a.value.span, diag, f"`{a.name}`")
+        if v is None:
+            ok = False
+            continue
+        out[a.name] = v
+    for r in required:
+        if r not in out and ok:
+            diag.error("E0105", f"missing argument `{r}`", span, "", help="give " + ", ".join(f"{k} = ..." for k in required))
+            ok = False
+    return out if ok else None
+
+
+def _table_call(expr: ast.Expr) -> tuple[ast.Call | None, list[ast.Expr]]:
+    """Split `csv("f") * a * b` into the csv call and its multipliers."""
+    if isinstance(expr, ast.Call) and expr.func == "csv":
+        return expr, []
+    if isinstance(expr, ast.BinOp) and expr.op == "*":
+        call, rest = _table_call(expr.left)
+        if call is not None:
+            return call, rest + [expr.right]
+        call, rest = _table_call(expr.right)
+        if call is not None:
+            return call, rest + [expr.left]
+    return None, []
+
+
+def _read_table(call: ast.Call, ev: Evaluator, required: list[str], diag: Collector):
+    if len(call.args) != 1:
+        ev.fail("E0403", "a network table is read with csv(\"file.csv\") alone", call.span, "",
+                help="the file's columns are fixed: see docs/language.md, section Networks")
+    path, s = ev.resolve_path(call)
+    header, rows = ev.csvs.read(path)
+    missing = [c for c in required if c not in header]
+    if missing:
+        ev.fail("E0403", f"{s.value} lacks column(s) {', '.join(missing)}", call.span, "",
+                help="required columns: " + ", ".join(required))
+    return s, header, rows
+
+
+def _num(text: str, s, row: int, col: str, ev: Evaluator, span) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        ev.fail("E0403", f"{s.value} row {row}: `{text}` in column `{col}` is not a number", span, "")
+
+
+def _lines_from_csv(stmt: ast.NetLines, ev: Evaluator, diag: Collector) -> list[LineIR]:
+    call, extra = _table_call(stmt.source)
+    if call is None or extra:
+        ev.fail("E0403", "`lines` takes a table: csv(\"lines.csv\")", stmt.source.span, "",
+                help="columns: from, to, r_ohm, x_ohm, and optionally i_max_a, in_service")
+    s, header, rows = _read_table(call, ev, ["from", "to", "r_ohm", "x_ohm"], diag)
+    out = []
+    for k, row in enumerate(rows, start=2):
+        if "in_service" in header and row["in_service"] not in ("", "1", "true", "True"):
+            continue
+        vals = {c: _num(row[c], s, k, c, ev, call.span) for c in ("from", "to", "r_ohm", "x_ohm")}
+        i_max = _num(row["i_max_a"], s, k, "i_max_a", ev, call.span) if row.get("i_max_a") else math.nan
+        out.append(LineIR(int(vals["from"]), int(vals["to"]), vals["r_ohm"], vals["x_ohm"], i_max, stmt.span))
+    return out
+
+
+def _loads_from_csv(stmt: ast.NetLoads, ev: Evaluator, diag: Collector, steps: int):
+    call, multipliers = _table_call(stmt.source)
+    if call is None:
+        ev.fail("E0403", "`loads` takes a table: csv(\"loads.csv\"), optionally times a profile", stmt.source.span,
+                "", help="columns: bus, p_kw, q_kvar")
+    s, header, rows = _read_table(call, ev, ["bus", "p_kw"], diag)
+    scale = np.ones(steps)
+    for m in multipliers:
+        c = ev.eval(m)
+        v = convert(c, units.NONE, m.span, diag, "a load multiplier")
+        if v is None:
+            raise Failed()
+        scale = scale * v
+    for k, row in enumerate(rows, start=2):
+        bus = int(_num(row["bus"], s, k, "bus", ev, call.span))
+        p = _num(row["p_kw"], s, k, "p_kw", ev, call.span)
+        q = _num(row["q_kvar"], s, k, "q_kvar", ev, call.span) if row.get("q_kvar") else 0.0
+        yield bus, p * scale, q * scale

@@ -1,0 +1,482 @@
+"""Check a whole program (main file + libraries) into a SystemIR: templates, profiles, instances with
+bound arguments, the network, microgrids, clusters, switches and couplings. Reports every error found."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..diagnostics import Collector, Label
+from ..ir import (CARRIERS, ClusterIR, CoupleIR, EndpointIR, InstanceIR, MicrogridIR, SwitchIR, SystemIR,
+                  TemplateIR)
+from ..syntax import ast
+from . import units
+from .loader import Program
+from .network import check_network
+from .templates import check_template
+from .typing import ExprTyper, Symbol, unit_of
+from .values import Const, CsvCache, Evaluator, Failed, convert
+
+
+class SystemChecker:
+    def __init__(self, program: Program):
+        self.program = program
+        self.diag = Collector()
+        self.templates: dict[str, TemplateIR] = {}
+        self.env: dict[str, Const] = {}
+        self.env_spans: dict[str, object] = {}
+        self.steps: int | None = None
+        self.dt_h = 1.0
+        self.csvs = CsvCache()
+        self.instances: dict[str, list[InstanceIR]] = {}
+        self.instance_index: dict[str, InstanceIR] = {}
+        self.instance_spans: dict[str, object] = {}
+
+    def evaluator(self, module: ast.Module, env: dict[str, Const] | None = None) -> Evaluator:
+        return Evaluator(self.env if env is None else env, self.diag, self.steps, self.dt_h,
+                         module.file.directory, self.csvs)
+
+    # ------------------------------------------------------------------ entry point
+    def check(self) -> SystemIR:
+        for module in self.program.modules:
+            for item in module.items:
+                if isinstance(item, ast.Device):
+                    self.add_template(item)
+        main = self.program.main
+        self.read_horizon(main)
+        for module in self.program.libraries:
+            for item in module.items:
+                if isinstance(item, ast.Let):
+                    self.define(item, module)
+        network = None
+        network_stmt = None
+        microgrids: dict[str, MicrogridIR] = {}
+        mg_stmts: list[ast.Microgrid] = []
+        clusters: list[ast.Cluster] = []
+        switches: list[ast.Switch] = []
+        couples: list[ast.Couple] = []
+        decompose = None
+        for item in main.items:
+            if isinstance(item, (ast.Profile, ast.Let)):
+                self.define(item, main)
+            elif isinstance(item, ast.Network):
+                if network_stmt is not None:
+                    self.diag.error("E0502", "a system has one distribution network", item.name_span, "second network",
+                                    secondary=[Label(network_stmt.name_span, "first network")])
+                    continue
+                network_stmt = item
+            elif isinstance(item, ast.Microgrid):
+                mg_stmts.append(item)
+            elif isinstance(item, ast.Cluster):
+                clusters.append(item)
+            elif isinstance(item, ast.Switch):
+                switches.append(item)
+            elif isinstance(item, ast.Couple):
+                couples.append(item)
+            elif isinstance(item, ast.Decompose):
+                if decompose is not None:
+                    self.diag.error("E0504", "`decompose` is given twice", item.span, "")
+                decompose = item
+        ev = self.evaluator(main)
+        at_stmts: list[ast.NetAt] = []
+        if network_stmt is not None:
+            if self.steps is None:
+                self.diag.error("E0501", "the network needs a horizon", network_stmt.name_span, "",
+                                help="add `horizon 24 steps of 1 h` at the top of the file")
+            else:
+                network, at_stmts = check_network(network_stmt, ev, self.diag, self.steps)
+        for m in mg_stmts:
+            mg = self.check_microgrid(m, network_stmt, network, microgrids)
+            if mg is not None:
+                microgrids[mg.name] = mg
+        if network is not None:
+            for at in at_stmts:
+                self.network_instances(at, network)
+        cluster_irs = self.check_clusters(clusters, microgrids)
+        switch_irs = [s for s in (self.check_switch(sw, microgrids, network) for sw in switches) if s is not None]
+        couple_irs = [c for c in (self.check_couple(cp) for cp in couples) if c is not None]
+        currency = self.check_currency(network)
+        if self.steps is None and (mg_stmts or network_stmt):
+            self.diag.error("E0501", "the system has no horizon", main.items[0].span if main.items else None,
+                            "", help="add `horizon 24 steps of 1 h`")
+        if not self.diag and not any(self.instances.values()) and network is None:
+            if mg_stmts or not any(isinstance(i, ast.Device) for i in main.items):
+                self.diag.error("E0505", "the system has nothing to optimize", main.items[0].span if main.items else None,
+                                "", help="add a microgrid with devices, or a network")
+        self.diag.raise_if_any()
+        return SystemIR(self.steps or 0, self.dt_h, self.templates, self.instances, network, microgrids,
+                        cluster_irs, switch_irs, couple_irs, currency, decompose, main.file.path,
+                        [m.file.path for m in self.program.modules])
+
+    # ------------------------------------------------------------------ declarations
+    def add_template(self, dev: ast.Device) -> None:
+        if dev.name in self.templates:
+            prev = self.templates[dev.name]
+            self.diag.error("E0103", f"template `{dev.name}` is defined twice", dev.name_span, "defined again here",
+                            secondary=[Label(prev.span, "first defined here")], help="rename one of them")
+            return
+        self.templates[dev.name] = check_template(dev, self.diag)
+        self.instances[dev.name] = []
+
+    def read_horizon(self, main: ast.Module) -> None:
+        horizons = [i for i in main.items if isinstance(i, ast.Horizon)]
+        for extra in horizons[1:]:
+            self.diag.error("E0504", "the horizon is given twice", extra.span, "again here",
+                            secondary=[Label(horizons[0].span, "first given here")])
+        if not horizons:
+            return
+        h = horizons[0]
+        n = h.steps.value
+        if n != int(n) or n < 1:
+            self.diag.error("E0404", "the number of steps must be a positive whole number", h.steps.span, "")
+            return
+        u = unit_of(h.step.unit or "", h.step.unit_span or h.step.span, self.diag)
+        if u is None:
+            return
+        if u[1] != units.TIME or h.step.value <= 0:
+            self.diag.error("E0404", "the step length must be a positive duration", h.step.span, "",
+                            help="write e.g. `horizon 24 steps of 1 h` or `96 steps of 15 min`")
+            return
+        self.steps = int(n)
+        self.dt_h = h.step.value * u[0]
+
+    def define(self, item: ast.Profile | ast.Let, module: ast.Module) -> None:
+        if item.name in self.env or item.name == "dt":
+            self.diag.error("E0103", f"`{item.name}` is defined twice", item.name_span, "defined again here",
+                            secondary=[Label(self.env_spans[item.name], "first defined here")] if item.name in self.env_spans else [])
+            return
+        c = self.evaluator(module).try_eval(item.value)
+        if c is None:
+            return
+        if item.unit is not None:
+            u = unit_of(item.unit, item.span, self.diag)
+            if u is None:
+                return
+            if c.dim == units.NONE and not c.zero:
+                c = Const(c.value * u[0], u[1])          # plain numbers take the declared unit
+            elif c.dim != u[1] and not c.zero:
+                self.diag.error("E0203", f"`{item.name}` is declared {item.unit} but its value is "
+                                         f"{units.describe(c.dim)}", item.value.span, "")
+                return
+            else:
+                c = Const(c.value, u[1], c.zero)
+        if isinstance(item, ast.Profile) and not c.is_series and self.steps is not None:
+            c = Const(np.full(self.steps, float(c.value)), c.dim)
+        self.env[item.name] = c
+        self.env_spans[item.name] = item.name_span
+
+    # ------------------------------------------------------------------ instances
+    def bind(self, call: ast.Call, qualified: str, owner: str, bus: int | None, ev: Evaluator,
+             span_for_name) -> InstanceIR | None:
+        tpl = self.templates.get(call.func)
+        if tpl is None:
+            import difflib
+
+            close = difflib.get_close_matches(call.func, list(self.templates), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "add `use stdlib`, or `use \"file.mgd\"` with your templates"
+            self.diag.error("E0102", f"unknown device template `{call.func}`", call.func_span, "no such template",
+                            help=hint)
+            return None
+        if qualified in self.instance_index:
+            self.diag.error("E0103", f"`{qualified}` is defined twice", span_for_name, "defined again here",
+                            secondary=[Label(self.instance_spans[qualified], "first defined here")])
+            return None
+        params = list(tpl.params.values())
+        given: dict[str, ast.Arg] = {}
+        ok = True
+        positional = [a for a in call.args if a.name is None]
+        if any(a.name is None for a in call.args[len(positional):]):
+            self.diag.error("E0106", "positional arguments must come before keyword arguments", call.span, "")
+            return None
+        for k, a in enumerate(positional):
+            if k >= len(params):
+                self.diag.error("E0106", f"`{tpl.name}` takes {len(params)} parameters, but {len(positional)} "
+                                         "positional arguments were given", a.span, "extra argument",
+                                help="name the arguments: " + _signature(tpl))
+                ok = False
+                break
+            given[params[k].name] = a
+        for a in call.args[len(positional):]:
+            if a.name not in tpl.params:
+                import difflib
+
+                close = difflib.get_close_matches(a.name, list(tpl.params), n=1)
+                self.diag.error("E0104", f"`{tpl.name}` has no parameter `{a.name}`", a.name_span or a.span,
+                                "unknown parameter",
+                                help=(f"did you mean `{close[0]}`? " if close else "") + "parameters: " + _signature(tpl))
+                ok = False
+                continue
+            if a.name in given:
+                self.diag.error("E0106", f"`{a.name}` is given twice", a.span, "given again",
+                                secondary=[Label(given[a.name].span, "first given here")])
+                ok = False
+                continue
+            given[a.name] = a
+        values: dict[str, object] = {}
+        local_env: dict[str, Const] = {}
+        for p in params:
+            a = given.get(p.name)
+            if p.is_carrier:
+                if a is None:
+                    self.diag.error("E0105", f"`{tpl.name}` needs its carrier `{p.name}`", call.span, "",
+                                    help=f"give it first, e.g. `{tpl.name}(electricity, ...)`; carriers: "
+                                         + ", ".join(CARRIERS))
+                    ok = False
+                    continue
+                if not (isinstance(a.value, ast.Ref) and len(a.value.parts) == 1 and a.value.index is None
+                        and a.value.parts[0] in CARRIERS):
+                    self.diag.error("E0108", f"`{p.name}` must be a carrier", a.value.span, "not a carrier",
+                                    help="carriers: " + ", ".join(CARRIERS))
+                    ok = False
+                    continue
+                values[p.name] = a.value.parts[0]
+                continue
+            if a is not None:
+                c = ev.try_eval(a.value)
+                if c is None:
+                    ok = False
+                    continue
+                if c.dim != p.dim and not c.zero:
+                    self.diag.error("E0202", f"`{p.name}` is {units.describe(p.dim)}, but this argument is "
+                                             f"{units.describe(c.dim)}", a.value.span, f"this is {units.describe(c.dim)}",
+                                    secondary=[Label(p.span, f"declared {units.describe(p.dim)} here")],
+                                    help=_arg_hint(p.dim, c.dim))
+                    ok = False
+                    continue
+            elif p.default is not None:
+                dev_ev = Evaluator(local_env, self.diag, self.steps, self.dt_h, ev.base_dir, self.csvs)
+                c = dev_ev.try_eval(p.default)
+                if c is None:
+                    ok = False
+                    continue
+            else:
+                self.diag.error("E0105", f"`{tpl.name}` needs `{p.name}`", call.span, "missing argument",
+                                secondary=[Label(p.span, "declared here")],
+                                help=f"add `{p.name} = ...` ({units.describe(p.dim)})")
+                ok = False
+                continue
+            local_env[p.name] = Const(c.value, p.dim)
+            values[p.name] = c.value
+        if not ok:
+            return None
+        self.check_assertions(tpl, local_env, call, qualified, ev)
+        inst = InstanceIR(qualified, tpl.name, owner, bus, values, call.span)
+        self.instances[tpl.name].append(inst)
+        self.instance_index[qualified] = inst
+        self.instance_spans[qualified] = span_for_name
+        return inst
+
+    def check_assertions(self, tpl: TemplateIR, env: dict[str, Const], call: ast.Call, name: str, ev) -> None:
+        for c in tpl.constraints:
+            if not c.is_assertion:
+                continue
+            dev_ev = Evaluator(env, self.diag, self.steps, self.dt_h, ev.base_dir, self.csvs)
+            try:
+                vals = [np.asarray(dev_ev.eval(t).value) for t in c.stmt.terms]
+            except Failed:
+                continue
+            for k, op in enumerate(c.stmt.ops):
+                a, b = vals[k], vals[k + 1]
+                good = {"<=": a <= b + 1e-9, ">=": a >= b - 1e-9, "==": np.isclose(a, b)}[op]
+                if not np.all(good):
+                    self.diag.error("E0404", f"`{name}` violates the condition of `{tpl.name}`", call.span,
+                                    "these arguments", secondary=[Label(c.stmt.span, "this must hold")],
+                                    help="change the arguments so that the condition holds")
+                    return
+
+    def check_microgrid(self, m: ast.Microgrid, network_stmt, network, existing) -> MicrogridIR | None:
+        if m.name in existing or (network_stmt is not None and m.name == network_stmt.name):
+            self.diag.error("E0103", f"`{m.name}` is defined twice", m.name_span, "defined again here")
+            return None
+        ev = self.evaluator(self.program.main)
+        bus = None
+        if m.at_network is not None:
+            if network_stmt is None or m.at_network != network_stmt.name:
+                self.diag.error("E0109", f"no network named `{m.at_network}`", m.at_span, "unknown network",
+                                help=f"the network is `{network_stmt.name}`" if network_stmt else "declare `network NAME { ... }`")
+            else:
+                b = m.at_bus.value
+                if network is not None and (b != int(b) or int(b) not in network.buses):
+                    self.diag.error("E0109", f"network `{network.name}` has no bus {m.at_bus.text}", m.at_bus.span,
+                                    "unknown bus", help=f"buses are {network.buses[0]} .. {network.buses[-1]}")
+                else:
+                    bus = int(b)
+        limit = None
+        if m.limit is not None:
+            c = ev.try_eval(m.limit)
+            if c is not None:
+                v = convert(c, units.POWER, m.limit.span, self.diag, "a tie-line limit")
+                if v is not None:
+                    if np.ndim(v) or v <= 0:
+                        self.diag.error("E0404", "a tie-line limit must be one positive power", m.limit.span, "")
+                    else:
+                        limit = float(v)
+        local_env = dict(self.env)
+        for s in m.body:
+            if isinstance(s, ast.Let):
+                c = Evaluator(local_env, self.diag, self.steps, self.dt_h, ev.base_dir, self.csvs).try_eval(s.value)
+                if c is not None:
+                    local_env[s.name] = c
+            elif isinstance(s, ast.Instance):
+                inst_ev = Evaluator(local_env, self.diag, self.steps, self.dt_h, ev.base_dir, self.csvs)
+                self.bind(s.call, f"{m.name}.{s.name}", m.name, None, inst_ev, s.name_span)
+        return MicrogridIR(m.name, m.at_network if bus is not None else None, bus, limit, m.name_span)
+
+    def network_instances(self, at: ast.NetAt, network) -> None:
+        ev = self.evaluator(self.program.main)
+        for q in at.buses:
+            b = q.value
+            if b != int(b) or int(b) not in network.buses:
+                self.diag.error("E0109", f"network `{network.name}` has no bus {q.text}", q.span, "unknown bus")
+                continue
+            b = int(b)
+            local = at.name if at.name else at.call.func.lower()
+            if at.name is None or len(at.buses) > 1:
+                local = f"{local}_{b}"
+            self.bind(at.call, f"{network.name}.{local}", network.name, b, ev, q.span)
+
+    # ------------------------------------------------------------------ structure
+    def check_clusters(self, clusters: list[ast.Cluster], microgrids) -> dict[str, ClusterIR]:
+        out: dict[str, ClusterIR] = {}
+        member_of: dict[str, str] = {}
+        for c in clusters:
+            if c.name in out or c.name in microgrids:
+                self.diag.error("E0103", f"`{c.name}` is defined twice", c.name_span, "")
+                continue
+            for name, span in c.members:
+                if name not in microgrids:
+                    self.diag.error("E0109", f"cluster `{c.name}` names `{name}`, which is not a microgrid", span,
+                                    "unknown microgrid", help="microgrids: " + ", ".join(microgrids) if microgrids else "")
+                elif name in member_of:
+                    self.diag.error("E0504", f"`{name}` is already in cluster `{member_of[name]}`", span,
+                                    "second cluster", help="a microgrid belongs to at most one cluster")
+                else:
+                    member_of[name] = c.name
+            out[c.name] = ClusterIR(c.name, [n for n, _ in c.members], c.span)
+        return out
+
+    def endpoint(self, e: ast.Endpoint, microgrids, network) -> EndpointIR | None:
+        if e.bus is None:
+            if e.name in microgrids:
+                return EndpointIR(e.name, None)
+            self.diag.error("E0109", f"`{e.name}` is not a microgrid", e.span, "unknown microgrid",
+                            help="a switch ties two microgrids, or a microgrid and a bus `dn.12`")
+            return None
+        if network is None or e.name != network.name:
+            self.diag.error("E0109", f"no network named `{e.name}`", e.span, "unknown network")
+            return None
+        b = e.bus.value
+        if b != int(b) or int(b) not in network.buses:
+            self.diag.error("E0109", f"network `{network.name}` has no bus {e.bus.text}", e.bus.span, "unknown bus")
+            return None
+        return EndpointIR(network.name, int(b))
+
+    def check_switch(self, sw: ast.Switch, microgrids, network) -> SwitchIR | None:
+        a = self.endpoint(sw.a, microgrids, network)
+        b = self.endpoint(sw.b, microgrids, network)
+        c = self.evaluator(self.program.main).try_eval(sw.limit)
+        limit = convert(c, units.POWER, sw.limit.span, self.diag, "a switch limit") if c is not None else None
+        if a is None or b is None or limit is None:
+            return None
+        if a.owner == b.owner:
+            self.diag.error("E0504", "a switch must tie two different subsystems", sw.span, "",
+                            help="tie two microgrids, or a microgrid and a network bus")
+            return None
+        if np.ndim(limit) or limit <= 0:
+            self.diag.error("E0404", "a switch limit must be one positive power", sw.limit.span, "")
+            return None
+        return SwitchIR(sw.name, a, b, float(limit), sw.span)
+
+    def check_couple(self, cp: ast.Couple) -> CoupleIR | None:
+        if cp.op != "==":
+            self.diag.error("E0504", "a coupling is an equality", cp.span, f"`{cp.op}`",
+                            help="write `couple NAME: a == b`")
+            return None
+        owners = []
+        tys = []
+        for side in (cp.lhs, cp.rhs):
+            scope: dict[str, Symbol] = {name: Symbol("param", c.dim, c.is_series) for name, c in self.env.items()}
+            side_owners = set()
+            ok = True
+            for ref in _refs(side):
+                if ref.name in scope:
+                    continue
+                parts = ref.parts
+                inst = self.instance_index.get(".".join(parts[:-1])) if len(parts) >= 3 else None
+                var = self.templates[inst.template].vars.get(parts[-1]) if inst is not None else None
+                if var is None:
+                    self.diag.error("E0109", f"`{ref.name}` is not a variable of an instance", ref.span,
+                                    "unknown", help="write OWNER.INSTANCE.VARIABLE, e.g. `mg1.chp.p`")
+                    ok = False
+                    continue
+                side_owners.add(inst.owner)
+                scope[ref.name] = Symbol("var", var.dim, timed=var.timed)
+            if not ok:
+                return None
+            t = ExprTyper(scope, self.diag, "constraint").ty(side)
+            if t is None:
+                return None
+            if len(side_owners) != 1:
+                self.diag.error("E0504", "each side of a coupling must use the variables of exactly one subsystem",
+                                side.span, f"uses {', '.join(sorted(side_owners)) or 'no variables'}")
+                return None
+            owners.append(side_owners.pop())
+            tys.append(t)
+        if owners[0] == owners[1]:
+            self.diag.error("E0504", f"both sides of `{cp.name}` belong to `{owners[0]}`", cp.span, "",
+                            help="a coupling ties two different subsystems; within one, write a constraint")
+            return None
+        if tys[0].dim != tys[1].dim:
+            self.diag.error("E0201", f"unit mismatch: cannot equate {units.describe(tys[0].dim)} and "
+                                     f"{units.describe(tys[1].dim)}", cp.span, "",
+                            secondary=[Label(cp.lhs.span, f"this is {units.describe(tys[0].dim)}"),
+                                       Label(cp.rhs.span, f"this is {units.describe(tys[1].dim)}")])
+            return None
+        return CoupleIR(cp.name, cp.lhs, cp.rhs, owners[0], owners[1], tys[0].dim, cp.span)
+
+    def check_currency(self, network) -> str:
+        seen: dict[str, object] = {}
+        for name, insts in self.instances.items():
+            if not insts:
+                continue
+            for c in self.templates[name].costs:
+                seen.setdefault(c.currency, c.span)
+        if network is not None and network.currency is not None:
+            seen.setdefault(network.currency, network.slack_span)
+        if len(seen) > 1:
+            (c1, s1), (c2, s2) = list(seen.items())[:2]
+            self.diag.error("E0201", f"costs are in two currencies: {c1} and {c2}", s2, f"this is {c2}",
+                            secondary=[Label(s1, f"this is {c1}")], help="express every price in one currency")
+        return next(iter(seen), "yuan")
+
+
+def _refs(e: ast.Expr):
+    if isinstance(e, ast.Ref):
+        yield e
+    for child in ("left", "right", "operand", "base"):
+        sub = getattr(e, child, None)
+        if sub is not None and not isinstance(sub, (str, int)):
+            yield from _refs(sub)
+    if isinstance(e, ast.Call):
+        for a in e.args:
+            yield from _refs(a.value)
+
+
+def _signature(tpl: TemplateIR) -> str:
+    parts = []
+    for p in tpl.params.values():
+        if p.is_carrier:
+            parts.append(f"carrier {p.name}")
+        else:
+            parts.append(f"{p.name}: {units.describe(p.dim)}" + ("" if p.default is None else " = ..."))
+    return f"{tpl.name}(" + ", ".join(parts) + ")"
+
+
+def _arg_hint(want, got) -> str:
+    if want == got * units.TIME:
+        return "this is power; the parameter is energy (e.g. 1 MWh)"
+    if got == want * units.TIME:
+        return "this is energy; the parameter is power (e.g. 250 kW)"
+    return f"give a value in {units.describe(want)}; other units of the same dimension are converted"
+
+
+def check_program(program: Program) -> SystemIR:
+    return SystemChecker(program).check()

@@ -1,0 +1,133 @@
+"""Solve a lowered model with HiGHS; on infeasibility or unboundedness, name the .mgd declarations involved."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..diagnostics import Diagnostic, Label, MgdError
+from ..lower.system import Lowered
+
+
+@dataclass
+class SolveInfo:
+    status: str
+    termination: str
+    objective: float
+    solve_seconds: float
+
+
+def _is_miqp(low: Lowered) -> bool:
+    m = low.model
+    return m.is_quadratic and (len(m.binaries) > 0 or len(m.integers) > 0)
+
+
+def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float | None = None) -> SolveInfo:
+    m = low.model
+    if _is_miqp(low):
+        quad = [lt.template for lt in low.templates.values() if any(c.quadratic for c in lt.template.costs)]
+        ints = [name for name in list(m.binaries) + list(m.integers)]
+        secondary = [Label(c.span, "quadratic cost") for t in quad for c in t.costs if c.quadratic][:3]
+        raise MgdError([Diagnostic(
+            "E0604", "the model has integer variables and a quadratic cost (an MIQP), which HiGHS cannot solve",
+            secondary[0].span if secondary else None, "quadratic cost", secondary=secondary[1:],
+            notes=[f"integer variables: {', '.join(ints[:6])}"],
+            help="replace the quadratic cost by a piecewise-linear one, or make the binaries continuous")])
+    options = {"output_flag": False}
+    if time_limit is not None:
+        options["time_limit"] = float(time_limit)
+    if mip_gap is not None:
+        options["mip_rel_gap"] = float(mip_gap)
+    t0 = time.perf_counter()
+    status, termination = m.solve(solver_name="highs", io_api="direct", progress=False, **options)
+    seconds = time.perf_counter() - t0
+    if termination == "optimal":
+        return SolveInfo(status, termination, float(m.objective.value), seconds)
+    if termination in ("infeasible", "infeasible_or_unbounded"):
+        diagnose_infeasible(low)
+    if termination == "unbounded":
+        diagnose_unbounded(low)
+    raise MgdError([Diagnostic("E0603", f"HiGHS stopped without an optimal solution: {status} / {termination}", None,
+                               help="check for extreme coefficients; a time limit may also have been reached")])
+
+
+def _describe(low: Lowered, name: str, coords: dict) -> tuple[object, str]:
+    prov = low.builder.provenance.get(name)
+    where = ", ".join(f"{k}={v}" for k, v in coords.items() if k != "t")
+    step = f" at step {coords['t']}" if "t" in coords else ""
+    text = f"{prov.description if prov else name}" + (f" ({where})" if where else "") + step
+    return (prov.span if prov else None), text
+
+
+def diagnose_infeasible(low: Lowered) -> None:
+    """Compute an irreducible infeasible subsystem with HiGHS and report it as .mgd declarations."""
+    import highspy
+
+    m = low.model
+    labels_rows: list[tuple[str, dict]] = []
+    labels_cols: list[tuple[str, dict]] = []
+    try:
+        h = m.to_highspy()
+        h.setOptionValue("output_flag", False)
+        h.run()
+        h.setOptionValue("iis_strategy", int(highspy.IisStrategy.kIisStrategyFromLp)
+                         | int(highspy.IisStrategy.kIisStrategyIrreducible))
+        status, iis = h.getIis()
+        clabels = m.constraints.label_index.clabels
+        vlabels = m.variables.label_index.vlabels
+        for r in list(iis.row_index_)[:40]:
+            labels_rows.append(m.constraints.get_label_position(int(clabels[r])))
+        for c in list(iis.col_index_)[:40]:
+            labels_cols.append(m.variables.get_label_position(int(vlabels[c])))
+    except Exception:          # the IIS is a help, not a requirement: fall back to the plain report
+        pass
+    seen_spans = {}
+    lines = []
+    for name, coords in labels_rows + labels_cols:
+        span, text = _describe(low, name, coords)
+        lines.append(text)
+        if span is not None and id(span) not in seen_spans:
+            seen_spans[id(span)] = Label(span, "involved")
+    labels = list(seen_spans.values())
+    primary = labels[0].span if labels else None
+    notes = [f"conflict: {t}" for t in lines[:12]]
+    if len(lines) > 12:
+        notes.append(f"... and {len(lines) - 12} more")
+    raise MgdError([Diagnostic(
+        "E0601", "the model is infeasible: these declarations cannot all hold", primary,
+        "involved" if primary is not None else "", secondary=labels[1:8], notes=notes,
+        help="relax a limit (tie-line, capacity, state of charge) or check the loads and profiles; "
+             "`mgdsl explain E0601` says more")])
+
+
+def diagnose_unbounded(low: Lowered) -> None:
+    """Bound every variable by a large box, re-solve, and report the variables that ran to the box."""
+    m = low.model
+    big = 1e9
+    import highspy
+
+    h = m.to_highspy()
+    h.setOptionValue("output_flag", False)
+    n = h.getNumCol()
+    lp = h.getLp()
+    lo = np.maximum(np.asarray(lp.col_lower_), -big)
+    hi = np.minimum(np.asarray(lp.col_upper_), big)
+    h.changeColsBounds(n, np.arange(n, dtype=np.int32), lo, hi)
+    h.run()
+    values = np.asarray(h.getSolution().col_value)
+    hit = np.nonzero(np.abs(values) >= big * 0.999)[0]
+    vlabels = m.variables.label_index.vlabels
+    labels, notes, seen = [], [], set()
+    for c in hit[:40]:
+        name, coords = m.variables.get_label_position(int(vlabels[c]))
+        span, text = _describe(low, name, coords)
+        notes.append(f"unbounded: {text}")
+        if span is not None and id(span) not in seen:
+            seen.add(id(span))
+            labels.append(Label(span, "grows without limit"))
+    primary = labels[0].span if labels else None
+    raise MgdError([Diagnostic(
+        "E0602", "the model is unbounded: the cost can fall without limit", primary,
+        "grows without limit" if primary is not None else "", secondary=labels[1:8], notes=notes[:12],
+        help="give these variables physical bounds (`in 0 .. p_max`), or check the sign of prices")])
