@@ -1,6 +1,9 @@
 """Solve a lowered model with HiGHS; on infeasibility or unboundedness, name the .mgd declarations involved."""
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -8,6 +11,26 @@ import numpy as np
 
 from ..diagnostics import Diagnostic, Label, MgdError
 from ..lower.system import Lowered
+
+
+@contextlib.contextmanager
+def quiet_stdout():
+    """Silence what HiGHS writes straight to file descriptor 1 (its banner), which Python cannot redirect."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 @dataclass
@@ -40,7 +63,8 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
     if mip_gap is not None:
         options["mip_rel_gap"] = float(mip_gap)
     t0 = time.perf_counter()
-    status, termination = m.solve(solver_name="highs", io_api="direct", progress=False, **options)
+    with quiet_stdout():
+        status, termination = m.solve(solver_name="highs", io_api="direct", progress=False, **options)
     seconds = time.perf_counter() - t0
     if termination == "optimal":
         return SolveInfo(status, termination, float(m.objective.value), seconds)
@@ -68,9 +92,10 @@ def diagnose_infeasible(low: Lowered) -> None:
     labels_rows: list[tuple[str, dict]] = []
     labels_cols: list[tuple[str, dict]] = []
     try:
-        h = m.to_highspy()
-        h.setOptionValue("output_flag", False)
-        h.run()
+        with quiet_stdout():
+            h = m.to_highspy()
+            h.setOptionValue("output_flag", False)
+            h.run()
         h.setOptionValue("iis_strategy", int(highspy.IisStrategy.kIisStrategyFromLp)
                          | int(highspy.IisStrategy.kIisStrategyIrreducible))
         status, iis = h.getIis()
@@ -107,7 +132,8 @@ def diagnose_unbounded(low: Lowered) -> None:
     big = 1e9
     import highspy
 
-    h = m.to_highspy()
+    with quiet_stdout():
+        h = m.to_highspy()
     h.setOptionValue("output_flag", False)
     n = h.getNumCol()
     lp = h.getLp()
