@@ -98,38 +98,65 @@ def _paint(text: str, style: str, color: bool) -> str:
     return f"{_STYLES[style]}{text}\x1b[0m" if color else text
 
 
-def _snippet(span: Span, label: str, marker: str, color: bool, gutter: int) -> list[str]:
+def _underline(span: Span, line: int, label: str, marker: str, color: bool) -> str:
     file = span.file
-    line, col = file.position(span.start)
-    end_line, end_col = file.position(span.end)
-    text = file.line_text(line).replace("\t", " ")
-    width = (end_col - col) if end_line == line else len(text) - col + 1
-    width = max(1, width)
+    s_line, s_col = file.position(span.start)
+    e_line, e_col = file.position(span.end)
+    text = file.line_text(line)
+    col = s_col if s_line == line else 1
+    end = e_col if e_line == line else len(text) + 1
+    width = max(1, end - col)
+    style = "bold red" if marker == "^" else "bold blue"
+    return " " * (col - 1) + _paint(marker * width + (" " + label if label else ""), style, color)
+
+
+def _file_block(labels: list[tuple[Span, str, str]], color: bool, gutter: int) -> list[str]:
+    """Source lines of one file in order, each printed once with the underlines of its labels."""
     pad = " " * gutter
     bar = _paint("|", "bold blue", color)
-    under = " " * (col - 1) + _paint(marker * width + (" " + label if label else ""), "bold red" if marker == "^" else "bold blue", color)
-    return [f"{_paint(str(line).rjust(gutter), 'bold blue', color)} {bar} {text}", f"{pad} {bar} {under}"]
+    by_line: dict[int, list[tuple[Span, str, str]]] = {}
+    for span, label, marker in labels:
+        by_line.setdefault(span.line, []).append((span, label, marker))
+    file = labels[0][0].file
+    out = []
+    previous = None
+    for line in sorted(by_line):
+        if previous is not None and line == previous + 2:
+            out.append(f"{_paint(str(previous + 1).rjust(gutter), 'bold blue', color)} {bar} {file.line_text(previous + 1)}")
+        elif previous is not None and line > previous + 2:
+            out.append(f"{_paint('...', 'bold blue', color)}")
+        out.append(f"{_paint(str(line).rjust(gutter), 'bold blue', color)} {bar} {file.line_text(line)}")
+        # the primary label first, then the others from right to left so each stays readable
+        items = sorted(by_line[line], key=lambda x: (x[2] != "^", -x[0].start))
+        for span, label, marker in items:
+            out.append(f"{pad} {bar} {_underline(span, line, label, marker, color)}")
+        previous = line
+    return out
 
 
 def render(d: Diagnostic, color: bool = False) -> str:
-    """Render like rustc: header, location arrow, source line, underline, notes and help."""
+    """Render like rustc: header, location arrow, source lines with underlines, notes and help."""
     head = _paint(f"{d.severity}[{d.code}]", "bold red", color) + _paint(f": {d.message}", "bold", color)
     lines = [head]
-    spans = [d.span] if d.span is not None else []
-    spans += [l.span for l in d.secondary]
-    gutter = max([len(str(s.file.position(s.end)[0])) for s in spans] or [1])
+    labels: list[tuple[Span, str, str]] = []
+    if d.span is not None:
+        labels.append((d.span, d.label, "^"))
+    labels += [(l.span, l.message, "-") for l in d.secondary]
+    gutter = max([len(str(s.file.position(s.end)[0])) for s, _, _ in labels] or [1])
     pad = " " * gutter
     bar = _paint("|", "bold blue", color)
-    if d.span is not None:
-        lines.append(f"{pad}{_paint('-->', 'bold blue', color)} {d.span.location()}")
+    files: list = []
+    for span, _, _ in labels:
+        if span.file not in files:
+            files.append(span.file)
+    for file in files:
+        mine = [x for x in labels if x[0].file is file]
+        primary = [x[0] for x in mine if x[2] == "^"]
+        first = primary[0] if primary else min((x[0] for x in mine), key=lambda s: s.start)
+        lines.append(f"{pad}{_paint('-->', 'bold blue', color)} {first.location()}")
         lines.append(f"{pad} {bar}")
-        lines += _snippet(d.span, d.label, "^", color, gutter)
-    for sec in d.secondary:
-        if d.span is None or sec.span.file is not d.span.file:
-            lines.append(f"{pad}{_paint('-->', 'bold blue', color)} {sec.span.location()}")
-            lines.append(f"{pad} {bar}")
-        lines += _snippet(sec.span, sec.message, "-", color, gutter)
-    if spans:
+        lines += _file_block(mine, color, gutter)
+    if labels:
         lines.append(f"{pad} {bar}")
     for note in d.notes:
         lines.append(f"{pad} = note: {note}")

@@ -155,9 +155,8 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
     for bus, span in load_spans:
         if bus_set and bus not in bus_set:
             diag.error("E0109", f"load at bus {bus}, which is not declared", span, "unknown bus")
-    if len(diag.diagnostics) > n_before:
-        return None, at_stmts
-    _check_radial(net, buses, lines, slack_bus, diag)
+    if buses and lines and not any(d.code == "E0109" for d in diag.diagnostics[n_before:]):
+        _check_radial(net, buses, lines, slack_bus if slack_bus is not None else buses[0], diag)
     if len(diag.diagnostics) > n_before:
         return None, at_stmts
     order = {b: k for k, b in enumerate(buses)}

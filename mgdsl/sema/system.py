@@ -94,19 +94,25 @@ class SystemChecker:
         switch_irs = [s for s in (self.check_switch(sw, microgrids, network) for sw in switches) if s is not None]
         couple_irs = [c for c in (self.check_couple(cp) for cp in couples) if c is not None]
         currency = self.check_currency(network)
-        if self.steps is None and (mg_stmts or network_stmt):
-            self.diag.error("E0501", "the system has no horizon", main.items[0].span if main.items else None,
-                            "", help="add `horizon 24 steps of 1 h`")
+        if self.steps is None and mg_stmts and not any(d.code == "E0501" for d in self.diag.diagnostics):
+            self.diag.error("E0501", "the system has no horizon", mg_stmts[0].name_span, "this needs a horizon",
+                            help="add `horizon 24 steps of 1 h` at the top of the file")
         if not self.diag and not any(self.instances.values()) and network is None:
             if mg_stmts or not any(isinstance(i, ast.Device) for i in main.items):
-                self.diag.error("E0505", "the system has nothing to optimize", main.items[0].span if main.items else None,
-                                "", help="add a microgrid with devices, or a network")
+                where = mg_stmts[0].name_span if mg_stmts else (main.items[0].span if main.items else None)
+                self.diag.error("E0505", "the system has nothing to optimize", where, "no devices",
+                                help="add devices to a microgrid (`pv = PV(p_max = 100 kW)`), or a network")
         self.diag.raise_if_any()
         return SystemIR(self.steps or 0, self.dt_h, self.templates, self.instances, network, microgrids,
                         cluster_irs, switch_irs, couple_irs, currency, decompose, main.file.path,
                         [m.file.path for m in self.program.modules])
 
     # ------------------------------------------------------------------ declarations
+    def poison(self, name: str) -> None:
+        """A definition that failed: later uses stay silent instead of reporting `unknown name`."""
+        from .values import POISONED
+
+        self.env[name] = POISONED
     def add_template(self, dev: ast.Device) -> None:
         if dev.name in self.templates:
             prev = self.templates[dev.name]
@@ -145,6 +151,7 @@ class SystemChecker:
             return
         c = self.evaluator(module).try_eval(item.value)
         if c is None:
+            self.poison(item.name)
             return
         if item.unit is not None:
             u = unit_of(item.unit, item.span, self.diag)
@@ -212,6 +219,8 @@ class SystemChecker:
             given[a.name] = a
         values: dict[str, object] = {}
         local_env: dict[str, Const] = {}
+        if not ok:
+            return None          # a misnamed argument would also show up as a missing one
         for p in params:
             a = given.get(p.name)
             if p.is_carrier:
@@ -223,7 +232,10 @@ class SystemChecker:
                     continue
                 if not (isinstance(a.value, ast.Ref) and len(a.value.parts) == 1 and a.value.index is None
                         and a.value.parts[0] in CARRIERS):
-                    self.diag.error("E0108", f"`{p.name}` must be a carrier", a.value.span, "not a carrier",
+                    from ..syntax.printer import fmt_expr
+
+                    self.diag.error("E0108", f"`{fmt_expr(a.value)}` is not a carrier (parameter `{p.name}` of "
+                                             f"`{tpl.name}`)", a.value.span, "not a carrier",
                                     help="carriers: " + ", ".join(CARRIERS))
                     ok = False
                     continue
@@ -461,12 +473,9 @@ def _refs(e: ast.Expr):
 
 
 def _signature(tpl: TemplateIR) -> str:
-    parts = []
-    for p in tpl.params.values():
-        if p.is_carrier:
-            parts.append(f"carrier {p.name}")
-        else:
-            parts.append(f"{p.name}: {units.describe(p.dim)}" + ("" if p.default is None else " = ..."))
+    from ..syntax.printer import fmt_param
+
+    parts = [fmt_param(p) for p in tpl.decl.params]
     return f"{tpl.name}(" + ", ".join(parts) + ")"
 
 

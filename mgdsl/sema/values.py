@@ -30,6 +30,10 @@ class Failed(Exception):
     """An expression could not be evaluated; the diagnostic is already recorded."""
 
 
+# The value of a definition whose own evaluation failed (its error is already reported).
+POISONED = Const(float("nan"), units.NONE)
+
+
 class CsvCache:
     """Reads each CSV file once; rows are dicts of column -> text."""
 
@@ -92,7 +96,10 @@ class Evaluator:
             close = difflib.get_close_matches(name, list(self.env), n=1)
             hint = f"did you mean `{close[0]}`?" if close else "define it with `profile` or `let` before use"
             self.fail("E0101", f"unknown name `{name}`", e.span, "not defined", help=hint)
-        return self.env[name]
+        value = self.env[name]
+        if value is POISONED:
+            raise Failed()
+        return value
 
     def e_String(self, e: ast.String) -> Const:
         self.fail("E0504", "a string is not a value", e.span, "", help='strings name files: csv("file.csv", "column")')
@@ -142,7 +149,10 @@ class Evaluator:
         s = e.args[0].value
         path = (self.base_dir / s.value)
         if not path.is_file():
-            self.fail("E0402", f"data file not found: {s.value}", s.span, f"looked for {path}",
+            import os
+
+            shown = os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+            self.fail("E0402", f"data file not found: {s.value}", s.span, f"looked for {shown}",
                       help="CSV paths are relative to the .mgd file that names them")
         return path, s
 
@@ -161,8 +171,10 @@ class Evaluator:
             try:
                 values.append(float(row[column]))
             except ValueError:
+                values.append(float("nan"))
+            if not np.isfinite(values[-1]):
                 self.fail("E0403", f"{s.value} row {k}: `{row[column]}` in column `{column}` is not a number",
-                          e.span, "")
+                          e.span, "read here", help="fix the cell in the file, or read another column")
         return Const(self._series(np.array(values), e.span), units.NONE)
 
     def e_Neg(self, e: ast.Neg) -> Const:

@@ -72,8 +72,11 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
         diagnose_infeasible(low)
     if termination == "unbounded":
         diagnose_unbounded(low)
-    raise MgdError([Diagnostic("E0603", f"HiGHS stopped without an optimal solution: {status} / {termination}", None,
-                               help="check for extreme coefficients; a time limit may also have been reached")])
+    if termination == "time_limit":
+        raise MgdError([Diagnostic("E0603", f"HiGHS reached its time limit ({time_limit:g} s) before proving an optimum",
+                                   None, help="raise --time-limit, or loosen --mip-gap for models with binaries")])
+    raise MgdError([Diagnostic("E0603", f"HiGHS stopped without an optimal solution ({termination})", None,
+                               help="check for extreme coefficients (very large or very small parameters)")])
 
 
 def _describe(low: Lowered, name: str, coords: dict) -> tuple[object, str]:

@@ -109,6 +109,10 @@ def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: SourceFile, c
     message = f"unexpected {found}"
     if tok.type == "UNIT" and "/" in tok.value:
         hint += "; a compound unit has no spaces (`yuan/kWh`) and a division needs spaces (`a / b`)"
+    if tok.type in ("NUMBER", "NAME", "STRING") and "COMMA" in expected:
+        hint += "; is a `,` or an operator missing before it?"
+    if tok.type == "UNIT":
+        hint += "; a quantity has one unit, written without spaces (`yuan/kWh`, `kW/h`)"
     if tok.type == "NAME" and tok.value in ("t", "first", "last"):
         hint += f"; `{tok.value}` is reserved for time indexing"
     if tok.type == "_NL":

@@ -1,0 +1,65 @@
+"""Golden tests for diagnostics: one .mgd per error code, its rendered report kept in a .txt beside it.
+Regenerate after an intended change with MGDSL_UPDATE_GOLDEN=1 and review the diff."""
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+import mgdsl
+from mgdsl.diagnostics import MgdError
+from mgdsl.errors import CODES
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path("tests/golden/errors")
+CASES = sorted((ROOT / GOLDEN).glob("E*.mgd"))
+
+
+def render_case(path: Path) -> tuple[str, set[str]]:
+    """Check (or solve, if the file's first line says `# golden: solve [options]`) and render the error."""
+    first = path.read_text().splitlines()[0]
+    options = {}
+    action = "check"
+    if first.startswith("# golden:"):
+        words = shlex.split(first[len("# golden:"):])
+        action = words[0]
+        if "--time-limit" in words:
+            options["time_limit"] = float(words[words.index("--time-limit") + 1])
+    try:
+        system = mgdsl.load(GOLDEN / path.name)
+        if action == "solve":
+            system.solve(**options)
+    except MgdError as err:
+        return err.render(color=False) + "\n", {d.code for d in err.diagnostics}
+    raise AssertionError(f"{path.name}: no error was reported")
+
+
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_golden(path: Path):
+    text, codes = render_case(path)
+    assert path.stem in codes, f"{path.name} should report {path.stem}, reported {sorted(codes)}"
+    expected = path.with_suffix(".txt")
+    if os.environ.get("MGDSL_UPDATE_GOLDEN") or not expected.exists():
+        expected.write_text(text)
+    assert text == expected.read_text()
+
+
+def test_every_code_has_a_golden_file():
+    have = {p.stem for p in CASES}
+    missing = sorted(set(CODES) - have)
+    assert not missing, f"error codes without a golden test: {missing}"
+
+
+def test_every_code_is_explained():
+    from mgdsl.errors import explain
+
+    for code in CODES:
+        text = explain(code)
+        assert text.startswith(code) and len(text) > 80
