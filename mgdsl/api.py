@@ -23,6 +23,7 @@ class System:
     ir: SystemIR
     timings: dict[str, float] = field(default_factory=dict)
     _lowered: Lowered | None = None
+    _main_span: object = None
 
     @property
     def name(self) -> str:
@@ -30,6 +31,14 @@ class System:
 
     def lower(self) -> Lowered:
         if self._lowered is None:
+            if not any(self.ir.instances.values()) and self.ir.network is None:
+                from .diagnostics import Diagnostic, MgdError
+                from .source import SourceFile
+
+                raise MgdError([Diagnostic(
+                    "E0505", "this file defines templates but no system to compile",
+                    self._main_span, "a library file",
+                    help="`use` it from a system file with microgrids or a network; `mgdsl check` checks it alone")])
             t0 = time.perf_counter()
             self._lowered = lower_system(self.ir)
             self.timings["lower"] = time.perf_counter() - t0
@@ -102,4 +111,4 @@ def _build(src: SourceFile, t0: float) -> System:
     t1 = time.perf_counter()
     ir = check_program(program)
     t2 = time.perf_counter()
-    return System(ir, {"parse": t1 - t0, "check": t2 - t1})
+    return System(ir, {"parse": t1 - t0, "check": t2 - t1}, None, program.main.file.span(0, 0))

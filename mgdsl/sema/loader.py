@@ -35,6 +35,21 @@ def read_source(path: str | Path) -> SourceFile:
                                    help="check the path; it is relative to the current directory")]) from None
 
 
+_LIBRARY_CACHE: dict[tuple[str, int, int], ast.Module] = {}
+
+
+def _parse_library(path: Path) -> ast.Module:
+    """Parse a library file once per content version: checking never mutates the AST, so it is shared."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    module = _LIBRARY_CACHE.get(key)
+    if module is None:
+        src = SourceFile(_display_path(path), path.read_text(encoding="utf-8"))
+        module = parse(src)
+        _LIBRARY_CACHE[key] = module
+    return module
+
+
 def load_program(main: SourceFile) -> Program:
     """Parse `main` and, transitively, its `use` targets. Collects errors of all files."""
     diag = Collector()
@@ -70,12 +85,12 @@ def load_program(main: SourceFile) -> Program:
                     continue
                 seen.add(key)
                 try:
-                    src = SourceFile(_display_path(path), path.read_text(encoding="utf-8"))
+                    lib = _parse_library(path)
                 except (OSError, UnicodeDecodeError):
                     diag.error("E0003", f"cannot read `{path}`", item.span, "used here")
                     continue
-                lib = parse_collect(src)
-                if lib is None:
+                except MgdError as e:
+                    diag.extend(e)
                     continue
                 for stmt in lib.items:
                     if not isinstance(stmt, (ast.Device, ast.Use, ast.Let)):

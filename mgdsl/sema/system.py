@@ -99,7 +99,7 @@ class SystemChecker:
                             help="add `horizon 24 steps of 1 h` at the top of the file")
         if not self.diag and not any(self.instances.values()) and network is None:
             if mg_stmts or not any(isinstance(i, ast.Device) for i in main.items):
-                where = mg_stmts[0].name_span if mg_stmts else (main.items[0].span if main.items else None)
+                where = mg_stmts[0].name_span if mg_stmts else (main.items[0].span if main.items else main.file.span(0, 0))
                 self.diag.error("E0505", "the system has nothing to optimize", where, "no devices",
                                 help="add devices to a microgrid (`pv = PV(p_max = 100 kW)`), or a network")
         self.diag.raise_if_any()

@@ -157,7 +157,9 @@ def check_template(dev: ast.Device, diag: Collector) -> TemplateIR:
             pass
         else:
             diag.error("E0504", "this statement is not allowed in a device template", s.span, "")
-    doc = "\n".join(c.lstrip("#").strip() for c in dev.comments)
+    # The doc comment is the comment block right above the template (after its last blank line).
+    block = dev.comments[len(dev.comments) - dev.comments[::-1].index(""):] if "" in dev.comments else dev.comments
+    doc = "\n".join(c.lstrip("#").strip() for c in block)
     return TemplateIR(dev.name, dev, params, vars_, lets, constraints, initials, ports, costs, doc)
 
 

@@ -452,14 +452,20 @@ def _attach(children, comments, closing, file: SourceFile, prev_end: int) -> Non
         first = True
         while i < len(comments) and comments[i][0] < child.span.start:
             pos, text = comments[i]
-            if first and _has_blank_line(file.text[prev_end:pos]):
-                child.blank_before = True
+            if _has_blank_line(file.text[prev_end:pos]):
+                if first:
+                    child.blank_before = True
+                else:
+                    child.comments.append("")      # a blank line inside the comment block
             first = False
             child.comments.append(text)
             prev_end = pos + len(text)
             i += 1
-        if first and _has_blank_line(file.text[prev_end:child.span.start]):
-            child.blank_before = True
+        if _has_blank_line(file.text[prev_end:child.span.start]):
+            if first:
+                child.blank_before = True
+            else:
+                child.comments.append("")          # a blank line between the comments and the statement
         inner = []
         while i < len(comments) and comments[i][0] < child.span.end:
             inner.append(comments[i])
@@ -478,4 +484,8 @@ def _attach(children, comments, closing, file: SourceFile, prev_end: int) -> Non
         else:
             # comments inside a multi-line statement move above it
             child.comments.extend(text for _, text in inner)
-    closing.extend(text for _, text in comments[i:])
+    for pos, text in comments[i:]:
+        if closing is not None and _has_blank_line(file.text[prev_end:pos]) and (closing or children):
+            closing.append("")
+        closing.append(text)
+        prev_end = pos + len(text)

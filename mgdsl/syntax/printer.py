@@ -101,7 +101,7 @@ class Printer:
 
     def comments(self, indent: str, comments: list[str]) -> None:
         for c in comments:
-            self.out.append(f"{indent}{c}")
+            self.out.append(f"{indent}{c}" if c else "")     # "" stands for a blank line
 
     def block(self, indent: str, stmts, closing: list[str], top: bool = False) -> None:
         for k, s in enumerate(stmts):
@@ -111,8 +111,6 @@ class Printer:
             self.comments(indent, s.comments)
             self.stmt(indent, s)
         if closing:
-            if stmts:
-                self.out.append("") if top else None
             self.comments(indent, closing)
 
     def open_block(self, indent: str, header: str, stmt, body, closing) -> None:
