@@ -75,6 +75,24 @@ def explain(code: str) -> None:
 
 
 @main.command()
+@click.option("--markdown", is_flag=True, help="Print the library reference as Markdown (docs/stdlib.md).")
+def templates(markdown: bool) -> None:
+    """List the standard library's device templates and their parameters."""
+    from .docgen import markdown as md, stdlib_templates
+    from .syntax.printer import fmt_param
+
+    if markdown:
+        click.echo(md(), nl=False)
+        return
+    for name, _, tpls in stdlib_templates():
+        for t in tpls:
+            summary = t.doc.splitlines()[0] if t.doc else ""
+            click.echo(f"{t.name}({', '.join(fmt_param(p) for p in t.decl.params)})")
+            if summary:
+                click.echo(f"    {summary}   [stdlib/{name}]")
+
+
+@main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--check", "check_only", is_flag=True, help="Do not write; exit 1 if a file is not formatted.")
 @click.option("--stdout", is_flag=True, help="Print the formatted text instead of rewriting the file.")

@@ -109,3 +109,14 @@ def test_solve_infeasible_exits_1_and_names_declarations(tmp_path):
     assert r.exit_code == 1
     text = r.output + getattr(r, "stderr", "")
     assert "E0601" in text and "stdlib/" in text
+
+
+def test_stdlib_reference_is_up_to_date():
+    from mgdsl.docgen import markdown
+
+    assert (ROOT / "docs/stdlib.md").read_text() == markdown(), "regenerate: mgdsl templates --markdown > docs/stdlib.md"
+
+
+def test_templates_lists_the_library():
+    r = CliRunner().invoke(main, ["templates"])
+    assert r.exit_code == 0 and "Storage(carrier c" in r.output and "SVC(" in r.output
