@@ -122,7 +122,6 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
         diag.error("E0502", "a bus is declared twice", seen.get(ast.NetBuses, net).span, "")
     slack_bus = None
     buy = sell = None
-    currency = None
     if slack is None:
         diag.error("E0502", f"network `{net.name}` has no slack bus", net.name_span, "",
                    help="add `slack 1 buys at PRICE` (the substation bus and its purchase price)")
@@ -136,12 +135,10 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
             c = ev.try_eval(expr)
             if c is None:
                 continue
-            money = [cur for cur, d in units.MONEY.items() if c.dim == d / units.ENERGY]
-            if not money:
+            if c.dim != units.MONEY / units.ENERGY and not c.zero:
                 diag.error("E0203", f"a price must be money per energy, but this is {units.describe(c.dim)}",
                            expr.span, "", help="give a price in yuan/kWh (or usd/kWh, eur/kWh)")
                 continue
-            currency = money[0]
             series = np.broadcast_to(np.asarray(c.value, dtype=float), (steps,)).copy()
             if which == "buy":
                 buy = series
@@ -166,7 +163,7 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
         lp[order[b]] += arr
     for b, arr in load_q.items():
         lq[order[b]] += arr
-    return NetworkIR(net.name, base_kva, base_kv, vmin, vmax, formulation, buses, slack_bus, buy, sell, currency,
+    return NetworkIR(net.name, base_kva, base_kv, vmin, vmax, formulation, buses, slack_bus, buy, sell, None,
                      lines, lp, lq, net.span, slack.span), at_stmts
 
 

@@ -445,19 +445,40 @@ class SystemChecker:
         return CoupleIR(cp.name, cp.lhs, cp.rhs, owners[0], owners[1], tys[0].dim, cp.span)
 
     def check_currency(self, network) -> str:
+        """The system's currency: the one its main file names (yuan, usd, eur); two are an error."""
         seen: dict[str, object] = {}
-        for name, insts in self.instances.items():
-            if not insts:
-                continue
-            for c in self.templates[name].costs:
-                seen.setdefault(c.currency, c.span)
-        if network is not None and network.currency is not None:
-            seen.setdefault(network.currency, network.slack_span)
+        for unit, span in _units_written(self.program.main):
+            for part in unit.split("/"):
+                if part in units.CURRENCIES:
+                    seen.setdefault(part, span)
         if len(seen) > 1:
             (c1, s1), (c2, s2) = list(seen.items())[:2]
-            self.diag.error("E0201", f"costs are in two currencies: {c1} and {c2}", s2, f"this is {c2}",
-                            secondary=[Label(s1, f"this is {c1}")], help="express every price in one currency")
-        return next(iter(seen), "yuan")
+            self.diag.error("E0201", f"the system names two currencies: {c1} and {c2}", s2, f"this is {c2}",
+                            secondary=[Label(s1, f"this is {c1}")],
+                            help="mgdsl knows no exchange rates: express every price in one currency")
+        return next(iter(seen), "money")
+
+
+def _units_written(module: ast.Module):
+    """(unit text, span) of every unit written in a module: quantities and declared units."""
+    def walk(node):
+        if isinstance(node, ast.Quantity):
+            if node.unit:
+                yield node.unit, node.unit_span or node.span
+            return
+        if isinstance(node, (list, tuple)):
+            for x in node:
+                yield from walk(x)
+            return
+        if not hasattr(node, "__dataclass_fields__") or isinstance(node, ast.Module):
+            return
+        if isinstance(node, (ast.Profile, ast.Let)) and node.unit:
+            yield node.unit, node.name_span
+        for name in node.__dataclass_fields__:
+            if name not in ("span", "comments", "trailing", "file", "name_span", "unit_span"):
+                yield from walk(getattr(node, name))
+    for item in module.items:
+        yield from walk(item)
 
 
 def _refs(e: ast.Expr):

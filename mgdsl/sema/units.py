@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Base dimensions. Power and reactive power are distinct so that kW + kvar is caught; each currency
-# is its own dimension so that yuan + usd is caught.
-BASES = ("power", "time", "reactive", "yuan", "usd", "eur", "voltage", "current", "impedance")
+# Base dimensions. Power and reactive power are distinct so that kW + kvar is caught. Money is one
+# dimension: yuan, usd, eur and the neutral `money` (used by the standard library, so its templates serve
+# a model in any currency) all measure it; a system file that names two currencies is an error
+# (mgdsl/sema/system.py), as mgdsl knows no exchange rates.
+BASES = ("power", "time", "reactive", "money", "voltage", "current", "impedance")
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ REACTIVE = base("reactive")
 VOLTAGE = base("voltage")
 CURRENT = base("current")
 IMPEDANCE = base("impedance")
-MONEY = {c: base(c) for c in ("yuan", "usd", "eur")}
+MONEY = base("money")
+CURRENCIES = ("yuan", "usd", "eur")
 
 # unit name -> (scale to the canonical unit of its dimension, dimension)
 UNITS: dict[str, tuple[float, Dim]] = {
@@ -56,7 +59,7 @@ UNITS: dict[str, tuple[float, Dim]] = {
     "V": (1e-3, VOLTAGE), "kV": (1.0, VOLTAGE),
     "A": (1.0, CURRENT), "kA": (1e3, CURRENT),
     "ohm": (1.0, IMPEDANCE),
-    "yuan": (1.0, MONEY["yuan"]), "usd": (1.0, MONEY["usd"]), "eur": (1.0, MONEY["eur"]),
+    "yuan": (1.0, MONEY), "usd": (1.0, MONEY), "eur": (1.0, MONEY), "money": (1.0, MONEY),
     "pu": (1.0, NONE), "%": (0.01, NONE),
 }
 
@@ -65,7 +68,7 @@ _NAMED = {
     NONE: "1", POWER: "kW", ENERGY: "kWh", TIME: "h", REACTIVE: "kvar", VOLTAGE: "kV", CURRENT: "A",
     IMPEDANCE: "ohm", REACTIVE * TIME: "kvarh", POWER / TIME: "kW/h",
 }
-for _c, _d in MONEY.items():
+for _c, _d in (("money", MONEY),):
     _NAMED[_d] = _c
     _NAMED[_d / ENERGY] = f"{_c}/kWh"
     _NAMED[_d / POWER] = f"{_c}/kW"
@@ -104,7 +107,7 @@ def describe(dim: Dim) -> str:
         return _NAMED[dim]
     num, den = [], []
     canon = {"power": "kW", "time": "h", "reactive": "kvar", "voltage": "kV", "current": "A",
-             "impedance": "ohm", "yuan": "yuan", "usd": "usd", "eur": "eur"}
+             "impedance": "ohm", "money": "money"}
     for name, e in zip(BASES, dim.exps):
         unit = canon[name]
         if e > 0:
@@ -118,4 +121,4 @@ def describe(dim: Dim) -> str:
 
 
 def is_money(dim: Dim) -> bool:
-    return dim in MONEY.values()
+    return dim == MONEY
