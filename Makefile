@@ -22,7 +22,7 @@ test: setup
 
 # also the slow property tests, with more examples
 test-all: setup
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q --runslow
 
 fmt-check: setup
 	$(BIN)/mgdsl fmt --check stdlib/*.mgd models/*.mgd

@@ -65,7 +65,9 @@ class System:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
         os.close(fd)
         try:
-            self.model.to_file(tmp, explicit_coordinate_names=True, progress=False)
+            from .lower.export import write_model
+
+            write_model(self.model, tmp)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -49,8 +49,8 @@ keyword arguments for anything but the carrier.
 """),
     "E0107": ("unknown unit", """
 A unit is not one mgdsl knows. Known units: W kW MW GW (power), Wh kWh MWh GWh (energy), h min s
-(time), var kvar Mvar (reactive power), VA kVA MVA (apparent power), V kV (voltage), A kA (current),
-ohm (impedance), yuan usd eur (money, each its own dimension), pu and % (dimensionless). Compound units
+(time), var kvar Mvar (reactive power), varh kvarh Mvarh, VA kVA MVA (apparent power), V kV (voltage), A kA (current),
+ohm (impedance), yuan usd eur money (money; a system uses one currency), pu and % (dimensionless). Compound units
 are written without spaces, e.g. `yuan/kWh`, `kW/h`.
 """),
     "E0108": ("unknown carrier", """
@@ -67,7 +67,8 @@ unknown microgrid, or `couple` naming an unknown instance variable.
     "E0201": ("unit mismatch", """
 The two sides of `+`, `-` or a comparison have different physical dimensions, for example power (kW)
 added to energy (kWh). Multiply power by `dt` (the step length, in hours) to obtain energy, or divide
-energy by `dt` to obtain power. Money units (yuan, usd, eur) are distinct dimensions and cannot be mixed.
+energy by `dt` to obtain power. A system file that names two currencies (yuan and usd, say) is also
+reported here: mgdsl knows no exchange rates.
 """),
     "E0202": ("argument has the wrong unit", """
 An argument's dimension differs from the parameter's declared unit, for example `250 kW` given to a

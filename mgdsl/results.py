@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
+from .lower.exprs import is_linopy
 from .lower.system import Lowered
 from .sema import units
 
@@ -44,8 +46,26 @@ class Results:
 
 
 def _to_csv(ds: xr.Dataset, path) -> None:
-    frame = ds.to_dataframe()
-    frame.to_csv(path)
+    """One table per dataset. When every variable's dimensions nest in the widest one (a template's untimed
+    variables beside its timed ones) the narrower ones are repeated along the missing dimension; otherwise
+    (the network: buses, lines, the slack) each group of variables gets its own rows, blank elsewhere."""
+    frame_of = lambda names: ds[names].to_dataframe().reset_index()
+    groups: dict[tuple, list[str]] = {}
+    for name, var in ds.data_vars.items():
+        groups.setdefault(tuple(var.dims), []).append(name)
+    widest = max(groups, key=len) if groups else ()
+    if all(set(d) <= set(widest) for d in groups):
+        frame = frame_of(list(ds.data_vars))
+    else:
+        parts = [frame_of(names) for _, names in sorted(groups.items(), key=lambda kv: -len(kv[0]))]
+        frame = pd.concat(parts, ignore_index=True, sort=False)
+        dims = [d for d in ds.dims if d in frame.columns]
+        extra = [c for c in frame.columns if c not in dims and c not in ds.data_vars]
+        frame = frame[dims + extra + [v for v in ds.data_vars if v in frame.columns]]
+        for d in dims:                               # bus numbers stay whole numbers beside the blanks
+            if np.issubdtype(ds[d].dtype, np.integer):
+                frame[d] = frame[d].astype("Int64")
+    frame.to_csv(path, index=False)
 
 
 def _atomic(target: Path, write) -> Path:
@@ -79,19 +99,23 @@ def collect(low: Lowered) -> Results:
             data[vname] = sol
         inst_cost = np.zeros(len(lt.instances))
         for c in lt.costs:
-            sol = c.solution
+            sol = c.solution if is_linopy(c) else c          # a cost without variables is a DataArray
             if "t" in sol.dims:
-                sol = sol.sum("t")
-            inst_cost += np.broadcast_to(np.asarray(sol.values, dtype=float), inst_cost.shape)
+                sol = sol.sum("t")                           # skips the steps a t-1 term leaves undefined
+            sol = sol.transpose(dim, ...) if dim in sol.dims else sol
+            inst_cost += np.broadcast_to(np.nan_to_num(np.asarray(sol.values, dtype=float)), inst_cost.shape)
         data["cost"] = xr.DataArray(inst_cost, coords={"instance": [i.name for i in lt.instances]}, dims="instance",
                                     attrs={"units": ir.currency})
         injections: dict[str, np.ndarray] = {}
-        for port in lt.ports:
-            sol = port.expr.solution.rename({dim: "instance"})
+        for port in list(lt.ports) + list(lt.constants):
+            sol = port.expr.solution if is_linopy(port.expr) else port.expr
+            if "t" not in sol.dims:
+                sol = sol.expand_dims(t=np.arange(ir.steps))
+            sol = sol.transpose(dim, "t")
             for k, carrier in enumerate(port.nodes.values):
                 carrier = str(carrier).rsplit(":", 1)[1]
                 arr = injections.setdefault(carrier, np.zeros((len(lt.instances), ir.steps)))
-                arr[k] += np.broadcast_to(np.nan_to_num(sol.values[k]), (ir.steps,))
+                arr[k] += np.broadcast_to(np.nan_to_num(np.asarray(sol.values[k], dtype=float)), (ir.steps,))
         for carrier, arr in injections.items():
             data[f"{carrier}_injection"] = xr.DataArray(
                 arr, coords={"instance": [i.name for i in lt.instances], "t": np.arange(ir.steps)},
@@ -116,12 +140,16 @@ def collect(low: Lowered) -> Results:
         })
         if ln.sell is not None:
             ds["sell"] = ln.sell.solution.assign_attrs(units="kW", description="sale at the slack bus")
-        if low.balance_name is not None:
+        has_integers = len(low.model.binaries) > 0 or len(low.model.integers) > 0
+        dual = low.balance_dual if has_integers else None
+        if dual is None and low.balance_name is not None and not has_integers:
             dual = low.model.constraints[low.balance_name].dual
+        if dual is not None:
             keys = [f"{net.name}:{b}:electricity" for b in net.buses]
             price = dual.sel(node=keys).values / ir.dt_h
             ds["price"] = xr.DataArray(price, coords={"bus": net.buses, "t": np.arange(ir.steps)}, dims=("bus", "t"),
-                                       attrs={"units": f"{ir.currency}/kWh", "description": "nodal price (dual of the balance)"})
+                                       attrs={"units": f"{ir.currency}/kWh", "description": "nodal price (dual of the balance"
+                                              + (", integers fixed at their optimum)" if has_integers else ")")})
         if ln.cost is not None:
             costs[net.name] = costs.get(net.name, 0.0) + float(ln.cost.solution)
         datasets[net.name] = ds

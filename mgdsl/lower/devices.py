@@ -2,7 +2,7 @@
 declared comparison, port expressions for the carrier balances and cost expressions for the objective."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,9 @@ class LoweredTemplate:
     template: TemplateIR
     instances: list[InstanceIR]
     variables: dict[str, object]
-    costs: list[object]          # expressions over (instance[, t])
+    costs: list[object]          # linopy expressions (or constant DataArrays) over (instance[, t])
     ports: list[PortFlow]
+    constants: list[PortFlow] = field(default_factory=list)   # ports whose value has no variable
 
 
 def node_key(owner: str, bus: int | None, carrier: str) -> str:
@@ -120,6 +121,7 @@ def lower_template(b: Builder, tpl: TemplateIR, insts: list[InstanceIR], steps: 
             b.constraint(f"{tpl.name}.{c.name}{suffix}", con, c.span, f"constraint `{c.name}` of {tpl.name}", dim)
 
     ports: list[PortFlow] = []
+    constants: list[PortFlow] = []
     for port in tpl.ports:
         flow = to_expr(ev.eval(port.value))
         if port.sign < 0:
@@ -138,10 +140,26 @@ def lower_template(b: Builder, tpl: TemplateIR, insts: list[InstanceIR], steps: 
         nodes = xr.DataArray(keys, coords={dim: names}, dims=(dim,), name="node")
         if is_linopy(flow):
             ports.append(PortFlow(flow, nodes, tpl.name, port.span))
+        else:
+            # A port with no variable in it (e.g. `port electricity -= base`) is a fixed injection: it goes
+            # to the right-hand side of the balance instead of being dropped.
+            constants.append(PortFlow(_over_instances_and_time(flow, dim, names, steps), nodes, tpl.name,
+                                      port.span))
 
     costs = []
     for cost in tpl.costs:
         value = to_expr(ev.eval(cost.value))
         if is_linopy(value):
             costs.append(value)
-    return LoweredTemplate(tpl, insts, variables, costs, ports)
+        else:
+            # a cost without variables still counts (the objective carries it as a constant)
+            value = xr.DataArray(value) if not isinstance(value, xr.DataArray) else value
+            costs.append(value.broadcast_like(xr.DataArray(np.zeros(len(names)), coords={dim: names}, dims=(dim,))))
+    return LoweredTemplate(tpl, insts, variables, costs, ports, constants)
+
+
+def _over_instances_and_time(value, dim: str, names: list[str], steps: int) -> xr.DataArray:
+    """A number or DataArray broadcast to (instance, t)."""
+    grid = xr.DataArray(np.zeros((len(names), steps)), coords={dim: names, "t": np.arange(steps)}, dims=(dim, "t"))
+    value = value if isinstance(value, xr.DataArray) else xr.DataArray(float(value))
+    return (grid + value).transpose(dim, "t")

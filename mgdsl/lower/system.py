@@ -13,7 +13,7 @@ from ..ir import SystemIR
 from ..syntax import ast
 from .builder import Builder
 from .devices import LoweredTemplate, lower_template, node_key
-from .exprs import ExprEvaluator, time_index
+from .exprs import ExprEvaluator, is_linopy, time_index
 from .network import LoweredNetwork, lower_network
 
 
@@ -29,15 +29,75 @@ class Lowered:
     switches: dict[str, object] = field(default_factory=dict)
     nodes: list[str] = field(default_factory=list)
     balance_name: str | None = None
+    objective_constant: float = 0.0      # the cost terms without variables (linopy objectives hold no constant)
+    balance_dual: object = None          # balance duals of a MILP with its integers fixed (set by the solve)
 
     @property
     def model(self):
         return self.builder.model
 
 
-def _contribution(expr, nodes: xr.DataArray, all_nodes: pd.Index):
-    """Sum an expression over its item dimension into balance nodes, on the full node index."""
-    return expr.groupby(nodes).sum().reindex(node=all_nodes).fillna(0)
+def _balance_expression(model, flows, all_nodes: pd.Index, time: pd.Index):
+    """Sum every flow (an expression over (item, t), and the node of each item) into one expression over
+    (node, t). Built from the flows' term arrays in one step: a groupby per flow costs far more in linopy."""
+    import linopy
+
+    pos = {k: i for i, k in enumerate(all_nodes)}
+    steps = len(time)
+    rows: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in all_nodes]   # per node: (vars, coeffs) (t, k)
+    const = np.zeros((len(all_nodes), steps))
+    for expr, keys in flows:
+        item = keys.dims[0]
+        data = expr.data.transpose(item, "t", "_term")
+        node_of = keys.sel({item: data[item].values}).values
+        vars_ = np.asarray(data.vars.values)
+        coeffs = np.asarray(data.coeffs.values, dtype=float)
+        c = np.nan_to_num(np.asarray(data.const.values, dtype=float))
+        for i, key in enumerate(node_of):
+            n = pos[str(key)]
+            rows[n].append((vars_[i], coeffs[i]))
+            const[n] += c[i]
+    width = max(1, max((sum(v.shape[1] for v, _ in r) for r in rows), default=1))
+    V = np.full((len(all_nodes), steps, width), -1, dtype=np.int64)
+    C = np.full((len(all_nodes), steps, width), np.nan)
+    for n, r in enumerate(rows):
+        k = 0
+        for v, c in r:
+            V[n, :, k:k + v.shape[1]] = v
+            C[n, :, k:k + v.shape[1]] = c
+            k += v.shape[1]
+    C = np.where(V >= 0, np.nan_to_num(C), np.nan)
+    ds = xr.Dataset({"vars": (("node", "t", "_term"), V), "coeffs": (("node", "t", "_term"), C),
+                     "const": (("node", "t"), const)}, coords={"node": all_nodes, "t": time})
+    return linopy.LinearExpression(ds, model)
+
+
+def _check_nodes_without_variables(low: Lowered, total, rhs: xr.DataArray, fixed) -> None:
+    """A balance row without any variable is `0 == demand`. linopy drops such rows, which would silently
+    ignore a fixed demand that nothing can supply: report it as an infeasibility instead."""
+    empty = (np.asarray(total.vars.values) < 0).all(axis=-1)                  # (node, t)
+    bad = empty & ~np.isclose(rhs.values, 0.0)
+    if not bad.any():
+        return
+    n, t = map(int, np.argwhere(bad)[0])
+    node = str(rhs.node.values[n])
+    owner, carrier = node.split(":")[0], node.split(":")[-1]
+    insts, ports = [], []
+    for lt in low.templates.values():
+        for p in lt.constants:
+            keys = [str(k) for k in np.atleast_1d(p.nodes.values)]
+            if node in keys:
+                insts += [i for i, k in zip(lt.instances, keys) if k == node and i not in insts]
+                ports.append(p.span)
+    from ..diagnostics import Label
+
+    primary = insts[0].span if insts else (ports[0] if ports else None)
+    secondary = [Label(s, "fixed injection") for s in ports[:2]] + [Label(i.span, "also fixed") for i in insts[1:3]]
+    raise MgdError([Diagnostic(
+        "E0601", f"the model is infeasible: nothing in `{owner}` can supply or absorb {carrier} "
+                 f"(a fixed injection of {-float(rhs.values[n, t]):g} at step {t})",
+        primary, "this device's port has no variable" if insts else "", secondary=secondary,
+        help=f"give `{owner}` a device that can supply {carrier} (a supply, a trade, a storage), or remove the load")])
 
 
 def lower_system(ir: SystemIR) -> Lowered:
@@ -50,8 +110,10 @@ def lower_system(ir: SystemIR) -> Lowered:
         templates[tpl.name] = lower_template(b, tpl, ir.instances[tpl.name], steps, dt, network_owners)
     low = Lowered(ir, b, templates, None)
     flows: list[tuple[object, xr.DataArray]] = []          # (expr over (item, t), node per item)
+    fixed: list[tuple[xr.DataArray, xr.DataArray]] = []    # fixed injections (ports without variables)
     for lt in templates.values():
         flows += [(p.expr, p.nodes) for p in lt.ports]
+        fixed += [(p.expr, p.nodes) for p in lt.constants]
 
     if ir.network is not None:
         low.network = lower_network(b, ir.network, steps, dt)
@@ -69,13 +131,10 @@ def lower_system(ir: SystemIR) -> Lowered:
     _lower_switches(low, flows, time)
 
     # Carrier balances: one constraint over (node, t) for every microgrid carrier and network bus.
-    node_names = sorted({str(k) for _, keys in flows for k in np.atleast_1d(keys.values)})
+    node_names = sorted({str(k) for _, keys in flows + fixed for k in np.atleast_1d(keys.values)})
     if node_names:
         all_nodes = pd.Index(node_names, name="node")
-        total = None
-        for expr, keys in flows:
-            part = _contribution(expr, keys, all_nodes)
-            total = part if total is None else total + part
+        total = _balance_expression(b.model, flows, all_nodes, time)
         rhs = xr.DataArray(np.zeros((len(all_nodes), steps)), coords=[all_nodes, time])
         if ir.network is not None:
             net = ir.network
@@ -84,6 +143,10 @@ def lower_system(ir: SystemIR) -> Lowered:
                     key = f"{net.name}:{bus}:{carrier}"
                     if key in all_nodes:
                         rhs.loc[key] = loads[k]
+        for value, keys in fixed:
+            # a fixed injection moves to the right-hand side: sum(flows) + value == loads
+            rhs = rhs - value.groupby(keys).sum().reindex(node=all_nodes).fillna(0).transpose("node", "t").values
+        _check_nodes_without_variables(low, total, rhs, fixed)
         b.constraint("balance", total == rhs, None, "carrier balance (supply = demand) of a microgrid or bus")
         low.nodes = node_names
         low.balance_name = "balance"
@@ -167,13 +230,19 @@ def _lower_couples(low: Lowered, time) -> None:
 
 def _objective(low: Lowered) -> None:
     terms = []
+    constant = 0.0
     for lt in low.templates.values():
-        terms += [c.sum() for c in lt.costs]
+        for c in lt.costs:
+            if is_linopy(c):
+                terms.append(c.sum())
+            else:
+                constant += float(np.nansum(np.asarray(c)))
     if low.network is not None and low.network.cost is not None:
         terms.append(low.network.cost)
     if not terms:
         # Nothing has a price: still solve for a feasible operating point.
-        first = next(iter(low.model.variables.values()), None)
+        names = list(low.model.variables)
+        first = low.model.variables[names[0]] if names else None
         if first is None:
             raise MgdError([Diagnostic("E0505", "the system has no variables to optimize", None,
                                        help="add devices to a microgrid or a network")])
@@ -181,4 +250,9 @@ def _objective(low: Lowered) -> None:
     obj = terms[0]
     for t in terms[1:]:
         obj = obj + t
+    # linopy keeps no constant in an objective: carry it beside the model and add it to the reported value
+    const = float(np.nansum(np.asarray(obj.const)))
+    if const != 0.0:
+        obj = obj - const
+    low.objective_constant = constant + const
     low.model.add_objective(obj)

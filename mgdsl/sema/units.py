@@ -56,6 +56,7 @@ UNITS: dict[str, tuple[float, Dim]] = {
     "Wh": (1e-3, ENERGY), "kWh": (1.0, ENERGY), "MWh": (1e3, ENERGY), "GWh": (1e6, ENERGY),
     "h": (1.0, TIME), "min": (1 / 60, TIME), "s": (1 / 3600, TIME),
     "var": (1e-3, REACTIVE), "kvar": (1.0, REACTIVE), "Mvar": (1e3, REACTIVE),
+    "varh": (1e-3, REACTIVE * TIME), "kvarh": (1.0, REACTIVE * TIME), "Mvarh": (1e3, REACTIVE * TIME),
     "V": (1e-3, VOLTAGE), "kV": (1.0, VOLTAGE),
     "A": (1.0, CURRENT), "kA": (1e3, CURRENT),
     "ohm": (1.0, IMPEDANCE),

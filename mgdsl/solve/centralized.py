@@ -15,7 +15,22 @@ from ..lower.system import Lowered
 
 @contextlib.contextmanager
 def quiet_stdout():
-    """Silence what HiGHS writes straight to file descriptor 1 (its banner), which Python cannot redirect."""
+    """Silence what HiGHS writes straight to file descriptor 1 (its banner), which Python cannot redirect, and
+    linopy's own log lines ("Optimization potentially failed" on an infeasible model: mgdsl reports that)."""
+    import logging
+
+    log = logging.getLogger("linopy")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with _quiet_fd1():
+            yield
+    finally:
+        log.setLevel(level)
+
+
+@contextlib.contextmanager
+def _quiet_fd1():
     sys.stdout.flush()
     try:
         saved = os.dup(1)
@@ -67,7 +82,9 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
         status, termination = m.solve(solver_name="highs", io_api="direct", progress=False, **options)
     seconds = time.perf_counter() - t0
     if termination == "optimal":
-        return SolveInfo(status, termination, float(m.objective.value), seconds)
+        if low.balance_name is not None and (len(m.binaries) or len(m.integers)):
+            low.balance_dual = fixed_integer_duals(low)
+        return SolveInfo(status, termination, float(m.objective.value) + low.objective_constant, seconds)
     if termination in ("infeasible", "infeasible_or_unbounded"):
         diagnose_infeasible(low)
     if termination == "unbounded":
@@ -77,6 +94,49 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
                                    None, help="raise --time-limit, or loosen --mip-gap for models with binaries")])
     raise MgdError([Diagnostic("E0603", f"HiGHS stopped without an optimal solution ({termination})", None,
                                help="check for extreme coefficients (very large or very small parameters)")])
+
+
+def fixed_integer_duals(low: Lowered):
+    """Balance duals of a MILP: fix every integer and binary variable at its optimal value, solve the remaining
+    LP with HiGHS (the linopy model and its solution are left untouched) and read the balance rows' duals.
+    These are the usual MILP nodal prices; None if that LP does not solve."""
+    import highspy
+    import xarray as xr
+
+    m = low.model
+    try:
+        with quiet_stdout():
+            h = m.to_highspy()
+        h.setOptionValue("output_flag", False)
+        vlabels = np.asarray(m.variables.label_index.vlabels)
+        col_of = np.full(int(vlabels.max()) + 1, -1, dtype=np.int64)
+        col_of[vlabels] = np.arange(len(vlabels))
+        cols, values = [], []
+        for name in list(m.binaries) + list(m.integers):
+            var = m.variables[name]
+            labels = np.asarray(var.labels.values).ravel()
+            sol = np.round(np.asarray(var.solution.values, dtype=float).ravel())
+            keep = labels >= 0
+            cols.append(col_of[labels[keep]])
+            values.append(sol[keep])
+        cols = np.concatenate(cols).astype(np.int32)
+        values = np.concatenate(values)
+        h.changeColsIntegrality(len(cols), cols, np.full(len(cols), highspy.HighsVarType.kContinuous))
+        h.changeColsBounds(len(cols), cols, values, values)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        row_dual = np.asarray(h.getSolution().row_dual, dtype=float)
+        clabels = np.asarray(m.constraints.label_index.clabels)
+        row_of = np.full(int(clabels.max()) + 1, -1, dtype=np.int64)
+        row_of[clabels] = np.arange(len(clabels))
+        con = m.constraints[low.balance_name]
+        labels = np.asarray(con.labels.values)
+        rows = np.where(labels >= 0, row_of[np.maximum(labels, 0)], -1)
+        dual = np.where(rows >= 0, row_dual[np.maximum(rows, 0)], np.nan)
+        return xr.DataArray(dual, coords=con.labels.coords, dims=con.labels.dims)
+    except Exception:          # prices are a by-product: never fail a solve over them
+        return None
 
 
 def _describe(low: Lowered, name: str, coords: dict) -> tuple[object, str]:
