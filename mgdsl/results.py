@@ -154,7 +154,7 @@ def collect(low: Lowered) -> Results:
             costs[net.name] = costs.get(net.name, 0.0) + float(ln.cost.solution)
         datasets[net.name] = ds
     if low.ties:
-        sol = low.ties["mg"].solution.rename({"tie": "microgrid"})
+        sol = (low.ties.get("mg") if "mg" in low.ties else low.ties["net"]).solution.rename({"tie": "microgrid"})
         datasets["ties"] = xr.Dataset({"import": sol.assign_attrs(units="kW", description="tie-line import of each microgrid")})
     if low.switches:
         datasets["switches"] = xr.Dataset({

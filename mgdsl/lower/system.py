@@ -1,5 +1,9 @@
 """Lower a SystemIR to one linopy model: device templates, the network, tie lines and switches (each side
-its own copy, tied by an equality, so a partition can cut there), carrier balances, couplings, objective."""
+its own copy, tied by an equality, so a partition can cut there), carrier balances, couplings, objective.
+
+Given `local` owners, only their side of each interaction is lowered; an interaction with one side here
+and the other elsewhere becomes a coupling copy (`Lowered.copies`) instead of an equality. The centralized
+model is the case where every owner is local; an ATC subproblem is the case of one part."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,6 +22,31 @@ from .network import LoweredNetwork, lower_network
 
 
 @dataclass
+class CopyBlock:
+    """This part's copy of cut coupling values: `expr` over (dim, t); item k is coupling `ids[k]`."""
+
+    ids: list[str]
+    expr: object
+    dim: str
+
+
+def coupling_ids(ir: SystemIR) -> dict[str, tuple[str, str, str]]:
+    """Every interaction between two owners: id -> (owner of side a, owner of side b, unit)."""
+    out = {}
+    for m in ir.microgrids.values():
+        if m.bus is not None:
+            out[f"tie.{m.name}"] = (m.name, m.network, "kW")
+    for sw in ir.switches:
+        out[f"switch.{sw.name}.flow"] = (sw.a.owner, sw.b.owner, "kW")
+        out[f"switch.{sw.name}.closed"] = (sw.a.owner, sw.b.owner, "1")
+    for c in ir.couples:
+        from ..sema.units import describe
+
+        out[f"couple.{c.name}"] = (c.lhs_owner, c.rhs_owner, describe(c.dim))
+    return out
+
+
+@dataclass
 class Lowered:
     """A linopy model plus everything needed to read its solution back in .mgd terms."""
 
@@ -31,6 +60,12 @@ class Lowered:
     balance_name: str | None = None
     objective_constant: float = 0.0      # the cost terms without variables (linopy objectives hold no constant)
     balance_dual: object = None          # balance duals of a MILP with its integers fixed (set by the solve)
+    local: frozenset | None = None       # the owners lowered here (None: all)
+    copies: list["CopyBlock"] = field(default_factory=list)   # this side of each cut interaction
+    objective_expr: object = None        # the model's own objective, before any decomposition terms
+
+    def is_local(self, owner: str) -> bool:
+        return self.local is None or owner in self.local
 
     @property
     def model(self):
@@ -100,7 +135,7 @@ def _check_nodes_without_variables(low: Lowered, total, rhs: xr.DataArray, fixed
         help=f"give `{owner}` a device that can supply {carrier} (a supply, a trade, a storage), or remove the load")])
 
 
-def lower_system(ir: SystemIR) -> Lowered:
+def lower_system(ir: SystemIR, local: set[str] | None = None) -> Lowered:
     b = Builder()
     steps, dt = ir.steps, ir.dt_h
     time = pd.RangeIndex(steps, name="t")
@@ -108,14 +143,14 @@ def lower_system(ir: SystemIR) -> Lowered:
     templates = {}
     for tpl in ir.used_templates():
         templates[tpl.name] = lower_template(b, tpl, ir.instances[tpl.name], steps, dt, network_owners)
-    low = Lowered(ir, b, templates, None)
+    low = Lowered(ir, b, templates, None, local=frozenset(local) if local is not None else None)
     flows: list[tuple[object, xr.DataArray]] = []          # (expr over (item, t), node per item)
     fixed: list[tuple[xr.DataArray, xr.DataArray]] = []    # fixed injections (ports without variables)
     for lt in templates.values():
         flows += [(p.expr, p.nodes) for p in lt.ports]
         fixed += [(p.expr, p.nodes) for p in lt.constants]
 
-    if ir.network is not None:
+    if ir.network is not None and low.is_local(ir.network.name):
         low.network = lower_network(b, ir.network, steps, dt)
         flows += low.network.injections
         n = ir.network.name
@@ -128,7 +163,8 @@ def lower_system(ir: SystemIR) -> Lowered:
                       xr.DataArray([f"{n}:{slack}:reactive"], coords=[one], name="node")))
 
     _lower_ties(low, flows, time)
-    _lower_switches(low, flows, time)
+    if ir.switches:
+        _lower_switches(low, flows, time)
 
     # Carrier balances: one constraint over (node, t) for every microgrid carrier and network bus.
     node_names = sorted({str(k) for _, keys in flows + fixed for k in np.atleast_1d(keys.values)})
@@ -136,7 +172,7 @@ def lower_system(ir: SystemIR) -> Lowered:
         all_nodes = pd.Index(node_names, name="node")
         total = _balance_expression(b.model, flows, all_nodes, time)
         rhs = xr.DataArray(np.zeros((len(all_nodes), steps)), coords=[all_nodes, time])
-        if ir.network is not None:
+        if low.network is not None:
             net = ir.network
             for k, bus in enumerate(net.buses):
                 for carrier, loads in (("electricity", net.load_p), ("reactive", net.load_q)):
@@ -159,48 +195,78 @@ def lower_system(ir: SystemIR) -> Lowered:
 def _lower_ties(low: Lowered, flows, time) -> None:
     ir = low.ir
     tied = [m for m in ir.microgrids.values() if m.bus is not None]
-    if not tied:
+    mg_here = [m for m in tied if low.is_local(m.name)]
+    net_here = [m for m in tied if low.is_local(m.network)]
+    if not mg_here and not net_here:
         return
-    idx = pd.Index([m.name for m in tied], name="tie")
-    lim = np.array([m.limit_kw if m.limit_kw is not None else np.inf for m in tied])
-    lo = xr.DataArray(-lim, coords=[idx])
-    hi = xr.DataArray(lim, coords=[idx])
     b = low.builder
     span = tied[0].span
-    mg_side = b.variable("tie.mg", span, "tie-line import of a microgrid (kW), microgrid side", coords=[idx, time],
-                         lower=lo, upper=hi)
-    net_side = b.variable("tie.net", span, "tie-line export at a bus (kW), network side", coords=[idx, time],
-                          lower=lo, upper=hi)
-    b.constraint("tie.couple", mg_side - net_side == 0, span, "tie line: microgrid import = network export")
-    flows.append((1 * mg_side, xr.DataArray([node_key(m.name, None, "electricity") for m in tied], coords=[idx], name="node")))
-    flows.append((-1 * net_side, xr.DataArray([node_key(m.network, m.bus, "electricity") for m in tied], coords=[idx],
-                                              name="node")))
-    low.ties = {"mg": mg_side, "net": net_side}
+
+    def side(name, members, description):
+        idx = pd.Index([m.name for m in members], name="tie")
+        lim = np.array([m.limit_kw if m.limit_kw is not None else np.inf for m in members])
+        return b.variable(name, span, description, coords=[idx, time], lower=xr.DataArray(-lim, coords=[idx]),
+                          upper=xr.DataArray(lim, coords=[idx]))
+
+    if mg_here:
+        mg_side = side("tie.mg", mg_here, "tie-line import of a microgrid (kW), microgrid side")
+        flows.append((1 * mg_side, xr.DataArray([node_key(m.name, None, "electricity") for m in mg_here],
+                                                coords=[mg_side.indexes["tie"]], name="node")))
+        low.ties["mg"] = mg_side
+    if net_here:
+        net_side = side("tie.net", net_here, "tie-line export at a bus (kW), network side")
+        flows.append((-1 * net_side, xr.DataArray([node_key(m.network, m.bus, "electricity") for m in net_here],
+                                                  coords=[net_side.indexes["tie"]], name="node")))
+        low.ties["net"] = net_side
+    both = [m.name for m in mg_here if low.is_local(m.network)]
+    if both:
+        b.constraint("tie.couple", low.ties["mg"].sel(tie=both) - low.ties["net"].sel(tie=both) == 0, span,
+                     "tie line: microgrid import = network export")
+    for key, members in (("mg", mg_here), ("net", net_here)):
+        cut = [m.name for m in members if m.name not in both]
+        if cut:
+            low.copies.append(CopyBlock([f"tie.{n}" for n in cut], 1 * low.ties[key].sel(tie=cut), "tie"))
 
 
 def _lower_switches(low: Lowered, flows, time) -> None:
     ir = low.ir
-    if not ir.switches:
-        return
     b = low.builder
-    idx = pd.Index([s.name for s in ir.switches], name="switch")
-    limit = xr.DataArray([s.limit_kw for s in ir.switches], coords=[idx])
-    span = ir.switches[0].span
     sides = {}
     for side in ("a", "b"):
+        members = [sw for sw in ir.switches if low.is_local(getattr(sw, side).owner)]
+        if not members:
+            continue
+        idx = pd.Index([sw.name for sw in members], name="switch")
+        limit = xr.DataArray([sw.limit_kw for sw in members], coords=[idx])
+        span = members[0].span
         f = b.variable(f"switch.flow_{side}", span, f"switch flow from a to b (kW), copy of side {side}",
                        coords=[idx, time], lower=-limit, upper=limit)
         u = b.variable(f"switch.closed_{side}", span, f"switch status (1 = closed), copy of side {side}",
                        coords=[idx, time], binary=True)
         b.constraint(f"switch.open_{side}.1", f - limit * u <= 0, span, "an open switch carries no power")
         b.constraint(f"switch.open_{side}.2", f + limit * u >= 0, span, "an open switch carries no power")
-        sides[side] = (f, u)
-    b.constraint("switch.couple_flow", sides["a"][0] - sides["b"][0] == 0, span, "switch flow seen by both ends")
-    b.constraint("switch.couple_status", sides["a"][1] - sides["b"][1] == 0, span, "switch status seen by both ends")
-    key = lambda e: node_key(e.owner, e.bus, "electricity")
-    flows.append((-1 * sides["a"][0], xr.DataArray([key(s.a) for s in ir.switches], coords=[idx], name="node")))
-    flows.append((1 * sides["b"][0], xr.DataArray([key(s.b) for s in ir.switches], coords=[idx], name="node")))
-    low.switches = {"flow": sides["a"][0], "closed": sides["a"][1]}
+        sign = -1 if side == "a" else 1
+        keys = [node_key(getattr(sw, side).owner, getattr(sw, side).bus, "electricity") for sw in members]
+        flows.append((sign * f, xr.DataArray(keys, coords=[idx], name="node")))
+        sides[side] = (f, u, [sw.name for sw in members])
+    if not sides:
+        return
+    both = [n for n in sides.get("a", (None, None, []))[2] if n in sides.get("b", (None, None, []))[2]]
+    if both:
+        span = ir.switches[0].span
+        fa, ua, _ = sides["a"]
+        fb, ub, _ = sides["b"]
+        b.constraint("switch.couple_flow", fa.sel(switch=both) - fb.sel(switch=both) == 0, span,
+                     "switch flow seen by both ends")
+        b.constraint("switch.couple_status", ua.sel(switch=both) - ub.sel(switch=both) == 0, span,
+                     "switch status seen by both ends")
+    for f, u, names in sides.values():
+        cut = [n for n in names if n not in both]
+        if cut:
+            low.copies.append(CopyBlock([f"switch.{n}.flow" for n in cut], 1 * f.sel(switch=cut), "switch"))
+            low.copies.append(CopyBlock([f"switch.{n}.closed" for n in cut], 1 * u.sel(switch=cut), "switch"))
+    first = sides.get("a") or sides.get("b")
+    low.switches = {"flow": first[0], "closed": first[1]}
 
 
 def couple_lookup(low: Lowered):
@@ -218,14 +284,22 @@ def couple_lookup(low: Lowered):
 
 
 def _lower_couples(low: Lowered, time) -> None:
-    if not low.ir.couples:
-        return
+    from .exprs import sub, to_expr
+
     ev = ExprEvaluator(couple_lookup(low), low.ir.dt_h)
     for c in low.ir.couples:
-        lhs, rhs = ev.eval(c.lhs), ev.eval(c.rhs)
-        from .exprs import sub, to_expr
-
-        low.builder.constraint(f"couple.{c.name}", to_expr(sub(lhs, rhs)) == 0, c.span, f"coupling `{c.name}`")
+        here_l, here_r = low.is_local(c.lhs_owner), low.is_local(c.rhs_owner)
+        if here_l and here_r:
+            lhs, rhs = ev.eval(c.lhs), ev.eval(c.rhs)
+            low.builder.constraint(f"couple.{c.name}", to_expr(sub(lhs, rhs)) == 0, c.span, f"coupling `{c.name}`")
+        elif here_l or here_r:
+            copy = to_expr(ev.eval(c.lhs if here_l else c.rhs))
+            if not is_linopy(copy):
+                continue
+            if "t" not in copy.dims:
+                copy = copy + xr.DataArray(np.zeros(len(time)), coords=[time])
+            one = pd.Index([f"couple.{c.name}"], name="couple")
+            low.copies.append(CopyBlock(list(one), copy.expand_dims(couple=one), "couple"))
 
 
 def _objective(low: Lowered) -> None:
@@ -244,6 +318,8 @@ def _objective(low: Lowered) -> None:
         names = list(low.model.variables)
         first = low.model.variables[names[0]] if names else None
         if first is None:
+            if low.local is not None:
+                return            # an ATC coordinator with no system of its own: its objective is the penalties
             raise MgdError([Diagnostic("E0505", "the system has no variables to optimize", None,
                                        help="add devices to a microgrid or a network")])
         terms.append(0 * first.sum())
@@ -255,4 +331,5 @@ def _objective(low: Lowered) -> None:
     if const != 0.0:
         obj = obj - const
     low.objective_constant = constant + const
+    low.objective_expr = obj
     low.model.add_objective(obj)

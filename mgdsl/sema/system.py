@@ -91,6 +91,8 @@ class SystemChecker:
             for at in at_stmts:
                 self.network_instances(at, network)
         cluster_irs = self.check_clusters(clusters, microgrids)
+        self.check_unique_names([(sw.name, sw.name_span) for sw in switches], "switch")
+        self.check_unique_names([(cp.name, cp.name_span) for cp in couples], "coupling")
         switch_irs = [s for s in (self.check_switch(sw, microgrids, network) for sw in switches) if s is not None]
         couple_irs = [c for c in (self.check_couple(cp) for cp in couples) if c is not None]
         currency = self.check_currency(network)
@@ -346,6 +348,15 @@ class SystemChecker:
             self.bind(at.call, f"{network.name}.{local}", network.name, b, ev, q.span)
 
     # ------------------------------------------------------------------ structure
+    def check_unique_names(self, named: list[tuple[str, object]], what: str) -> None:
+        first: dict[str, object] = {}
+        for name, span in named:
+            if name in first:
+                self.diag.error("E0103", f"{what} `{name}` is defined twice", span, "defined again here",
+                                secondary=[Label(first[name], "first defined here")], help="rename one of them")
+            else:
+                first[name] = span
+
     def check_clusters(self, clusters: list[ast.Cluster], microgrids) -> dict[str, ClusterIR]:
         out: dict[str, ClusterIR] = {}
         member_of: dict[str, str] = {}
