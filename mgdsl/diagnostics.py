@@ -54,6 +54,10 @@ class MgdError(Exception):
         self.diagnostics = sorted(diagnostics, key=_order)
         super().__init__(self.render())
 
+    def __reduce__(self):
+        # travel between processes (ATC workers) with the diagnostics, not only the rendered text
+        return (MgdError, (self.diagnostics,))
+
     def render(self, color: bool = False) -> str:
         parts = [d.render(color=color) for d in self.diagnostics]
         n = len(self.diagnostics)

@@ -1,0 +1,226 @@
+"""One ATC subproblem, built once and kept resident: the part lowered by the same code as the centralized
+model, plus copies z of its coupling values, deviations d = (z - v) / scale from the other level's values v
+(in p.u. of the network base power, so the penalty is well scaled whatever the units), and the
+augmented-Lagrangian penalty. Between iterations only numbers change (row bounds of the d rows, costs of
+d and s, the Hessian diagonal of d), so every re-solve is a HiGHS hot start."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..diagnostics import Diagnostic, MgdError
+from ..lower.system import Lowered, lower_system
+from .partition import Part
+
+PENALTIES = ("pwl", "quadratic", "l1")
+
+
+@dataclass
+class SubproblemSpec:
+    """Everything a worker needs to build a subproblem; plain data, so it can travel to another process."""
+
+    part: Part
+    couplings: list[str]          # the coupling values this part holds a copy of (z)
+    pairs: list[tuple[str, str]]  # (pair id, coupling id) for each penalty term here (d)
+    scales: list[float]           # per pair: the unit of d (the base power in kW; 1 for a status)
+    penalty: str
+    tangents: np.ndarray          # positive tangent points of d^2 for the pwl penalty (p.u.)
+    bounds: dict[str, float]      # |z| bound per coupling, where known (tie and switch limits)
+
+
+@dataclass
+class SolveOutcome:
+    part: str
+    z: np.ndarray                 # (coupling, t) values of this part's copies
+    own_cost: float               # the part's objective without the penalty terms
+    seconds: float                # HiGHS time
+    status: str
+
+
+def tangent_points(tolerance: float, largest: float, ratio: float = 2.0) -> np.ndarray:
+    """Geometric points from a fraction of the tolerance up to the largest deviation expected: the
+    penalty sees inconsistencies down to about the first point."""
+    first = max(tolerance / 4.0, 1e-9)
+    n = int(np.ceil(np.log(max(largest, first * 2) / first) / np.log(ratio))) + 1
+    return first * ratio ** np.arange(n)
+
+
+class Subproblem:
+    def __init__(self, spec: SubproblemSpec, steps: int):
+        import highspy
+
+        from ..solve.centralized import quiet_stdout
+
+        self.spec = spec
+        self.name = spec.part.name
+        self.sign = 1.0 if spec.part.is_parent else -1.0      # lambda (r - x) seen from this level
+        self.steps = steps
+        low = lower_system(spec.part.ir, local=set(spec.part.owners))
+        self.low: Lowered = low
+        m = low.model
+        time_ = pd.RangeIndex(steps, name="t")
+        n_pairs = len(spec.pairs)
+        self.has_integers = bool(len(m.binaries) or len(m.integers))
+        if not spec.couplings:
+            self.z = self.d = self.s = None
+            self.h = None
+            self._finish_build(quiet_stdout, highspy)
+            return
+        cidx = pd.Index(spec.couplings, name="coupling")
+        bound = np.array([spec.bounds.get(c, np.inf) for c in spec.couplings])
+        self.z = m.add_variables(lower=xr.DataArray(-bound, coords=[cidx]), upper=xr.DataArray(bound, coords=[cidx]),
+                                 coords=[cidx, time_], name="atc.z")
+        have = set()
+        for k, block in enumerate(low.copies):
+            ids = [i for i in block.ids if i in set(spec.couplings)]
+            if not ids:
+                continue
+            expr = block.expr.rename({block.dim: "coupling"}).assign_coords(coupling=block.ids).sel(coupling=ids)
+            m.add_constraints(self.z.sel(coupling=ids) - expr == 0, name=f"atc.copy_{k}")
+            have |= set(ids)
+        missing = [c for c in spec.couplings if c not in have and not spec.part.is_parent]
+        if missing:
+            raise AssertionError(f"internal: {self.name} has no copy of {missing}")
+        pidx = pd.Index([p for p, _ in spec.pairs], name="pair")
+        self.d = m.add_variables(coords=[pidx, time_], name="atc.d")
+        of = [c for _, c in spec.pairs]
+        z_of_pair = (1 * self.z.sel(coupling=of)).rename({"coupling": "pair"}).assign_coords(pair=list(pidx))
+        scale = xr.DataArray(np.asarray(spec.scales, dtype=float), coords=[pidx])
+        m.add_constraints(scale * self.d - z_of_pair == 0, name="atc.diff")
+        self.s = None
+        if spec.penalty in ("pwl", "l1"):
+            self.s = m.add_variables(lower=0, coords=[pidx, time_], name="atc.s")
+            if spec.penalty == "pwl":
+                pts = np.concatenate([-spec.tangents[::-1], spec.tangents])
+                slope, icept = 2 * pts, pts ** 2           # s >= 2 a d - a^2: tangents of d^2
+            else:
+                slope, icept = np.array([1.0, -1.0]), np.zeros(2)
+            kidx = pd.Index(np.arange(len(slope)), name="cut")
+            m.add_constraints(self.s - xr.DataArray(slope, coords=[kidx]) * self.d
+                              >= -xr.DataArray(icept, coords=[kidx]), name="atc.cuts")
+        # Own objective plus placeholders for the penalty (all coefficients are set through HiGHS below).
+        obj = low.objective_expr
+        pen = (0.0 * self.d).sum() if self.s is None else (1.0 * self.s).sum() + (0.0 * self.d).sum()
+        if spec.penalty == "quadratic":
+            pen = (self.d * self.d).sum() + (0.0 * self.d).sum()
+        m.add_objective(pen if obj is None else obj + pen, overwrite=True)
+        self._finish_build(quiet_stdout, highspy)
+        self.n_pairs = n_pairs
+
+    def _finish_build(self, quiet_stdout, highspy) -> None:
+        m = self.low.model
+        with quiet_stdout():
+            self.h = m.to_highspy()
+        self.h.setOptionValue("output_flag", False)
+        self.highspy = highspy
+        vpos = m.variables.label_index.label_to_pos
+        cpos = m.constraints.label_index.label_to_pos
+
+        def cols(var):
+            return None if var is None else vpos[np.asarray(var.labels.values)].astype(np.int32)
+
+        self.z_cols, self.d_cols, self.s_cols = cols(self.z), cols(self.d), cols(self.s)
+        self.diff_rows = None
+        if self.d is not None:
+            self.diff_rows = cpos[np.asarray(m.constraints["atc.diff"].labels.values)].astype(np.int32)
+        self.hess_pos = None
+        if self.spec.penalty == "quadratic" and self.d is not None:
+            hess = self.h.getModel().hessian_
+            start, index = np.asarray(hess.start_), np.asarray(hess.index_)
+            self.hessian = hess
+            flat = self.d_cols.ravel()
+            self.hess_pos = np.array([start[c] + int(np.nonzero(index[start[c]:start[c + 1]] == c)[0][0]) for c in flat])
+        self.lam = self.w2 = None
+
+    def set_values(self, remote: np.ndarray, lam: np.ndarray, w: np.ndarray) -> None:
+        """The other level's values v (pair, t), and the multipliers and weights of this part's pairs."""
+        if self.d is None:
+            return
+        h = self.h
+        rows = self.diff_rows.ravel()
+        v = np.asarray(remote, dtype=float).ravel()
+        h.changeRowsBounds(len(rows), rows, -v, -v)             # scale * d - z = -v
+        lam = np.asarray(lam, dtype=float).ravel()
+        w2 = np.asarray(w, dtype=float).ravel() ** 2
+        dcols = self.d_cols.ravel()
+        h.changeColsCost(len(dcols), dcols, self.sign * lam)
+        if self.s is not None:
+            scols = self.s_cols.ravel()
+            h.changeColsCost(len(scols), scols, w2)
+        else:
+            hess = self.hessian
+            values = np.asarray(hess.value_, dtype=float)
+            values[self.hess_pos] = 2.0 * w2                    # HiGHS minimizes 1/2 x'Qx
+            hess.value_ = values
+            h.passHessian(hess)
+        self.lam, self.w2 = lam, w2
+
+    def solve(self) -> SolveOutcome:
+        h = self.h
+        if h.getNumCol() == 0:          # a coordinator with nothing to coordinate
+            return SolveOutcome(self.name, np.zeros((0, self.steps)), self.low.objective_constant, 0.0, "optimal")
+        t0 = time.perf_counter()
+        h.run()
+        seconds = time.perf_counter() - t0
+        status = h.getModelStatus()
+        if status != self.highspy.HighsModelStatus.kOptimal:
+            return self._failure(status)
+        x = np.asarray(h.getSolution().col_value)
+        obj = h.getInfo().objective_function_value
+        penalty = 0.0
+        if self.d is not None:
+            d = x[self.d_cols.ravel()]
+            penalty = float(self.sign * self.lam @ d)
+            if self.s is not None:
+                penalty += float(self.w2 @ x[self.s_cols.ravel()])
+            else:
+                penalty += float(self.w2 @ (d * d))
+        z = x[self.z_cols] if self.z is not None else np.zeros((0, self.steps))
+        return SolveOutcome(self.name, z, obj - penalty + self.low.objective_constant, seconds, "optimal")
+
+    def _failure(self, status):
+        from ..solve.centralized import diagnose_infeasible
+
+        text = self.h.modelStatusToString(status)
+        if "nfeasible" in text:
+            try:
+                diagnose_infeasible(self.low)
+            except MgdError as err:
+                for d in err.diagnostics:
+                    d.message = f"subproblem `{self.name}`: {d.message}"
+                raise
+        raise MgdError([Diagnostic("E0603", f"subproblem `{self.name}`: HiGHS stopped without an optimum ({text})",
+                                   None, help="check the part's data; raise the time limit for large MILP parts")])
+
+    def results(self):
+        """The part's results in the same form as a centralized solve (assigns the last solution)."""
+        from ..results import Results, collect
+
+        m = self.low.model
+        if self.h.getNumCol() == 0:
+            return Results({}, {})
+        m.status, m.termination_condition = "ok", "optimal"     # values assigned below, for expressions
+        x = np.asarray(self.h.getSolution().col_value)
+        vl = m.variables.label_index
+        for _, var in m.variables.items():
+            labels = np.asarray(var.labels.values)
+            pos = vl.label_to_pos[np.where(labels >= 0, labels, 0)]
+            values = np.where(labels >= 0, x[pos], np.nan)
+            var.solution = xr.DataArray(values, var.coords, dims=var.dims)
+        if not self.has_integers and self.low.balance_name is not None:
+            dual = np.asarray(self.h.getSolution().row_dual)
+            con = m.constraints[self.low.balance_name]
+            labels = np.asarray(con.labels.values)
+            pos = m.constraints.label_index.label_to_pos[np.where(labels >= 0, labels, 0)]
+            con.dual = xr.DataArray(np.where(labels >= 0, dual[pos], np.nan),
+                                    {d: con.coords[d] for d in con.labels.dims}, dims=con.labels.dims)
+        return collect(self.low)
+
+    def write(self, path) -> None:
+        from ..lower.export import write_model
+
+        write_model(self.low.model, path)

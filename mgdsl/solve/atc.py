@@ -1,0 +1,329 @@
+"""The ATC driver: augmented-Lagrangian analytical target cascading between the network (parent) and the
+microgrids or clusters (children). Only coupling values, multipliers and weights cross between levels."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..decompose.partition import Partition, partition
+from ..decompose.subproblem import PENALTIES, SubproblemSpec, tangent_points
+from ..diagnostics import Diagnostic, Label, MgdError
+from ..ir import SystemIR
+from ..syntax import ast
+from .executors import make_executor
+
+
+@dataclass
+class ATCOptions:
+    children: str = "microgrids"          # microgrids | clusters
+    penalty: str = "pwl"                  # pwl | quadratic | l1
+    tolerance: float = 1e-3               # max |r - x| in p.u. of the network base power (1 MVA: MW)
+    objective_tolerance: float | None = None   # relative objective change; default: tolerance
+    max_iterations: int = 100
+    initial_weight: float = 1.0           # w0: the penalty is w^2 d^2 with d in p.u. (currency per p.u.^2)
+    beta: float = 2.0
+    gamma: float = 0.4
+    max_weight: float = 1e4
+    initial: str = "zero"                 # zero | value | random (initial targets)
+    initial_value: float = 0.0            # kW (or the coupling's unit), with initial = value
+    seed: int = 0
+    executor: str = "serial"              # serial | processes
+    workers: int | None = None
+
+    def check(self) -> None:
+        if self.children not in ("microgrids", "clusters"):
+            raise ValueError(f"children must be microgrids or clusters, not {self.children!r}")
+        if self.penalty not in PENALTIES:
+            raise ValueError(f"penalty must be one of {', '.join(PENALTIES)}, not {self.penalty!r}")
+        if not self.tolerance > 0 or self.max_iterations < 1 or self.beta < 1 or not 0 < self.gamma < 1 \
+                or not self.initial_weight > 0:
+            raise ValueError("need tolerance > 0, max_iterations >= 1, beta >= 1, 0 < gamma < 1, initial_weight > 0")
+        if self.initial not in ("zero", "value", "random"):
+            raise ValueError(f"initial must be zero, value or random, not {self.initial!r}")
+
+
+SETTINGS = {f.name for f in dataclasses.fields(ATCOptions)}
+
+
+def options_from_block(block: ast.Decompose | None, base: ATCOptions | None = None) -> ATCOptions:
+    """Read a `decompose atc { ... }` block; unknown settings and bad values are errors at their place."""
+    opts = dataclasses.replace(base) if base else ATCOptions()
+    if block is None:
+        return opts
+    errors = []
+    if block.method != "atc":
+        errors.append(Diagnostic("E0504", f"unknown decomposition method `{block.method}`", block.span,
+                                 "not a method", help="the method is `atc`"))
+    for s in block.settings:
+        if s.name not in SETTINGS:
+            import difflib
+
+            close = difflib.get_close_matches(s.name, sorted(SETTINGS), n=1)
+            errors.append(Diagnostic("E0504", f"unknown ATC setting `{s.name}`", s.span, "not a setting",
+                                     help=(f"did you mean `{close[0]}`? " if close else "")
+                                     + "settings: " + ", ".join(sorted(SETTINGS))))
+            continue
+        v = s.value
+        if isinstance(v, ast.Ref) and len(v.parts) == 1:
+            value: object = v.parts[0]
+        elif isinstance(v, ast.Quantity) and v.unit in (None, "kW", "pu"):
+            value = v.value
+        else:
+            errors.append(Diagnostic("E0504", f"`{s.name}` takes a word or a plain number", v.span, "",
+                                     help="for example `penalty pwl` or `tolerance 1e-3`"))
+            continue
+        default = getattr(ATCOptions(), s.name)
+        try:
+            if isinstance(default, bool) or isinstance(default, str):
+                if not isinstance(value, str):
+                    raise ValueError
+            elif isinstance(default, int) and not isinstance(default, bool):
+                if isinstance(value, str) or value != int(value):
+                    raise ValueError
+                value = int(value)
+            elif isinstance(value, str):
+                raise ValueError
+            setattr(opts, s.name, value)
+        except ValueError:
+            errors.append(Diagnostic("E0504", f"bad value for `{s.name}`", v.span, "",
+                                     help=f"`{s.name}` is like `{default!r}`"))
+    if errors:
+        raise MgdError(errors)
+    return opts
+
+
+@dataclass
+class Iteration:
+    k: int
+    inconsistency: float                  # p.u.
+    where: str                            # coupling@child
+    step: int
+    objective: float
+    seconds: float
+
+
+@dataclass
+class ATCRun:
+    partition: Partition
+    options: ATCOptions
+    converged: bool
+    iterations: list[Iteration]
+    objective: float
+    targets: dict[str, np.ndarray]        # coupling id -> values over t (the parent's)
+    responses: dict[str, np.ndarray]      # pair id -> values over t
+    per_coupling: dict[str, float]        # pair id -> max |r - x| (p.u.)
+    solve_seconds: float
+    coordination_seconds: float
+    results: object = None                # mgdsl.results.Results of the last iterate
+    build_seconds: float = 0.0
+
+
+def _has_integers(ir: SystemIR) -> bool:
+    if ir.switches:
+        return True
+    return any(v.kind in ("binary", "integer") for t in ir.used_templates() for v in t.vars.values())
+
+
+def specs_for(part_of: Partition, options: ATCOptions, base_kw: float) -> list[SubproblemSpec]:
+    bounds = {}
+    ir = part_of.parent.ir
+    for c in part_of.couplings:
+        if c.id.startswith("tie."):
+            m = ir.microgrids.get(c.id[4:])
+            if m is not None and m.limit_kw is not None:
+                bounds[c.id] = m.limit_kw
+        elif c.id.startswith("switch."):
+            name, what = c.id[7:].rsplit(".", 1)
+            sw = next((s for s in _all_switches(part_of) if s.name == name), None)
+            if sw is not None:
+                bounds[c.id] = sw.limit_kw if what == "flow" else 1.0
+    largest = max([v / _scale(c, base_kw) for c, v in bounds.items()] + [1.0])
+    tangents = tangent_points(options.tolerance, largest * 2)
+    specs = []
+    for part in part_of.parts:
+        couplings = [c.id for c in part_of.couplings_of(part.name)]
+        pairs = [(p.id, p.coupling) for p in part_of.pairs_of(part.name)]
+        scales = [_scale(c, base_kw) for _, c in pairs]
+        specs.append(SubproblemSpec(part, couplings, pairs, scales, options.penalty, tangents, bounds))
+    return specs
+
+
+def _all_switches(p: Partition):
+    seen = {}
+    for part in p.parts:
+        for s in part.ir.switches:
+            seen[s.name] = s
+    return seen.values()
+
+
+def run_atc(ir: SystemIR, options: ATCOptions, progress=None) -> ATCRun:
+    """Run ATC to convergence or max_iterations. `progress(Iteration)` is called after every iteration."""
+    options.check()
+    part_of = partition(ir, options.children)
+    if options.penalty == "quadratic":
+        mixed = [p for p in part_of.parts if _has_integers(p.ir)]
+        if mixed:
+            raise MgdError([Diagnostic(
+                "E0604", f"penalty `quadratic` would make {', '.join(f'`{p.name}`' for p in mixed)} a mixed-integer "
+                         "quadratic program, which HiGHS cannot solve", None,
+                notes=["parts with binaries or integers (CHP on/off, switches, capacitor banks): "
+                       + ", ".join(p.name for p in mixed)],
+                help="use `penalty pwl` (the default) or `penalty l1`: their subproblems stay MILPs")])
+    mixed_quad = [p for p in part_of.parts if _has_integers(p.ir) and
+                  any(c.quadratic for t in p.ir.used_templates() for c in t.costs)]
+    if mixed_quad:
+        raise MgdError([Diagnostic("E0604", f"part `{mixed_quad[0].name}` has binaries and a quadratic cost (an MIQP)",
+                                   None, help="replace the quadratic cost by a piecewise-linear one")])
+    base_kw = ir.network.base_kva if ir.network is not None else 1000.0
+    executor = make_executor(options.executor, options.workers)
+    t_build = time.perf_counter()
+    specs = specs_for(part_of, options, base_kw)
+    executor.start(specs, ir.steps)
+    build_seconds = time.perf_counter() - t_build
+    try:
+        return _iterate(ir, part_of, options, executor, base_kw, progress, build_seconds)
+    finally:
+        executor.close()
+
+
+def _scale(coupling_id: str, base_kw: float) -> float:
+    """Inconsistencies are measured in p.u. of the base power; a switch status is already in [0, 1]."""
+    return 1.0 if coupling_id.endswith(".closed") else base_kw
+
+
+def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, progress, build_seconds) -> ATCRun:
+    T = ir.steps
+    couplings = [c.id for c in part_of.couplings]
+    cpos = {c: k for k, c in enumerate(couplings)}
+    pairs = part_of.pairs
+    pair_ids = [p.id for p in pairs]
+    pair_c = np.array([cpos[p.coupling] for p in pairs], dtype=int)
+    scale = np.array([_scale(p.coupling, base_kw) for p in pairs])[:, None]
+    rng = np.random.default_rng(options.seed)
+    r = np.zeros((len(couplings), T))
+    if options.initial == "value":
+        r[:] = options.initial_value
+    elif options.initial == "random":
+        # uniform within +-1 p.u. of the base (statuses in [0, 1])
+        for k, c in enumerate(couplings):
+            s = _scale(c, base_kw)
+            r[k] = rng.uniform(0, 1, T) if c.endswith(".closed") else rng.uniform(-s, s, T)
+    # multipliers and weights act on deviations in p.u., so one setting fits kW ties and 0/1 statuses alike
+    w = np.full((len(pairs), T), options.initial_weight)
+    w_max = options.max_weight
+    lam = np.zeros((len(pairs), T))
+    x = r[pair_c].copy()
+    prev_c = None
+    prev_obj = None
+    history: list[Iteration] = []
+    solve_s = 0.0
+    t_loop = time.perf_counter()
+    obj_tol = options.objective_tolerance if options.objective_tolerance is not None else options.tolerance
+    child_pairs = {part.name: [k for k, p in enumerate(pairs) if p.child == part.name] for part in part_of.children}
+    child_coupling_row = {part.name: {c.id: j for j, c in enumerate(part_of.couplings_of(part.name))}
+                          for part in part_of.children}
+    converged = False
+    own = {}
+    for k in range(1, options.max_iterations + 1):
+        t_it = time.perf_counter()
+        # children respond to the targets
+        requests = []
+        for part in part_of.children:
+            idx = child_pairs[part.name]
+            requests.append((part.name, r[pair_c[idx]], lam[idx], w[idx]))
+        t0 = time.perf_counter()
+        outcomes = executor.solve(requests)
+        solve_s += time.perf_counter() - t0
+        for out in outcomes:
+            own[out.part] = out.own_cost
+            rows = child_coupling_row[out.part]
+            for j in child_pairs[out.part]:
+                x[j] = out.z[rows[pairs[j].coupling]]
+        # the parent sets new targets from the responses
+        t0 = time.perf_counter()
+        (pout,) = executor.solve([(part_of.parent.name, x, lam, w)])
+        solve_s += time.perf_counter() - t0
+        own[pout.part] = pout.own_cost
+        r = pout.z if len(couplings) else r
+        c = (r[pair_c] - x) / scale if len(pairs) else np.zeros((0, T))     # p.u.
+        objective = float(sum(own.values()))
+        if c.size:
+            rel = np.abs(c)
+            j, t = np.unravel_index(int(np.argmax(rel)), rel.shape)
+            inc, where, step = float(rel[j, t]), pair_ids[j], int(t)
+        else:
+            inc, where, step = 0.0, "-", 0
+        it = Iteration(k, inc, where, step, objective, time.perf_counter() - t_it)
+        history.append(it)
+        if progress is not None:
+            progress(it)
+        obj_change = abs(objective - prev_obj) / max(abs(objective), 1e-9) if prev_obj is not None else np.inf
+        if inc <= options.tolerance and (obj_change <= obj_tol or not c.size):
+            converged = True
+            break
+        prev_obj = objective
+        lam = lam + 2 * w * w * c
+        if prev_c is not None:
+            grow = np.abs(c) > options.gamma * np.abs(prev_c)
+            w = np.where(grow, np.minimum(options.beta * w, w_max), w)
+        prev_c = c
+    loop_s = time.perf_counter() - t_loop
+    per_coupling = {pid: float(np.max(np.abs(c[j]))) for j, pid in enumerate(pair_ids)}
+    run = ATCRun(part_of, options, converged, history, history[-1].objective,
+                 {cid: r[k] for k, cid in enumerate(couplings)}, {pid: x[j] for j, pid in enumerate(pair_ids)},
+                 per_coupling, solve_s, loop_s - solve_s, build_seconds=build_seconds)
+    run.results = _merge_results(executor.results([p.name for p in part_of.parts]), ir)
+    return run
+
+
+def _merge_results(by_part: dict, ir: SystemIR):
+    """Results of all parts in the form of a centralized solve."""
+    import xarray as xr
+
+    from ..results import Results
+
+    datasets: dict[str, list] = {}
+    costs: dict[str, float] = {}
+    for res in by_part.values():
+        for name, ds in res.datasets.items():
+            datasets.setdefault(name, []).append(ds)
+        for owner, cost in res.costs.items():
+            costs[owner] = costs.get(owner, 0.0) + cost
+    merged = {}
+    for name, parts in datasets.items():
+        if len(parts) == 1:
+            merged[name] = parts[0]
+            continue
+        dim = {"ties": "microgrid", "switches": "switch"}.get(name, "instance")
+        ds = xr.concat(parts, dim=dim, data_vars="all", coords="different", compat="equals", join="outer")
+        if dim in ds.indexes:
+            ds = ds.isel({dim: ~ds.indexes[dim].duplicated()})
+        merged[name] = ds
+    costs = {o: costs.get(o, 0.0) for o in ir.owners()}
+    return Results(merged, costs)
+
+
+def coupling_values(low) -> dict[str, np.ndarray]:
+    """The value of every interaction in a solved centralized model, by coupling id (side a's copy)."""
+    from ..lower.exprs import ExprEvaluator
+    from ..lower.system import couple_lookup
+
+    out = {}
+    ir = low.ir
+    if "mg" in low.ties:
+        sol = low.ties["mg"].solution
+        for m in sol.coords["tie"].values:
+            out[f"tie.{m}"] = sol.sel(tie=m).values
+    if low.switches:
+        for what, key in (("flow", "flow"), ("closed", "closed")):
+            sol = low.switches[key].solution
+            for sw in sol.coords["switch"].values:
+                out[f"switch.{sw}.{what}"] = sol.sel(switch=sw).values
+    ev = ExprEvaluator(couple_lookup(low), ir.dt_h)
+    for c in ir.couples:
+        val = ev.eval(c.lhs)
+        out[f"couple.{c.name}"] = np.broadcast_to(np.asarray(val.solution.values), (ir.steps,))
+    return out
