@@ -81,20 +81,89 @@ class System:
         t0 = time.perf_counter()
         results = collect(low)
         self.timings["results"] = time.perf_counter() - t0
-        results.summary = {
+        results.summary = self._summary(info.objective, info.termination, results.costs)
+        results.summary["size"] = self.size()
+        return results
+
+    # ------------------------------------------------------------------ decomposition
+    def atc_options(self, **overrides):
+        """ATC options: defaults, then the file's `decompose atc { ... }` block, then `overrides`."""
+        import dataclasses
+
+        from .solve.atc import options_from_block
+
+        opts = options_from_block(self.ir.decompose)
+        return dataclasses.replace(opts, **{k: v for k, v in overrides.items() if v is not None})
+
+    def solve_atc(self, options=None, progress=None):
+        """Solve by analytical target cascading; returns an ATCRun (with .results like a centralized solve)."""
+        from .solve.atc import run_atc
+
+        options = options or self.atc_options()
+        t0 = time.perf_counter()
+        run = run_atc(self.ir, options, progress=progress)
+        self.timings["atc"] = time.perf_counter() - t0
+        run.results.summary = self._summary(run.objective, "optimal" if run.converged else "not converged",
+                                            run.results.costs)
+        run.results.summary["atc"] = atc_summary(run)
+        return run
+
+    def write_subproblems(self, out_dir: str | Path, options=None, fmt: str = "lp") -> list[Path]:
+        """Write one model file per ATC subproblem and the coupling manifest (couplings.json)."""
+        import json
+
+        from .decompose.partition import partition
+        from .decompose.subproblem import Subproblem
+        from .results import _atomic
+        from .solve.atc import specs_for
+
+        options = options or self.atc_options()
+        options.check()
+        part_of = partition(self.ir, options.children)
+        base_kw = self.ir.network.base_kva if self.ir.network is not None else 1000.0
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for spec in specs_for(part_of, options, base_kw):
+            sub = Subproblem(spec, self.ir.steps)
+            written.append(_atomic(out / f"{spec.part.name}.{fmt}", lambda p, sub=sub: sub.write(p)))
+        manifest = part_of.manifest()
+        manifest["penalty"] = options.penalty
+        manifest["files"] = {p.name: f"{p.name}.{fmt}" for p in part_of.parts}
+        written.append(_atomic(out / "couplings.json",
+                               lambda p: Path(p).write_text(json.dumps(manifest, indent=2) + "\n")))
+        return written
+
+    def _summary(self, objective: float, status: str, costs: dict) -> dict:
+        return {
             "model": self.ir.main_file,
-            "status": info.termination,
-            "objective": info.objective,
+            "status": status,
+            "objective": objective,
             "currency": self.ir.currency,
-            "costs": results.costs,
-            "size": self.size(),
+            "costs": costs,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "steps": self.ir.steps,
             "dt_h": self.ir.dt_h,
             "microgrids": list(self.ir.microgrids),
             "clusters": {c.name: c.members for c in self.ir.clusters.values()},
         }
-        return results
+
+
+def atc_summary(run) -> dict:
+    return {
+        "converged": run.converged,
+        "iterations": len(run.iterations),
+        "final_inconsistency_pu": run.iterations[-1].inconsistency if run.iterations else 0.0,
+        "worst": {"pair": run.iterations[-1].where, "step": run.iterations[-1].step} if run.iterations else None,
+        "objective": run.objective,
+        "options": {k: v for k, v in vars(run.options).items()},
+        "parts": [p.name for p in run.partition.parts],
+        "time_s": {"build": round(run.build_seconds, 4), "subproblem_solves": round(run.solve_seconds, 4),
+                   "coordination": round(run.coordination_seconds, 4)},
+        "per_pair_inconsistency_pu": run.per_coupling,
+        "history": [{"iteration": it.k, "inconsistency_pu": it.inconsistency, "where": it.where, "step": it.step,
+                     "objective": it.objective, "seconds": round(it.seconds, 4)} for it in run.iterations],
+    }
 
 
 def load(path: str | Path) -> System:

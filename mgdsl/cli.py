@@ -13,6 +13,59 @@ from .diagnostics import MgdError
 
 EXIT_INPUT = 1          # the model has errors (or is infeasible / unbounded)
 EXIT_USAGE = 2          # click's own code for bad command-line usage
+EXIT_NOT_CONVERGED = 3  # ATC stopped at max_iterations; the last iterate is written, marked not converged
+
+
+def atc_options(f):
+    """The ATC settings; each overrides the file's `decompose atc { ... }` block."""
+    opts = [
+        click.option("--children", type=click.Choice(["microgrids", "clusters"]), default=None,
+                     help="ATC children: each microgrid, or each cluster (default: microgrids)."),
+        click.option("--penalty", type=click.Choice(["pwl", "quadratic", "l1"]), default=None,
+                     help="Penalty form (default pwl; quadratic only without binaries; l1 may stall)."),
+        click.option("--tolerance", type=float, default=None,
+                     help="Stop when max |target - response| (p.u. of the base power) and the relative "
+                          "objective change are below this (default 1e-3)."),
+        click.option("--max-iterations", type=int, default=None, help="Iteration limit (default 100)."),
+        click.option("--initial-weight", type=float, default=None, help="Initial penalty weight w0."),
+        click.option("--beta", type=float, default=None, help="Weight growth factor (default 2)."),
+        click.option("--gamma", type=float, default=None,
+                     help="Grow a weight when its inconsistency fell by less than this factor (default 0.4)."),
+        click.option("--initial", "initial", default=None,
+                     help="Initial targets: zero, random, or a value in kW."),
+        click.option("--seed", type=int, default=None, help="Seed for --initial random."),
+        click.option("--executor", type=click.Choice(["serial", "processes"]), default=None,
+                     help="Run subproblems here (serial) or in resident worker processes."),
+        click.option("--workers", type=int, default=None, help="Worker processes (default: CPU count)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _atc_overrides(kw: dict) -> dict:
+    over = {k: kw.get(k) for k in ("children", "penalty", "tolerance", "max_iterations", "initial_weight", "beta",
+                                    "gamma", "seed", "executor", "workers")}
+    initial = kw.get("initial")
+    if initial is not None:
+        if initial in ("zero", "random"):
+            over["initial"] = initial
+        else:
+            try:
+                over["initial_value"] = float(initial)
+            except ValueError:
+                raise click.BadParameter("zero, random, or a number (kW)", param_hint="--initial")
+            over["initial"] = "value"
+    return over
+
+
+def _options_or_usage(system, kw):
+    try:
+        options = system.atc_options(**_atc_overrides(kw))
+        options.check()
+    except ValueError as e:
+        raise click.UsageError(str(e))
+    return options
 
 
 def _color(ctx_flag: bool | None) -> bool:
@@ -128,16 +181,35 @@ def fmt(files: tuple[str, ...], check_only: bool, stdout: bool) -> None:
 @main.command("compile")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", type=click.Path(), default=None,
-              help="Model file to write (.lp or .mps). Default: out/NAME.lp next to the working directory.")
+              help="Model file to write (.lp or .mps); with --decompose, a folder. Default: out/NAME.lp or out/NAME/.")
 @click.option("--format", "fmt_", type=click.Choice(["lp", "mps"]), default=None, help="File format if --out has no suffix.")
+@click.option("--decompose", type=click.Choice(["atc"]), default=None,
+              help="Write one model per ATC subproblem and the coupling manifest couplings.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model size as JSON.")
-def compile_cmd(file: str, out: str | None, fmt_: str | None, as_json: bool) -> None:
-    """Compile FILE to a centralized LP/MPS model and print its size."""
+@atc_options
+def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | None, as_json: bool, **kw) -> None:
+    """Compile FILE to a centralized LP/MPS model (or ATC subproblems) and print its size."""
     try:
         system = _load(file)
-        system.lower()
+        if decompose:
+            options = _options_or_usage(system, kw)
+            target = Path(out) if out else Path("out") / system.name
+            written = system.write_subproblems(target, options, fmt_ or "lp")
+        else:
+            system.lower()
     except MgdError as e:
         _fail(e, as_json, _color(None))
+    if decompose:
+        manifest = json.loads((target / "couplings.json").read_text())
+        if as_json:
+            click.echo(json.dumps({"model": file, "out": str(target), "files": [str(p) for p in written],
+                                   "couplings": len(manifest["couplings"]), "parent": manifest["parent"],
+                                   "children": manifest["children"]}, indent=2))
+        else:
+            click.echo(f"wrote {len(written) - 1} subproblems and couplings.json to {target}/: parent "
+                       f"{manifest['parent']}, children {', '.join(manifest['children'])}; "
+                       f"{len(manifest['couplings'])} couplings over {manifest['steps']} steps")
+        return
     suffix = f".{fmt_}" if fmt_ else ".lp"
     target = Path(out) if out else Path("out") / f"{system.name}{suffix}"
     if target.suffix.lower() not in (".lp", ".mps"):
@@ -163,10 +235,17 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, as_json: bool) -> 
 @click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
 @click.option("--mip-gap", type=float, default=None, help="Relative MIP gap for models with binaries.")
 @click.option("--no-save", is_flag=True, help="Do not write result files.")
+@click.option("--decompose", type=click.Choice(["atc"]), default=None,
+              help="Solve by analytical target cascading (network parent, microgrid or cluster children).")
+@click.option("--compare", is_flag=True, help="With --decompose: also solve centrally and report the gap.")
+@atc_options
 def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | None, mip_gap: float | None,
-          no_save: bool) -> None:
+          no_save: bool, decompose: str | None, compare: bool, **kw) -> None:
     """Solve FILE with HiGHS and write results (netCDF + CSV per template, summary.json)."""
     t0 = time.perf_counter()
+    if decompose:
+        _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0)
+        return
     try:
         system = _load(file)
         results = system.solve(time_limit=time_limit, mip_gap=mip_gap)
@@ -185,11 +264,80 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
     _print_summary(results.summary, written)
 
 
+def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0) -> None:
+    from rich.console import Console
+
+    from .solve.atc import coupling_values
+
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True)
+    try:
+        system = _load(file)
+        options = _options_or_usage(system, kw)
+        console.print(f"[bold]ATC[/bold] on {file}: penalty {options.penalty}, tolerance {options.tolerance:g} p.u., "
+                      f"children {options.children}, executor {options.executor}")
+        console.print(f"{'iter':>4}  {'max |r-x| (pu)':>14}  {'at (coupling@child, step)':<34} {'objective':>14} {'time':>7}")
+
+        def progress(it):
+            console.print(f"{it.k:>4}  {it.inconsistency:>14.3e}  {it.where + ', t=' + str(it.step):<34} "
+                          f"{it.objective:>14,.2f} {it.seconds:>6.2f}s")
+
+        run = system.solve_atc(options, progress=progress)
+        central = None
+        if compare:
+            central_sys = _load(file)
+            central = central_sys.solve()
+            central_values = coupling_values(central_sys.lower())
+    except MgdError as e:
+        _fail(e, as_json, _color(None))
+    summary = run.results.summary
+    summary["timings_s"]["total"] = round(time.perf_counter() - t0, 4)
+    atc = summary["atc"]
+    if central is not None:
+        diffs = {cid: float(abs(run.targets[cid] - central_values[cid]).max()) for cid in run.targets
+                 if cid in central_values}
+        worst = max(diffs, key=diffs.get) if diffs else None
+        atc["compare"] = {"centralized_objective": central.objective,
+                          "relative_gap": (run.objective - central.objective) / max(abs(central.objective), 1e-9),
+                          "largest_coupling_difference": diffs.get(worst, 0.0) if worst else 0.0,
+                          "at": worst, "centralized_seconds": central_sys.timings.get("solve", 0.0)
+                          + central_sys.timings.get("lower", 0.0)}
+    written = []
+    if not no_save:
+        target = Path(out_dir) if out_dir else Path("results") / system.name
+        written = run.results.save(target)
+        summary["output"] = str(target)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=float))
+    else:
+        cur = summary["currency"]
+        state = "[green]converged[/green]" if run.converged else "[bold red]NOT converged[/bold red]"
+        console.print(f"{state} after {atc['iterations']} iterations: max inconsistency "
+                      f"{atc['final_inconsistency_pu']:.3e} p.u., objective [bold]{run.objective:,.2f} {cur}[/bold]")
+        t = atc["time_s"]
+        console.print(f"time: {summary['timings_s']['total']:.2f} s total; build {t['build']:.2f} s, subproblem "
+                      f"solves {t['subproblem_solves']:.2f} s, coordination {t['coordination']:.3f} s")
+        if central is not None:
+            c = atc["compare"]
+            console.print(f"centralized: {c['centralized_objective']:,.2f} {cur} in {c['centralized_seconds']:.2f} s; "
+                          f"ATC gap {100 * c['relative_gap']:+.4f} %; largest coupling difference "
+                          f"{c['largest_coupling_difference']:.4g} ({c['at']})")
+        if written:
+            console.print(f"results written to {summary['output']}/ ({len(written)} files)")
+    if not run.converged:
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        err.print(f"[bold red]ATC did not converge[/bold red] within {len(run.iterations)} iterations "
+                  f"(tolerance {run.options.tolerance:g} p.u.); the last iterate was written, marked not converged.")
+        err.print("largest inconsistency per coupling (p.u.):")
+        for pid, v in sorted(run.per_coupling.items(), key=lambda kv: -kv[1]):
+            err.print(f"  {pid:<40} {v:.3e}" + ("   <- above tolerance" if v > run.options.tolerance else ""))
+        sys.exit(EXIT_NOT_CONVERGED)
+
+
 def _print_summary(summary: dict, written) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(highlight=False, soft_wrap=True)
     cur = summary["currency"]
     console.print(f"[bold]{summary['model']}[/bold]: [green]{summary['status']}[/green], "
                   f"objective [bold]{summary['objective']:,.2f} {cur}[/bold] "

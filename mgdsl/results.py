@@ -69,7 +69,7 @@ def _to_csv(ds: xr.Dataset, path) -> None:
 
 
 def _atomic(target: Path, write) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}")
     os.close(fd)
     try:
         write(tmp)

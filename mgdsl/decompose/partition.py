@@ -80,7 +80,7 @@ class Partition:
             "steps": self.parent.ir.steps,
             "dt_h": self.parent.ir.dt_h,
             "couplings": [{"id": c.id, "owners": list(c.owners), "parts": list(c.parts), "unit": c.unit,
-                           "index": {"t": list(range(self.parent.ir.steps))},
+                           "index": {"dim": "t", "steps": self.parent.ir.steps, "dt_h": self.parent.ir.dt_h},
                            "target": self.parent.name, "responders": c.responders} for c in self.couplings],
         }
 

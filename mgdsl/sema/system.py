@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..diagnostics import Collector, Label
+from ..diagnostics import Collector, Label, MgdError
 from ..ir import (CARRIERS, ClusterIR, CoupleIR, EndpointIR, InstanceIR, MicrogridIR, SwitchIR, SystemIR,
                   TemplateIR)
 from ..syntax import ast
@@ -75,6 +75,14 @@ class SystemChecker:
                 if decompose is not None:
                     self.diag.error("E0504", "`decompose` is given twice", item.span, "")
                 decompose = item
+                from ..solve.atc import options_from_block
+
+                try:
+                    options_from_block(item).check()
+                except MgdError as err:
+                    self.diag.extend(err)
+                except ValueError as err:
+                    self.diag.error("E0504", f"invalid decomposition settings: {err}", item.span, "")
         ev = self.evaluator(main)
         at_stmts: list[ast.NetAt] = []
         if network_stmt is not None:
