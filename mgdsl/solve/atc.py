@@ -23,10 +23,12 @@ class ATCOptions:
     tolerance: float = 1e-3               # max |r - x| in p.u. of the network base power (1 MVA: MW)
     objective_tolerance: float | None = None   # relative objective change; default: tolerance
     max_iterations: int = 100
-    initial_weight: float = 1.0           # w0: the penalty is w^2 d^2 with d in p.u. (currency per p.u.^2)
+    initial_weight: float = 1.0           # w0, relative: see cost_scale
     beta: float = 2.0
     gamma: float = 0.4
-    max_weight: float = 1e4
+    max_weight: float = 1e3
+    weights: str = "balanced"             # balanced | classic (grow only)
+    balance: float = 10.0                 # balanced: the ratio of disagreement to target motion that moves w
     initial: str = "zero"                 # zero | value | random (initial targets)
     initial_value: float = 0.0            # kW (or the coupling's unit), with initial = value
     seed: int = 0
@@ -41,6 +43,8 @@ class ATCOptions:
         if not self.tolerance > 0 or self.max_iterations < 1 or self.beta < 1 or not 0 < self.gamma < 1 \
                 or not self.initial_weight > 0:
             raise ValueError("need tolerance > 0, max_iterations >= 1, beta >= 1, 0 < gamma < 1, initial_weight > 0")
+        if self.weights not in ("balanced", "classic"):
+            raise ValueError(f"weights must be balanced or classic, not {self.weights!r}")
         if self.initial not in ("zero", "value", "random"):
             raise ValueError(f"initial must be zero, value or random, not {self.initial!r}")
 
@@ -189,6 +193,17 @@ def run_atc(ir: SystemIR, options: ATCOptions, progress=None) -> ATCRun:
         executor.close()
 
 
+def cost_scale(ir: SystemIR, base_kw: float) -> float:
+    """The money that 1 p.u. of power for one step is worth: the mean purchase price at the slack bus times the
+    base power times the step (0.5 per kWh without a network). Multipliers and weights are relative to it, so
+    the penalty of a deviation d (p.u.) is scale * (lambda d + w^2 d^2) and w0 = 1 prices a 1 p.u. deviation
+    like buying 1 p.u. of power for a step: defaults that hold across currencies, bases and step lengths."""
+    price = 0.5
+    if ir.network is not None and ir.network.buy_price is not None:
+        price = float(np.mean(np.abs(ir.network.buy_price))) or 0.5
+    return price * base_kw * ir.dt_h
+
+
 def _scale(coupling_id: str, base_kw: float) -> float:
     """Inconsistencies are measured in p.u. of the base power; a switch status is already in [0, 1]."""
     return 1.0 if coupling_id.endswith(".closed") else base_kw
@@ -211,7 +226,9 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
         for k, c in enumerate(couplings):
             s = _scale(c, base_kw)
             r[k] = rng.uniform(0, 1, T) if c.endswith(".closed") else rng.uniform(-s, s, T)
-    # multipliers and weights act on deviations in p.u., so one setting fits kW ties and 0/1 statuses alike
+    # multipliers and weights act on deviations in p.u. and are relative to the cost scale, so one setting
+    # fits kW ties and 0/1 statuses, any currency and any base
+    money = cost_scale(ir, base_kw)
     w = np.full((len(pairs), T), options.initial_weight)
     w_max = options.max_weight
     lam = np.zeros((len(pairs), T))
@@ -233,7 +250,7 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
         requests = []
         for part in part_of.children:
             idx = child_pairs[part.name]
-            requests.append((part.name, r[pair_c[idx]], lam[idx], w[idx]))
+            requests.append((part.name, r[pair_c[idx]], money * lam[idx], np.sqrt(money) * w[idx]))
         t0 = time.perf_counter()
         outcomes = executor.solve(requests)
         solve_s += time.perf_counter() - t0
@@ -244,9 +261,10 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
                 x[j] = out.z[rows[pairs[j].coupling]]
         # the parent sets new targets from the responses
         t0 = time.perf_counter()
-        (pout,) = executor.solve([(part_of.parent.name, x, lam, w)])
+        (pout,) = executor.solve([(part_of.parent.name, x, money * lam, np.sqrt(money) * w)])
         solve_s += time.perf_counter() - t0
         own[pout.part] = pout.own_cost
+        r_seen = r                                        # the targets the children answered
         r = pout.z if len(couplings) else r
         c = (r[pair_c] - x) / scale if len(pairs) else np.zeros((0, T))     # p.u.
         objective = float(sum(own.values()))
@@ -268,6 +286,16 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
         lam = lam + 2 * w * w * c
         if prev_c is not None:
             grow = np.abs(c) > options.gamma * np.abs(prev_c)
+            if options.weights == "balanced" and options.penalty != "l1":
+                # (l1 is an exact penalty: it enforces consistency only once w^2 exceeds the multiplier
+                # error, so its weights only grow.)
+                # Grow only where the disagreement is not small against how fast the targets move, and shrink
+                # where the targets move much more than they disagree: large weights otherwise freeze the
+                # iterates at a consistent but poor point (measured: gaps of several %).
+                move = np.abs(r - r_seen)[pair_c] / scale
+                grow &= options.balance * np.abs(c) > move
+                shrink = move > options.balance * np.abs(c)
+                w = np.where(shrink, np.maximum(w / options.beta, options.initial_weight * 0.01), w)
             w = np.where(grow, np.minimum(options.beta * w, w_max), w)
         prev_c = c
     loop_s = time.perf_counter() - t_loop

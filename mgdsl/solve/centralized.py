@@ -78,6 +78,10 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
     if mip_gap is not None:
         options["mip_rel_gap"] = float(mip_gap)
     t0 = time.perf_counter()
+    if m.is_quadratic:
+        from ..decompose.subproblem import qp_solver
+
+        options["solver"] = qp_solver()
     with quiet_stdout():
         status, termination = m.solve(solver_name="highs", io_api="direct", progress=False, **options)
     seconds = time.perf_counter() - t0
