@@ -83,6 +83,7 @@ class System:
         self.timings["results"] = time.perf_counter() - t0
         results.summary = self._summary(info.objective, info.termination, results.costs)
         results.summary["size"] = self.size()
+        add_network_figures(results)
         return results
 
     # ------------------------------------------------------------------ decomposition
@@ -106,6 +107,7 @@ class System:
         run.results.summary = self._summary(run.objective, "optimal" if run.converged else "not converged",
                                             run.results.costs)
         run.results.summary["atc"] = atc_summary(run)
+        add_network_figures(run.results)
         return run
 
     def write_subproblems(self, out_dir: str | Path, options=None, fmt: str = "lp") -> list[Path]:
@@ -147,6 +149,18 @@ class System:
             "microgrids": list(self.ir.microgrids),
             "clusters": {c.name: c.members for c in self.ir.clusters.values()},
         }
+
+
+def add_network_figures(results) -> None:
+    """Losses, voltage range and, for distflow_socp, the largest relaxation gap, into the summary."""
+    ds = next((d for d in results.datasets.values() if "vm" in d and "P" in d), None)
+    if ds is None:
+        return
+    net = {"min_voltage_pu": float(ds["vm"].min()), "max_voltage_pu": float(ds["vm"].max())}
+    if "losses" in ds:
+        net["losses_kwh"] = float(ds["losses"].sum()) * results.summary.get("dt_h", 1.0)
+        net["max_relaxation_gap_pu"] = float(abs(ds["cone_gap"]).max())
+    results.summary["network"] = net
 
 
 def atc_summary(run) -> dict:

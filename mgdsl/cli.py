@@ -342,6 +342,13 @@ def _print_summary(summary: dict, written) -> None:
     console.print(f"[bold]{summary['model']}[/bold]: [green]{summary['status']}[/green], "
                   f"objective [bold]{summary['objective']:,.2f} {cur}[/bold] "
                   f"in {summary['timings_s']['total']:.2f} s (solver {summary['timings_s']['solve']:.2f} s)")
+    net = summary.get("network")
+    if net:
+        text = f"network: voltage {net['min_voltage_pu']:.4f} .. {net['max_voltage_pu']:.4f} p.u."
+        if "losses_kwh" in net:
+            text += (f", losses {net['losses_kwh']:,.1f} kWh, largest cone relaxation gap "
+                     f"{net['max_relaxation_gap_pu']:.2e} p.u.")
+        console.print(text)
     table = Table("subsystem", f"cost ({cur})", box=None, pad_edge=False)
     for owner, cost in summary["costs"].items():
         table.add_row(owner, f"{cost:,.2f}")

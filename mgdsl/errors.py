@@ -126,7 +126,7 @@ A system file with microgrids or a network needs `horizon N steps of D` (for exa
     "E0502": ("invalid network", """
 The network description is incomplete or inconsistent: no buses, no slack bus, a line or load at an
 undeclared bus, a network that is not connected and radial from the slack, two slack declarations, or an
-unknown formulation (available: lindistflow; distflow_socp is planned).
+unknown formulation (available: lindistflow, distflow_socp).
 """),
     "E0503": ("invalid time index", """
 A time index is used where it has no meaning: `x[t-1]` on a parameter, an index on a variable declared

@@ -119,7 +119,7 @@ class NetworkIR:
     load_q: np.ndarray                # (bus, t) kvar
     span: Span
     slack_span: Span
-
+    cone_accuracy: float = 1e-4       # distflow_socp: relative error of the polyhedral cone
 
 @dataclass
 class MicrogridIR:

@@ -140,6 +140,17 @@ def collect(low: Lowered) -> Results:
         })
         if ln.sell is not None:
             ds["sell"] = ln.sell.solution.assign_attrs(units="kW", description="sale at the slack bus")
+        if ln.l is not None:
+            # the relaxation gap of l v_from >= P^2 + Q^2 (p.u.): near zero when the relaxation is tight
+            l_sol = ln.l.solution
+            pos = {b: k for k, b in enumerate(net.buses)}
+            v_from = v.isel(bus=xr.DataArray([pos[x.from_bus] for x in net.lines], dims="line")).drop_vars("bus")
+            v_from = v_from.assign_coords(line=l_sol.coords["line"])
+            p_pu, q_pu = ds["P"] / net.base_kva, ds["Q"] / net.base_kva
+            ds["l"] = l_sol.assign_attrs(units="pu", description="squared current magnitude")
+            ds["losses"] = (net.base_kva * ln.r_pu * l_sol).assign_attrs(units="kW", description="active losses")
+            ds["cone_gap"] = (l_sol * v_from - (p_pu ** 2 + q_pu ** 2)).assign_attrs(
+                units="pu^2", description="relaxation gap l v_from - (P^2 + Q^2)")
         has_integers = len(low.model.binaries) > 0 or len(low.model.integers) > 0
         dual = low.balance_dual if has_integers else None
         if dual is None and low.balance_name is not None and not has_integers:

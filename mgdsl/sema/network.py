@@ -12,8 +12,8 @@ from ..syntax import ast
 from . import units
 from .values import Const, Evaluator, Failed, convert
 
-FORMULATIONS = ("lindistflow",)
-PLANNED_FORMULATIONS = ("distflow_socp",)
+FORMULATIONS = ("lindistflow", "distflow_socp")
+PLANNED_FORMULATIONS = ()
 
 
 def _bus(q: ast.Quantity, diag: Collector) -> int | None:
@@ -29,6 +29,7 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
     base_kva, base_kv = 1000.0, None
     vmin, vmax = 0.95, 1.05
     formulation = "lindistflow"
+    cone_accuracy = 1e-4
     buses: list[int] = []
     slack: ast.NetSlack | None = None
     lines: list[LineIR] = []
@@ -75,6 +76,18 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
                                help="available: " + ", ".join(FORMULATIONS))
                 else:
                     formulation = s.name
+                    for a in s.args or []:
+                        if s.name != "distflow_socp" or a.name != "accuracy":
+                            diag.error("E0104", f"`{s.name}` has no setting `{a.name or ''}`", a.span, "",
+                                       help="distflow_socp takes `accuracy = 1e-4` (relative error of the cone)")
+                            continue
+                        c = ev.eval(a.value)
+                        v = convert(c, units.NONE, a.value.span, diag, "the accuracy")
+                        if v is not None and not (0 < float(v) < 0.5):
+                            diag.error("E0404", "the accuracy must be between 0 and 0.5", a.value.span, "",
+                                       help="1e-4 is a good default; 1e-6 costs a few more rows per line and step")
+                        elif v is not None:
+                            cone_accuracy = float(v)
             elif isinstance(s, ast.NetBuses):
                 for r in s.ranges:
                     a = _bus(r.first, diag)
@@ -164,7 +177,7 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
     for b, arr in load_q.items():
         lq[order[b]] += arr
     return NetworkIR(net.name, base_kva, base_kv, vmin, vmax, formulation, buses, slack_bus, buy, sell, None,
-                     lines, lp, lq, net.span, slack.span), at_stmts
+                     lines, lp, lq, net.span, slack.span, cone_accuracy), at_stmts
 
 
 def _check_radial(net, buses, lines, slack_bus, diag: Collector) -> None:

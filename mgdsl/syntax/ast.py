@@ -207,6 +207,7 @@ class NetVoltage(Stmt):
 class NetFormulation(Stmt):
     name: str
     name_span: Span
+    args: list[Arg] | None = None     # formulation settings: distflow_socp(accuracy = 1e-4)
 
 
 @dataclass(eq=False)

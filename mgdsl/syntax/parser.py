@@ -270,7 +270,11 @@ class _Builder:
         return ast.NetVoltage(sp, self.expr(t.children[0]), self.expr(t.children[1]))
 
     def s_net_formulation(self, t, sp):
-        return ast.NetFormulation(sp, t.children[0].value, self.span(t.children[0]))
+        name, *rest = t.children
+        args = None
+        if len(t.children) > 1 or sp.text.rstrip().endswith(")"):
+            args = [self.arg(a) for a in rest if isinstance(a, Tree)]
+        return ast.NetFormulation(sp, name.value, self.span(name), args)
 
     def s_net_buses(self, t, sp):
         ranges = []

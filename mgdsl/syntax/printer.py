@@ -191,7 +191,8 @@ class Printer:
         self.line(ind, f"voltage {fmt_expr(s.lower)} .. {fmt_expr(s.upper)}", s)
 
     def p_NetFormulation(self, ind, s):
-        self.line(ind, f"formulation {s.name}", s)
+        args = "" if s.args is None else "(" + ", ".join(fmt_arg(a) for a in s.args) + ")"
+        self.line(ind, f"formulation {s.name}{args}", s)
 
     def p_NetBuses(self, ind, s):
         rs = [r.first.text + (f" .. {r.last.text}" if r.last is not None else "") for r in s.ranges]
