@@ -333,6 +333,66 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0) -> None:
         sys.exit(EXIT_NOT_CONVERGED)
 
 
+@main.group()
+def study() -> None:
+    """Repeat solves of one system: tolerance sweep, scale sweep, random initial values (CSV + PNG)."""
+
+
+def _study(file: str, out_dir: str | None, kw: dict, name: str, run) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        system = _load(file)
+        options = _options_or_usage(system, kw)
+        target = Path(out_dir) if out_dir else Path("results") / system.name / "study"
+        rows = run(system.ir, target, options, console.print)
+    except MgdError as e:
+        _fail(e, False, _color(None))
+    except ValueError as e:
+        raise click.UsageError(str(e))
+    console.print(f"{len(rows)} runs; wrote {target / (name + '.csv')} and {target / (name + '.png')}")
+
+
+@study.command("tolerance")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Folder for CSV and PNG.")
+@click.option("--tolerances", default="1e-2,1e-3,1e-4,1e-5", show_default=True, help="Comma-separated tolerances.")
+@atc_options
+def study_tolerance(file, out_dir, tolerances, **kw):
+    """ATC iterations, cost, deviation and time for each tolerance (the 33-bus paper's Table 2)."""
+    from .study import tolerance_sweep
+
+    tols = [float(t) for t in tolerances.split(",")]
+    _study(file, out_dir, kw, "tolerance_sweep", lambda ir, out, o, p: tolerance_sweep(ir, out, o, tols, p))
+
+
+@study.command("scale")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Folder for CSV and PNG.")
+@click.option("--microgrids", default="3,6,9,12", show_default=True,
+              help="Comma-separated counts of microgrids (copies of the model's microgrids at other buses).")
+@atc_options
+def study_scale(file, out_dir, microgrids, **kw):
+    """ATC against centralized in cost and time as microgrids are added (the 33-bus paper's Table 3)."""
+    from .study import scale_sweep
+
+    counts = [int(n) for n in microgrids.split(",")]
+    _study(file, out_dir, kw, "scale_sweep", lambda ir, out, o, p: scale_sweep(ir, out, o, counts, p))
+
+
+@study.command("initial")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Folder for CSV and PNG.")
+@click.option("--seeds", type=int, default=20, show_default=True, help="Number of random initial target sets.")
+@atc_options
+def study_initial(file, out_dir, seeds, **kw):
+    """ATC from random initial targets: the spread of the final cost (the 33-bus paper's Fig. 18)."""
+    from .study import initial_values
+
+    _study(file, out_dir, kw, "initial_values", lambda ir, out, o, p: initial_values(ir, out, o, seeds, p))
+
+
 def _print_summary(summary: dict, written) -> None:
     from rich.console import Console
     from rich.table import Table
