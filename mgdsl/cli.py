@@ -317,10 +317,17 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0) -> None:
         console.print(f"time: {summary['timings_s']['total']:.2f} s total; build {t['build']:.2f} s, subproblem "
                       f"solves {t['subproblem_solves']:.2f} s, coordination {t['coordination']:.3f} s")
         if central is not None:
+            from rich.table import Table
+
             c = atc["compare"]
-            console.print(f"centralized: {c['centralized_objective']:,.2f} {cur} in {c['centralized_seconds']:.2f} s; "
-                          f"ATC gap {100 * c['relative_gap']:+.4f} %; largest coupling difference "
-                          f"{c['largest_coupling_difference']:.4g} ({c['at']})")
+            table = Table(f"method", f"total cost ({cur})", "deviation", "iterations", "time (s)",
+                          title="ATC against the centralized solve", box=None, pad_edge=False)
+            table.add_row("ATC", f"{run.objective:,.2f}", f"{100 * c['relative_gap']:+.4f} %",
+                          str(atc["iterations"]), f"{summary['timings_s'].get('atc', 0.0):.2f}")
+            table.add_row("centralized", f"{c['centralized_objective']:,.2f}", "", "",
+                          f"{c['centralized_seconds']:.2f}")
+            console.print(table)
+            console.print(f"largest coupling difference {c['largest_coupling_difference']:.4g} ({c['at']})")
         if written:
             console.print(f"results written to {summary['output']}/ ({len(written)} files)")
     if not run.converged:

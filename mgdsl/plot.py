@@ -55,7 +55,8 @@ def _datasets(results) -> dict[str, xr.Dataset]:
             with xr.open_dataset(f) as ds:
                 out[f.stem] = ds.load()
         return out
-    raise TypeError(f"expected Results, an ATCRun, a mapping of datasets or a results directory, not {type(results).__name__}")
+    raise TypeError("expected Results, an ATCRun, a mapping of datasets or a results directory, "
+                    f"not {type(results).__name__}")
 
 
 def _summary(results) -> dict:

@@ -74,7 +74,6 @@ class Subproblem:
         self.low: Lowered = low
         m = low.model
         time_ = pd.RangeIndex(steps, name="t")
-        n_pairs = len(spec.pairs)
         self.has_integers = bool(len(m.binaries) or len(m.integers))
         if not spec.couplings:
             self.z = self.d = self.s = None
@@ -120,7 +119,6 @@ class Subproblem:
             pen = (self.d * self.d).sum() + (0.0 * self.d).sum()
         m.add_objective(pen if obj is None else obj + pen, overwrite=True)
         self._finish_build(quiet_stdout, highspy)
-        self.n_pairs = n_pairs
 
     def _finish_build(self, quiet_stdout, highspy) -> None:
         m = self.low.model
