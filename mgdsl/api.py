@@ -1,8 +1,6 @@
 """The Python API: `mgdsl.load(path)` -> System, with .check(), .lower(), .write(), .solve()."""
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,18 +59,11 @@ class System:
         path = Path(path)
         if path.suffix.lower() not in (".lp", ".mps"):
             raise ValueError(f"unknown model file type {path.suffix!r}: use .lp or .mps")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-        os.close(fd)
-        try:
-            from .lower.export import write_model
+        from .files import atomic_write
+        from .lower.export import write_model
 
-            write_model(self.model, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        model = self.model
+        return atomic_write(path, lambda tmp: write_model(model, tmp))
 
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None) -> Results:
         low = self.lower()

@@ -238,13 +238,14 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
 @click.option("--decompose", type=click.Choice(["atc"]), default=None,
               help="Solve by analytical target cascading (network parent, microgrid or cluster children).")
 @click.option("--compare", is_flag=True, help="With --decompose: also solve centrally and report the gap.")
+@click.option("--plot", is_flag=True, help="Also write PNG figures into the results folder.")
 @atc_options
 def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | None, mip_gap: float | None,
-          no_save: bool, decompose: str | None, compare: bool, **kw) -> None:
+          no_save: bool, decompose: str | None, compare: bool, plot: bool, **kw) -> None:
     """Solve FILE with HiGHS and write results (netCDF + CSV per template, summary.json)."""
     t0 = time.perf_counter()
     if decompose:
-        _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0)
+        _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot)
         return
     try:
         system = _load(file)
@@ -258,13 +259,17 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
         target = Path(out_dir) if out_dir else Path("results") / system.name
         written = results.save(target)
         results.summary["output"] = str(target)
+        if plot:
+            from .plot import plot_all
+
+            written += plot_all(results, target)
     if as_json:
         click.echo(json.dumps(results.summary, indent=2))
         return
     _print_summary(results.summary, written)
 
 
-def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0) -> None:
+def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> None:
     from rich.console import Console
 
     from .solve.atc import coupling_values
@@ -306,6 +311,8 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0) -> None:
         target = Path(out_dir) if out_dir else Path("results") / system.name
         written = run.results.save(target)
         summary["output"] = str(target)
+        if plot:
+            written += _atc_figures(run, central, target)
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=float))
     else:
@@ -338,6 +345,39 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0) -> None:
         for pid, v in sorted(run.per_coupling.items(), key=lambda kv: -kv[1]):
             err.print(f"  {pid:<40} {v:.3e}" + ("   <- above tolerance" if v > run.options.tolerance else ""))
         sys.exit(EXIT_NOT_CONVERGED)
+
+
+def _atc_figures(run, central, target: Path) -> list:
+    """The ATC run's figures: all result figures, convergence of the cost and of the tie lines at two
+    hours, and (with --compare) the purchased power by ATC and centralized."""
+    from . import plot
+
+    written = plot.plot_all(run.results, target, history=run.iterations)
+    ties = {c: v for c, v in run.target_history.items() if c.startswith("tie.")}
+    if ties:
+        steps = len(next(iter(ties.values()))[0])
+        hours = sorted({min(steps - 1, steps // 3), min(steps - 1, (3 * steps) // 4)})
+        written.append(plot.tie_convergence(ties, target / "tie_convergence.png", hours))
+    network = run.partition.parent.ir.network
+    if central is not None and network is not None:
+        written.append(plot.purchase_comparison(run.results, central, network.name, target / "purchase.png"))
+    return written
+
+
+@main.command("plot")
+@click.argument("results_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the PNGs (default: the results folder).")
+def plot_cmd(results_dir: str, out_dir: str | None) -> None:
+    """Draw the figures of a results folder written by `mgdsl solve`."""
+    from .plot import plot_all
+
+    try:
+        written = plot_all(results_dir, Path(out_dir) if out_dir else Path(results_dir))
+    except (OSError, ValueError, KeyError) as e:
+        raise click.ClickException(f"cannot plot {results_dir}: {e}")
+    for p in written:
+        click.echo(str(p))
 
 
 @main.group()

@@ -17,7 +17,7 @@ step t covers [t dt, (t + 1) dt) with dt from the results' summary (1 h when unk
 from __future__ import annotations
 
 import os
-import tempfile
+from .files import atomic_write
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -150,33 +150,24 @@ def _figure(rows: int = 1, width: float = 9.0, height: float = 4.5, sharex: bool
     return fig, list(axes)
 
 
+def new_figure(rows: int = 1, cols: int = 1, figsize=(9.0, 4.5)):
+    """A figure and its axes (flat list), drawn with the Agg canvas, for other modules' figures."""
+    fig = Figure(figsize=figsize, dpi=_DPI)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    return fig, list(axes)
+
+
+def save_figure(fig: Figure, path) -> Path:
+    return _save(fig, path)
+
+
 def _save(fig: Figure, path) -> Path:
     """Write the figure as a PNG: to a temporary file beside the target, then renamed over it."""
     target = Path(path)
     if target.suffix.lower() != ".png":
         target = target.with_name(target.name + ".png") if not target.suffix else target.with_suffix(".png")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp.png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=_DPI, bbox_inches="tight")
-        os.chmod(tmp, 0o666 & ~_umask())             # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it (Linux); 0o022 elsewhere."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
+    return atomic_write(target, lambda tmp: fig.savefig(tmp, format="png", dpi=_DPI, bbox_inches="tight"))
 
 
 def _hour_axis(ax, steps: int, dt: float) -> None:

@@ -3,8 +3,6 @@ for the network, ties and switches; saved atomically as netCDF and CSV with a JS
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from .lower.exprs import is_linopy
+from .files import atomic_write
 from .lower.system import Lowered
 from .sema import units
 
@@ -69,16 +68,7 @@ def _to_csv(ds: xr.Dataset, path) -> None:
 
 
 def _atomic(target: Path, write) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
+    return atomic_write(target, write)
 
 
 def _unit(dim) -> str:

@@ -42,16 +42,10 @@ def _write_csv(path: Path, rows: list[dict]) -> Path:
 
 
 def _figure(path: Path, draw) -> Path:
-    import matplotlib
+    """Draw with pyplot-like calls on a Figure that never touches the global matplotlib backend."""
+    from .plot import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = draw(plt)
-    try:
-        return _atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure(draw(new_figure), path)
 
 
 Progress = Callable[[str], None]
@@ -75,8 +69,8 @@ def tolerance_sweep(ir: SystemIR, out: Path, options: ATCOptions, tolerances=(1e
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "tolerance_sweep.csv", rows)
 
-    def draw(plt):
-        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    def draw(new_figure):
+        fig, ax = new_figure(1, 2, figsize=(10, 3.8))
         tol = [r["tolerance"] for r in rows]
         ax[0].semilogx(tol, [r["iterations"] for r in rows], "o-")
         ax[0].set_xlabel("tolerance (p.u.)"); ax[0].set_ylabel("iterations"); ax[0].invert_xaxis()
@@ -138,8 +132,8 @@ def scale_sweep(ir: SystemIR, out: Path, options: ATCOptions, counts=(3, 6, 9, 1
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "scale_sweep.csv", rows)
 
-    def draw(plt):
-        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    def draw(new_figure):
+        fig, ax = new_figure(1, 2, figsize=(10, 3.8))
         n = [r["microgrids"] for r in rows]
         ax[0].plot(n, [r["atc_seconds"] for r in rows], "o-", label="ATC")
         ax[0].plot(n, [r["centralized_seconds"] for r in rows], "s-", label="centralized")
@@ -169,8 +163,9 @@ def initial_values(ir: SystemIR, out: Path, options: ATCOptions, seeds: int = 20
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "initial_values.csv", rows)
 
-    def draw(plt):
-        fig, ax = plt.subplots(figsize=(7, 3.8))
+    def draw(new_figure):
+        fig, ax = new_figure(1, 1, figsize=(7, 3.8))
+        ax = ax[0]
         ax.plot([r["seed"] for r in rows], costs, "o", label="ATC from random initial targets")
         ax.axhline(central, color="k", lw=1, ls="--", label="centralized")
         ax.set_xlabel("seed"); ax.set_ylabel("total cost"); ax.legend()

@@ -71,7 +71,7 @@ def feeders(draw, steps: int):
     loaded = draw(st.lists(st.integers(2, n), min_size=1, max_size=n - 1, unique=True))
     loads = []
     for bus in sorted(loaded):
-        p = draw(st.integers(2, 25)) * 10          # kW: 20 .. 250
+        p = draw(st.integers(5, 40)) * 10          # kW: 50 .. 400 (the IEEE 33-bus feeder's loads: 45 .. 420)
         pf = draw(st.integers(20, 60)) / 100        # q / p
         loads.append(f"    load {bus}: p = {p} kW * shape, q = {_fmt(p * pf)} kvar * shape")
     return n, lines, loads

@@ -40,6 +40,7 @@ def centralized(text: str) -> float | None:
 
 
 def check_atc_properties(system: GeneratedSystem, penalty: str) -> None:
+    note(system.text)
     central = centralized(system.text)
     assume(central is not None)
     run = run_atc(mgdsl.loads(system.text).ir, ATCOptions(penalty=penalty, tolerance=TOLERANCE))

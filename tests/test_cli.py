@@ -120,3 +120,14 @@ def test_stdlib_reference_is_up_to_date():
 def test_templates_lists_the_library():
     r = CliRunner().invoke(main, ["templates"])
     assert r.exit_code == 0 and "Storage(carrier c" in r.output and "SVC(" in r.output
+
+
+def test_solve_plot_and_plot_command(tmp_path):
+    path = write(tmp_path, SMALL)
+    out = tmp_path / "res"
+    r = CliRunner().invoke(main, ["solve", str(path), "-o", str(out), "--plot"])
+    assert r.exit_code == 0, r.output
+    assert (out / "storage.png").read_bytes()[:4] == b"\x89PNG" and (out / "balance_mg1.png").exists()
+    r = CliRunner().invoke(main, ["plot", str(out), "-o", str(tmp_path / "figs")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "figs" / "storage.png").exists()

@@ -123,6 +123,7 @@ class ATCRun:
     coordination_seconds: float
     results: object = None                # mgdsl.results.Results of the last iterate
     build_seconds: float = 0.0
+    target_history: dict[str, list] = field(default_factory=dict)   # coupling id -> targets per iteration
 
 
 def _has_integers(ir: SystemIR) -> bool:
@@ -236,6 +237,7 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
     prev_c = None
     prev_obj = None
     history: list[Iteration] = []
+    target_history: dict[str, list] = {}
     solve_s = 0.0
     t_loop = time.perf_counter()
     obj_tol = options.objective_tolerance if options.objective_tolerance is not None else options.tolerance
@@ -276,6 +278,8 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
             inc, where, step = 0.0, "-", 0
         it = Iteration(k, inc, where, step, objective, time.perf_counter() - t_it)
         history.append(it)
+        for kk, cid in enumerate(couplings):
+            target_history.setdefault(cid, []).append(r[kk].copy())
         if progress is not None:
             progress(it)
         obj_change = abs(objective - prev_obj) / max(abs(objective), 1e-9) if prev_obj is not None else np.inf
@@ -302,8 +306,11 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
     per_coupling = {pid: float(np.max(np.abs(c[j]))) for j, pid in enumerate(pair_ids)}
     run = ATCRun(part_of, options, converged, history, history[-1].objective,
                  {cid: r[k] for k, cid in enumerate(couplings)}, {pid: x[j] for j, pid in enumerate(pair_ids)},
-                 per_coupling, solve_s, loop_s - solve_s, build_seconds=build_seconds)
-    run.results = _merge_results(executor.results([p.name for p in part_of.parts]), ir)
+                 per_coupling, solve_s, loop_s - solve_s, build_seconds=build_seconds, target_history=target_history)
+    # children first: where two parts report the same quantity (a tie line), keep each microgrid's own value
+    names = [p.name for p in part_of.children] + [part_of.parent.name]
+    by_part = executor.results(names)
+    run.results = _merge_results({n: by_part[n] for n in names}, ir)
     return run
 
 
