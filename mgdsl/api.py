@@ -65,10 +65,13 @@ class System:
         model = self.model
         return atomic_write(path, lambda tmp: write_model(model, tmp))
 
-    def solve(self, time_limit: float | None = None, mip_gap: float | None = None) -> Results:
+    def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
+              mip_prices: bool = False) -> Results:
         low = self.lower()
-        info: SolveInfo = solve_lowered(low, time_limit=time_limit, mip_gap=mip_gap)
+        info: SolveInfo = solve_lowered(low, time_limit=time_limit, mip_gap=mip_gap, mip_prices=mip_prices)
         self.timings["solve"] = info.solve_seconds
+        if low.price_seconds:
+            self.timings["mip_prices"] = low.price_seconds
         t0 = time.perf_counter()
         results = collect(low)
         self.timings["results"] = time.perf_counter() - t0
@@ -150,7 +153,10 @@ def add_network_figures(results) -> None:
     net = {"min_voltage_pu": float(ds["vm"].min()), "max_voltage_pu": float(ds["vm"].max())}
     if "losses" in ds:
         net["losses_kwh"] = float(ds["losses"].sum()) * results.summary.get("dt_h", 1.0)
-        net["max_relaxation_gap_pu"] = float(abs(ds["cone_gap"]).max())
+        # l v - (P^2 + Q^2) > 0 is slack of the relaxation; < 0 is the polyhedral cone's allowed error
+        gap = ds["cone_gap"]
+        net["max_relaxation_gap_pu"] = max(0.0, float(gap.max()))
+        net["max_cone_approximation_pu"] = max(0.0, float(-gap.min()))
     results.summary["network"] = net
 
 

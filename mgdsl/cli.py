@@ -234,6 +234,8 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 @click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
 @click.option("--mip-gap", type=float, default=None, help="Relative MIP gap for models with binaries.")
+@click.option("--mip-prices", is_flag=True,
+              help="For models with binaries: nodal prices from an LP with the integers fixed (a second solve).")
 @click.option("--no-save", is_flag=True, help="Do not write result files.")
 @click.option("--decompose", type=click.Choice(["atc"]), default=None,
               help="Solve by analytical target cascading (network parent, microgrid or cluster children).")
@@ -241,7 +243,7 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
 @click.option("--plot", is_flag=True, help="Also write PNG figures into the results folder.")
 @atc_options
 def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | None, mip_gap: float | None,
-          no_save: bool, decompose: str | None, compare: bool, plot: bool, **kw) -> None:
+          no_save: bool, decompose: str | None, compare: bool, plot: bool, mip_prices: bool, **kw) -> None:
     """Solve FILE with HiGHS and write results (netCDF + CSV per template, summary.json)."""
     t0 = time.perf_counter()
     if decompose:
@@ -249,7 +251,7 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
         return
     try:
         system = _load(file)
-        results = system.solve(time_limit=time_limit, mip_gap=mip_gap)
+        results = system.solve(time_limit=time_limit, mip_gap=mip_gap, mip_prices=mip_prices)
     except MgdError as e:
         _fail(e, as_json, _color(None))
     total = time.perf_counter() - t0
@@ -453,8 +455,9 @@ def _print_summary(summary: dict, written) -> None:
     if net:
         text = f"network: voltage {net['min_voltage_pu']:.4f} .. {net['max_voltage_pu']:.4f} p.u."
         if "losses_kwh" in net:
-            text += (f", losses {net['losses_kwh']:,.1f} kWh, largest cone relaxation gap "
-                     f"{net['max_relaxation_gap_pu']:.2e} p.u.")
+            text += (f", losses {net['losses_kwh']:,.1f} kWh, largest relaxation gap l·v − (P²+Q²) "
+                     f"{net['max_relaxation_gap_pu']:.2e} p.u.² (polyhedral cone error up to "
+                     f"{net['max_cone_approximation_pu']:.1e} p.u.²)")
         console.print(text)
     table = Table("subsystem", f"cost ({cur})", box=None, pad_edge=False)
     for owner, cost in summary["costs"].items():

@@ -130,6 +130,7 @@ def collect(low: Lowered) -> Results:
         })
         if ln.sell is not None:
             ds["sell"] = ln.sell.solution.assign_attrs(units="kW", description="sale at the slack bus")
+        ds.attrs["base_kva"] = net.base_kva
         if ln.l is not None:
             # the relaxation gap of l v_from >= P^2 + Q^2 (p.u.): near zero when the relaxation is tight
             l_sol = ln.l.solution

@@ -151,6 +151,9 @@ def test_example_solution_is_physical():
     heat = sum(r[t]["heat_injection"].where(r[t].owner == "mg1", 0).sum("instance")
                for t in r.datasets if "heat_injection" in r[t])
     np.testing.assert_allclose(heat.values, 0, atol=1e-6)
-    # the nodal prices (a MILP: duals with the integers fixed) are the time-of-use price at the substation
+    # a MILP has no prices unless asked for; with mip_prices (duals with the integers fixed) the nodal price
+    # at the substation is the time-of-use price
+    assert "price" not in dn
+    priced = mgdsl.load(MODELS_DIR / "example.mgd").solve(mip_prices=True)["dn"]
     tou = np.loadtxt(MODELS_DIR / "data/example/prices.csv", delimiter=",", skiprows=1)[:, 1]
-    np.testing.assert_allclose(dn["price"].sel(bus=1).values, tou, atol=1e-6)
+    np.testing.assert_allclose(priced["price"].sel(bus=1).values, tou, atol=1e-6)

@@ -61,7 +61,10 @@ def _is_miqp(low: Lowered) -> bool:
     return m.is_quadratic and (len(m.binaries) > 0 or len(m.integers) > 0)
 
 
-def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float | None = None) -> SolveInfo:
+def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float | None = None,
+                  mip_prices: bool = False) -> SolveInfo:
+    """Solve; with `mip_prices`, a model with integers is solved again as an LP with its integers fixed to
+    obtain nodal prices (that LP can cost as much as the MILP, so it is asked for, not done by default)."""
     m = low.model
     if _is_miqp(low):
         quad = [lt.template for lt in low.templates.values() if any(c.quadratic for c in lt.template.costs)]
@@ -86,8 +89,10 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
         status, termination = m.solve(solver_name="highs", io_api="direct", progress=False, **options)
     seconds = time.perf_counter() - t0
     if termination == "optimal":
-        if low.balance_name is not None and (len(m.binaries) or len(m.integers)):
+        if mip_prices and low.balance_name is not None and (len(m.binaries) or len(m.integers)):
+            t1 = time.perf_counter()
             low.balance_dual = fixed_integer_duals(low)
+            low.price_seconds = time.perf_counter() - t1
         return SolveInfo(status, termination, float(m.objective.value) + low.objective_constant, seconds)
     if termination in ("infeasible", "infeasible_or_unbounded"):
         diagnose_infeasible(low)
