@@ -178,7 +178,10 @@ class Subproblem:
         h.run()
         seconds = time.perf_counter() - t0
         status = h.getModelStatus()
-        if status != self.highspy.HighsModelStatus.kOptimal:
+        if status != self.highspy.HighsModelStatus.kOptimal and self._is_qp():
+            status = self._retry_qp(status)
+            seconds = time.perf_counter() - t0
+        if status != self.highspy.HighsModelStatus.kOptimal and not self._near_optimal(status):
             return self._failure(status)
         x = np.asarray(h.getSolution().col_value)
         obj = h.getInfo().objective_function_value
@@ -192,6 +195,31 @@ class Subproblem:
                 penalty += float(self.w2 @ (d * d))
         z = x[self.z_cols] if self.z is not None else np.zeros((0, self.steps))
         return SolveOutcome(self.name, z, obj - penalty + self.low.objective_constant, seconds, "optimal")
+
+    def _is_qp(self) -> bool:
+        return self.spec.penalty == "quadratic" or self.low.model.is_quadratic
+
+    def _retry_qp(self, status):
+        """HiPO (interior point) sometimes stops with "no progress" on these QPs; the active-set solver then
+        usually finishes them (and the reverse holds on others, which is why HiPO goes first). Bounded in time."""
+        h = self.h
+        h.setOptionValue("solver", "qpasm")
+        h.setOptionValue("time_limit", 30.0)
+        try:
+            h.run()
+            return h.getModelStatus()
+        finally:
+            h.setOptionValue("solver", qp_solver())
+            h.setOptionValue("time_limit", float("inf"))
+
+    def _near_optimal(self, status) -> bool:
+        """A stop with a feasible point whose dual residual is small (HiPO's "Solve error" a hair above its
+        1e-7 limit) is accepted."""
+        if not self._is_qp():
+            return False
+        info = self.h.getInfo()
+        feasible = int(info.primal_solution_status) == 2
+        return feasible and info.max_primal_infeasibility <= 1e-6 and info.max_dual_infeasibility <= 1e-5
 
     def _failure(self, status):
         from ..solve.centralized import diagnose_infeasible

@@ -26,7 +26,7 @@ class ATCOptions:
     initial_weight: float = 1.0           # w0, relative: see cost_scale
     beta: float = 2.0
     gamma: float = 0.4
-    max_weight: float = 1e3
+    max_weight: float = 10.0
     weights: str = "balanced"             # balanced | classic (grow only)
     balance: float = 10.0                 # balanced: the ratio of disagreement to target motion that moves w
     initial: str = "zero"                 # zero | value | random (initial targets)
@@ -282,7 +282,10 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
             target_history.setdefault(cid, []).append(r[kk].copy())
         if progress is not None:
             progress(it)
-        obj_change = abs(objective - prev_obj) / max(abs(objective), 1e-9) if prev_obj is not None else np.inf
+        # relative change, with a floor: what one tolerance-sized deviation for one step is worth, so a small
+        # objective that jitters by less than the tolerated inconsistency still counts as settled
+        obj_change = (abs(objective - prev_obj) / max(abs(objective), money * options.tolerance / obj_tol)
+                      if prev_obj is not None else np.inf)
         if inc <= options.tolerance and (obj_change <= obj_tol or not c.size):
             converged = True
             break
