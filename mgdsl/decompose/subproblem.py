@@ -203,11 +203,17 @@ class Subproblem:
         """HiPO (interior point) sometimes stops with "no progress" on these QPs; the active-set solver then
         usually finishes them (and the reverse holds on others, which is why HiPO goes first). Bounded in time."""
         h = self.h
-        h.setOptionValue("solver", "qpasm")
+        ok = self.highspy.HighsModelStatus.kOptimal
         h.setOptionValue("time_limit", 30.0)
         try:
-            h.run()
-            return h.getModelStatus()
+            for solver in ("qpasm", qp_solver()):        # the active-set solver, then HiPO from a cold start
+                h.setOptionValue("solver", solver)
+                h.clearSolver()
+                h.run()
+                status = h.getModelStatus()
+                if status == ok or self._near_optimal(status):
+                    return status
+            return status
         finally:
             h.setOptionValue("solver", qp_solver())
             h.setOptionValue("time_limit", float("inf"))
@@ -219,7 +225,7 @@ class Subproblem:
             return False
         info = self.h.getInfo()
         feasible = int(info.primal_solution_status) == 2
-        return feasible and info.max_primal_infeasibility <= 1e-6 and info.max_dual_infeasibility <= 1e-5
+        return feasible and info.max_primal_infeasibility <= 1e-6 and info.max_dual_infeasibility <= 1e-4
 
     def _failure(self, status):
         from ..solve.centralized import diagnose_infeasible
