@@ -186,9 +186,9 @@ def run_atc(ir: SystemIR, options: ATCOptions, progress=None) -> ATCRun:
     executor = make_executor(options.executor, options.workers)
     t_build = time.perf_counter()
     specs = specs_for(part_of, options, base_kw)
-    executor.start(specs, ir.steps)
-    build_seconds = time.perf_counter() - t_build
     try:
+        executor.start(specs, ir.steps)            # inside the try: a failed build still stops the workers
+        build_seconds = time.perf_counter() - t_build
         return _iterate(ir, part_of, options, executor, base_kw, progress, build_seconds)
     finally:
         executor.close()
