@@ -15,7 +15,7 @@ costs seconds (a centralized solve, an ATC run, a solve with fixed ties), so shr
 minutes; a failure prints the whole generated .mgd text instead (hypothesis `note`).
 
 The last tests are minimal systems, found by these properties, on which ATC once failed them; they stay as
-regression tests."""
+regression tests, and one still fails (a strict xfail: it turns red once fixed, to drop its marker)."""
 from __future__ import annotations
 
 import functools
@@ -205,8 +205,53 @@ microgrid a at dn.2 limit 200 kW {
 """
 
 
+# Still failing (open): pwl stops at -171.57 against an optimum of -176.22 (+2.6 %) with the default weight cap
+# of 10; a cap of 3, fixed weights or balance 3 reach the optimum (see the closing note of the ATC work).
+FREEZE_OPEN = """use stdlib
+horizon 4 steps of 1 h
+profile price: yuan/kWh = [0.62, 0.96, 0.35, 0.66]
+profile shape = [0.56, 0.77, 0.78, 1]
+profile heat_shape = [0.46, 0.65, 1, 0.77]
+
+network dn {
+    base 1 MVA, 12.66 kV
+    voltage 0.9 .. 1.1 pu
+    formulation lindistflow
+    buses 1 .. 4
+    slack 1 buys at price
+    line 1 - 2: r = 0.6 ohm, x = 0.17 ohm
+    line 1 - 3: r = 0.08 ohm, x = 0.21 ohm
+    line 1 - 4: r = 0.2 ohm, x = 0.18 ohm
+    load 3: p = 250 kW * shape, q = 62.5 kvar * shape
+}
+
+microgrid mg1 at dn.2 limit 200 kW {
+    es1 = Storage(heat, capacity = 350 kWh, p_max = 180 kW, eta_ch = 0.92, eta_dis = 0.92, soc_init = 0.3)
+    es2 = Storage(heat, capacity = 110 kWh, p_max = 230 kW, eta_ch = 0.85, eta_dis = 0.85, soc_init = 0.35)
+    es3 = Storage(heat, capacity = 250 kWh, p_max = 110 kW, eta_ch = 0.88, eta_dis = 0.88, soc_init = 0.58)
+    gas4 = GasSupply(price = 0.34 yuan/kWh)
+}
+
+microgrid mg2 at dn.4 limit 300 kW {
+    eb1 = ElectricBoiler(p_max = 200 kW)
+    es2 = Storage(electricity, capacity = 360 kWh, p_max = 260 kW, eta_ch = 0.91, eta_dis = 0.91, soc_init = 0.73)
+    gb3 = GasBoiler(h_max = 220 kW)
+}
+
+microgrid mg3 at dn.3 limit 700 kW {
+    re1 = Wind(p_max = 310 kW, profile = [0.08, 0.76, 0.55, 0.81])
+    es2 = Storage(heat, capacity = 580 kWh, p_max = 30 kW, eta_ch = 0.96, eta_dis = 0.96, soc_init = 0.78)
+    es3 = Storage(heat, capacity = 330 kWh, p_max = 210 kW, eta_ch = 0.92, eta_dis = 0.92, soc_init = 0.41)
+    grid4 = ElectricityTrade(buy_price = 0.88 yuan/kWh, sell_price = 0.572 yuan/kWh, p_max = 960 kW)
+}
+"""
+
+
 @pytest.mark.parametrize("text, max_price, penalty", [
     pytest.param(QP_STATUS, 1.44, "quadratic", id="quadratic-qp-status-unknown"),
+    pytest.param(FREEZE_OPEN, 0.96, "pwl", id="pwl-freeze-open",
+                 marks=pytest.mark.xfail(strict=True, raises=AssertionError,
+                                         reason="open: ATC freezes 2.6 % above the optimum with the default cap")),
     pytest.param(PWL_STALL, 1.45, "pwl", id="pwl-freeze-at-consistent-suboptimal-point"),
     pytest.param(PWL_STALL, 1.45, "quadratic", id="quadratic-freeze-at-consistent-suboptimal-point"),
     pytest.param(PWL_SMALL_OBJECTIVE, 1.31, "pwl", id="pwl-small-objective-settles"),
