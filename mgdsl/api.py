@@ -31,7 +31,6 @@ class System:
         if self._lowered is None:
             if not any(self.ir.instances.values()) and self.ir.network is None:
                 from .diagnostics import Diagnostic, MgdError
-                from .source import SourceFile
 
                 raise MgdError([Diagnostic(
                     "E0505", "this file defines templates but no system to compile",

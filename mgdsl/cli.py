@@ -329,7 +329,7 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
             from rich.table import Table
 
             c = atc["compare"]
-            table = Table(f"method", f"total cost ({cur})", "deviation", "iterations", "time (s)",
+            table = Table("method", f"total cost ({cur})", "deviation", "iterations", "time (s)",
                           title="ATC against the centralized solve", box=None, pad_edge=False)
             table.add_row("ATC", f"{run.objective:,.2f}", f"{100 * c['relative_gap']:+.4f} %",
                           str(atc["iterations"]), f"{summary['timings_s'].get('atc', 0.0):.2f}")

@@ -10,10 +10,9 @@ from ..diagnostics import Collector, Label
 from ..ir import LineIR, NetworkIR
 from ..syntax import ast
 from . import units
-from .values import Const, Evaluator, Failed, convert
+from .values import Evaluator, Failed, convert
 
 FORMULATIONS = ("lindistflow", "distflow_socp")
-PLANNED_FORMULATIONS = ()
 
 
 def _bus(q: ast.Quantity, diag: Collector) -> int | None:
@@ -68,10 +67,7 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
                                    help="write e.g. `voltage 0.93 .. 1.07 pu`")
                     vmin, vmax = float(lo_v), float(hi_v)
             elif isinstance(s, ast.NetFormulation):
-                if s.name in PLANNED_FORMULATIONS:
-                    diag.error("E0502", f"formulation `{s.name}` is not available yet", s.name_span, "",
-                               help="use `formulation lindistflow`")
-                elif s.name not in FORMULATIONS:
+                if s.name not in FORMULATIONS:
                     diag.error("E0502", f"unknown formulation `{s.name}`", s.name_span, "",
                                help="available: " + ", ".join(FORMULATIONS))
                 else:

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import Collector, Label
 from ..syntax import ast
-from ..syntax.printer import fmt_expr
 from . import units
 from .units import Dim
 
@@ -222,6 +221,3 @@ def _suggest(name: str, scope: dict) -> str:
         return f"did you mean `{close[0]}`?"
     return "names in scope: " + ", ".join(sorted(k for k in scope)[:12]) if scope else "nothing is in scope here"
 
-
-def describe_expr(e: ast.Expr) -> str:
-    return fmt_expr(e)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..decompose.partition import Partition, partition
 from ..decompose.subproblem import PENALTIES, SubproblemSpec, tangent_points
-from ..diagnostics import Diagnostic, Label, MgdError
+from ..diagnostics import Diagnostic, MgdError
 from ..ir import SystemIR
 from ..syntax import ast
 from .executors import make_executor

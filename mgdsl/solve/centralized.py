@@ -202,8 +202,6 @@ def diagnose_unbounded(low: Lowered) -> None:
     """Bound every variable by a large box, re-solve, and report the variables that ran to the box."""
     m = low.model
     big = 1e9
-    import highspy
-
     with quiet_stdout():
         h = m.to_highspy()
     h.setOptionValue("output_flag", False)

@@ -155,9 +155,6 @@ class ProcessExecutor:
                 proc.terminate()
 
 
-EXECUTORS = {"serial": SerialExecutor, "processes": ProcessExecutor}
-
-
 def make_executor(name: str, workers: int | None = None):
     if name == "serial":
         return SerialExecutor()
