@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-all fmt-check clean
+.PHONY: setup run test test-all fmt-check bench-setup bench clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,17 @@ test: setup
 # also the slow property tests, with more examples
 test-all: setup
 	$(BIN)/python -m pytest -q --runslow
+
+# the benchmarks' optional baselines (Pyomo) and profiler
+bench-setup: setup
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+
+# every benchmark at its default size (long: see bench/README.md)
+bench: bench-setup
+	$(BIN)/python bench/bench_compile.py
+	$(BIN)/python bench/bench_end_to_end.py
+	$(BIN)/python bench/bench_atc_iteration.py
+	$(BIN)/python bench/bench_atc_scaling.py
 
 fmt-check: setup
 	$(BIN)/mgdsl fmt --check stdlib/*.mgd models/*.mgd

@@ -130,8 +130,8 @@ class Recorder:
             return out
 
         def worker_solve(worker, requests):
-            rec.calls.append([(n, np.array(v, copy=True), np.array(l, copy=True), np.array(w, copy=True))
-                              for n, v, l, w in requests])
+            rec.calls.append([(n, np.array(v, copy=True), np.array(l, copy=True), np.array(w, copy=True), *rest)
+                              for n, v, l, w, *rest in requests])
             outs = orig_worker_solve(worker, requests)
             rec.outcomes.append({o.part: o for o in outs})
             return outs
@@ -185,7 +185,7 @@ def measure(n: int, steps: int, iterations: int, rebuild_iterations: int, penalt
         t_it = time.perf_counter()
         build = highs = 0.0
         for call in per_iteration_calls[j]:
-            for name, remote, lam, w in call:
+            for name, remote, lam, w, *exact in call:
                 tb = time.perf_counter()
                 sp = Subproblem(specs[name], ir.steps)          # new linopy model + new HiGHS instance
                 build += time.perf_counter() - tb

@@ -26,6 +26,10 @@ def atc_options(f):
         click.option("--tolerance", type=float, default=None,
                      help="Stop when max |target - response| (p.u. of the base power) and the relative "
                           "objective change are below this (default 1e-3)."),
+        click.option("--dual-tolerance", type=float, default=None,
+                     help="Also require the multipliers to move less than this per iteration, relative to the "
+                          "mean price (default 10 x tolerance)."),
+        click.option("--max-weight", type=float, default=None, help="Cap of the penalty weights (default 3)."),
         click.option("--max-iterations", type=int, default=None, help="Iteration limit (default 100)."),
         click.option("--initial-weight", type=float, default=None, help="Initial penalty weight w0."),
         click.option("--beta", type=float, default=None, help="Weight growth factor (default 2)."),
@@ -45,7 +49,7 @@ def atc_options(f):
 
 def _atc_overrides(kw: dict) -> dict:
     over = {k: kw.get(k) for k in ("children", "penalty", "tolerance", "max_iterations", "initial_weight", "beta",
-                                    "gamma", "seed", "executor", "workers")}
+                                    "gamma", "dual_tolerance", "max_weight", "seed", "executor", "workers")}
     initial = kw.get("initial")
     if initial is not None:
         if initial in ("zero", "random"):

@@ -68,6 +68,17 @@ def test_milp_child_reaches_consistency():
     assert -2e-4 < (run.objective - central) / abs(central) < 0.02
 
 
+def test_milp_parts_with_held_integers_still_end_on_a_milp_solve():
+    """fix_integers: after two unchanged MILP solves a part re-solves as an LP with its integers held; before
+    accepting convergence every part is solved with its integers free again."""
+    central = mgdsl.loads(MILP).solve().objective
+    run = run_atc(mgdsl.loads(MILP).ir, ATCOptions(penalty="pwl", tolerance=1e-4, fix_integers=2))
+    assert run.converged and run.iterations[-1].inconsistency <= 1e-4
+    assert any(it.integers_held for it in run.iterations)
+    assert not run.iterations[-1].integers_held
+    assert -2e-4 < (run.objective - central) / abs(central) < 0.02
+
+
 def test_quadratic_penalty_with_binaries_is_refused_before_solving():
     with pytest.raises(MgdError) as e:
         run_atc(mgdsl.loads(MILP).ir, ATCOptions(penalty="quadratic"))

@@ -30,6 +30,7 @@ class SubproblemSpec:
     penalty: str
     tangents: np.ndarray          # positive tangent points of d^2 for the pwl penalty (p.u.)
     bounds: dict[str, float]      # |z| bound per coupling, where known (tie and switch limits)
+    fix_integers: int = 0         # MILP parts: hold integers after this many unchanged solves (0: never)
 
 
 @dataclass
@@ -39,6 +40,7 @@ class SolveOutcome:
     own_cost: float               # the part's objective without the penalty terms
     seconds: float                # HiGHS time
     status: str
+    integers_fixed: bool = False  # solved as an LP with its integers held at their settled values
 
 
 def qp_solver() -> str:
@@ -61,12 +63,17 @@ def tangent_points(tolerance: float, largest: float, ratio: float = 1.41) -> np.
 
 
 class Subproblem:
+    """`spec.fix_integers` K > 0: once a MILP part's integer values have come out the same K solves in a row, it is
+    re-solved as an LP with them held (an LP hot start costs milliseconds where the MILP costs seconds) until
+    a solve with `exact=True` frees them again; the driver asks for one before it accepts convergence."""
+
     def __init__(self, spec: SubproblemSpec, steps: int):
         import highspy
 
         from ..solve.centralized import quiet_stdout
 
         self.spec = spec
+        self.fix_integers = spec.fix_integers
         self.name = spec.part.name
         self.sign = 1.0 if spec.part.is_parent else -1.0      # lambda (r - x) seen from this level
         self.steps = steps
@@ -146,6 +153,15 @@ class Subproblem:
             flat = self.d_cols.ravel()
             self.hess_pos = np.array([start[c] + int(np.nonzero(index[start[c]:start[c + 1]] == c)[0][0]) for c in flat])
         self.lam = self.w2 = None
+        self._last_solution = None
+        lp = self.h.getLp()
+        integrality = np.asarray(lp.integrality_, dtype=int) if len(lp.integrality_) else np.zeros(0, dtype=int)
+        self.int_cols = np.nonzero(integrality)[0].astype(np.int32)
+        self.int_kinds = integrality[self.int_cols]
+        self.int_bounds = (np.asarray(lp.col_lower_)[self.int_cols], np.asarray(lp.col_upper_)[self.int_cols])
+        self._settled_integers = None         # the integer values of the last MILP solve
+        self._same_integers = 0               # how many MILP solves in a row gave them
+        self.integers_fixed = False
 
     def set_values(self, remote: np.ndarray, lam: np.ndarray, w: np.ndarray) -> None:
         """The other level's values v (pair, t), and the multipliers and weights of this part's pairs."""
@@ -170,11 +186,37 @@ class Subproblem:
             h.passHessian(hess)
         self.lam, self.w2 = lam, w2
 
-    def solve(self) -> SolveOutcome:
+    def _fix_integers(self, values: np.ndarray) -> None:
+        n, cols = len(self.int_cols), self.int_cols
+        self.h.changeColsIntegrality(n, cols, np.zeros(n, dtype=np.uint8))       # continuous
+        self.h.changeColsBounds(n, cols, values, values)
+        self.integers_fixed = True
+
+    def _free_integers(self) -> None:
+        n, cols = len(self.int_cols), self.int_cols
+        self.h.changeColsBounds(n, cols, *self.int_bounds)
+        self.h.changeColsIntegrality(n, cols, self.int_kinds.astype(np.uint8))
+        self.integers_fixed = False
+
+    def solve(self, exact: bool = False) -> SolveOutcome:
         h = self.h
         if h.getNumCol() == 0:          # a coordinator with nothing to coordinate
             return SolveOutcome(self.name, np.zeros((0, self.steps)), self.low.objective_constant, 0.0, "optimal")
+        if self.has_integers and len(self.int_cols):
+            if self.integers_fixed and exact:
+                self._free_integers()
+            elif (not self.integers_fixed and not exact and self.fix_integers > 0
+                  and self._same_integers >= self.fix_integers):
+                self._fix_integers(self._settled_integers)
         t0 = time.perf_counter()
+        if self.has_integers and not self.integers_fixed and self._last_solution is not None:
+            # a MIP start: the last iterate's integer values stay feasible (only the penalty's costs and the
+            # targets changed; HiGHS completes the continuous part), so branch and bound begins with an
+            # incumbent instead of searching for one
+            start = self.highspy.HighsSolution()
+            start.col_value = self._last_solution
+            start.value_valid = True
+            h.setSolution(start)
         h.run()
         seconds = time.perf_counter() - t0
         status = h.getModelStatus()
@@ -184,6 +226,12 @@ class Subproblem:
         if status != self.highspy.HighsModelStatus.kOptimal and not self._near_optimal(status):
             return self._failure(status)
         x = np.asarray(h.getSolution().col_value)
+        self._last_solution = list(x)
+        if self.has_integers and len(self.int_cols) and not self.integers_fixed:
+            values = np.round(x[self.int_cols])
+            same = self._settled_integers is not None and np.array_equal(values, self._settled_integers)
+            self._same_integers = self._same_integers + 1 if same else 1
+            self._settled_integers = values
         obj = h.getInfo().objective_function_value
         penalty = 0.0
         if self.d is not None:
@@ -194,7 +242,8 @@ class Subproblem:
             else:
                 penalty += float(self.w2 @ (d * d))
         z = x[self.z_cols] if self.z is not None else np.zeros((0, self.steps))
-        return SolveOutcome(self.name, z, obj - penalty + self.low.objective_constant, seconds, "optimal")
+        return SolveOutcome(self.name, z, obj - penalty + self.low.objective_constant, seconds, "optimal",
+                            self.integers_fixed)
 
     def _is_qp(self) -> bool:
         return self.spec.penalty == "quadratic" or self.low.model.is_quadratic
@@ -206,8 +255,12 @@ class Subproblem:
         ok = self.highspy.HighsModelStatus.kOptimal
         h.setOptionValue("time_limit", 30.0)
         try:
-            for solver in ("qpasm", qp_solver()):        # the active-set solver, then HiPO from a cold start
+            # the active-set solver, then HiPO from a cold start, then both without presolve (presolve was
+            # seen to break the active-set solver on degenerate parts: "Solve error" on a 30-column QP)
+            for solver, presolve in (("qpasm", "choose"), (qp_solver(), "choose"), ("qpasm", "off"),
+                                     (qp_solver(), "off")):
                 h.setOptionValue("solver", solver)
+                h.setOptionValue("presolve", presolve)
                 h.clearSolver()
                 h.run()
                 status = h.getModelStatus()
@@ -216,13 +269,14 @@ class Subproblem:
             return status
         finally:
             h.setOptionValue("solver", qp_solver())
+            h.setOptionValue("presolve", "choose")
             h.setOptionValue("time_limit", float("inf"))
 
     def _near_optimal(self, status) -> bool:
         """A stop with a feasible point whose dual residual is small (HiPO's "Solve error" a hair above its
         1e-7 limit) is accepted."""
-        if not self._is_qp():
-            return False
+        if not self._is_qp() or status != self.highspy.HighsModelStatus.kSolveError:
+            return False        # not "Unknown": HiPO was seen to end so with a far-from-optimal point
         info = self.h.getInfo()
         feasible = int(info.primal_solution_status) == 2
         return feasible and info.max_primal_infeasibility <= 1e-6 and info.max_dual_infeasibility <= 1e-4
@@ -238,8 +292,13 @@ class Subproblem:
                 for d in err.diagnostics:
                     d.message = f"subproblem `{self.name}`: {d.message}"
                 raise
+        help_ = "check the part's data; raise the time limit for large MILP parts"
+        if self._is_qp():
+            help_ = ("HiGHS's QP solvers (HiPO and the active-set solver, with and without presolve) all failed on "
+                     "this part, a known weakness on small degenerate QPs; use `penalty pwl` (the default), whose "
+                     "subproblems are LPs")
         raise MgdError([Diagnostic("E0603", f"subproblem `{self.name}`: HiGHS stopped without an optimum ({text})",
-                                   None, help="check the part's data; raise the time limit for large MILP parts")])
+                                   None, help=help_)])
 
     def results(self):
         """The part's results in the same form as a centralized solve (assigns the last solution)."""

@@ -22,16 +22,18 @@ class ATCOptions:
     penalty: str = "pwl"                  # pwl | quadratic | l1
     tolerance: float = 1e-3               # max |r - x| in p.u. of the network base power (1 MVA: MW)
     objective_tolerance: float | None = None   # relative objective change; default: tolerance
+    dual_tolerance: float | None = None   # multiplier motion 2 w^2 |r - x|, relative to the cost scale; default 10 x tolerance
     max_iterations: int = 100
     initial_weight: float = 1.0           # w0, relative: see cost_scale
     beta: float = 2.0
     gamma: float = 0.4
-    max_weight: float = 10.0
+    max_weight: float = 3.0
     weights: str = "balanced"             # balanced | classic (grow only)
     balance: float = 10.0                 # balanced: the ratio of disagreement to target motion that moves w
     initial: str = "zero"                 # zero | value | random (initial targets)
     initial_value: float = 0.0            # kW (or the coupling's unit), with initial = value
     seed: int = 0
+    fix_integers: int = 0                 # MILP parts: LP re-solves once integers settled this many times; 0 off
     executor: str = "serial"              # serial | processes
     workers: int | None = None
 
@@ -41,8 +43,10 @@ class ATCOptions:
         if self.penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of {', '.join(PENALTIES)}, not {self.penalty!r}")
         if not self.tolerance > 0 or self.max_iterations < 1 or self.beta < 1 or not 0 < self.gamma < 1 \
-                or not self.initial_weight > 0:
-            raise ValueError("need tolerance > 0, max_iterations >= 1, beta >= 1, 0 < gamma < 1, initial_weight > 0")
+                or not self.initial_weight > 0 or not self.max_weight > 0 \
+                or (self.dual_tolerance is not None and not self.dual_tolerance > 0):
+            raise ValueError("need tolerance > 0, max_iterations >= 1, beta >= 1, 0 < gamma < 1, initial_weight > 0, "
+                             "max_weight > 0, dual_tolerance > 0")
         if self.weights not in ("balanced", "classic"):
             raise ValueError(f"weights must be balanced or classic, not {self.weights!r}")
         if self.initial not in ("zero", "value", "random"):
@@ -107,6 +111,7 @@ class Iteration:
     step: int
     objective: float
     seconds: float
+    integers_held: bool = False           # some MILP part was solved as an LP with its settled integers held
 
 
 @dataclass
@@ -152,7 +157,8 @@ def specs_for(part_of: Partition, options: ATCOptions, base_kw: float) -> list[S
         couplings = [c.id for c in part_of.couplings_of(part.name)]
         pairs = [(p.id, p.coupling) for p in part_of.pairs_of(part.name)]
         scales = [_scale(c, base_kw) for _, c in pairs]
-        specs.append(SubproblemSpec(part, couplings, pairs, scales, options.penalty, tangents, bounds))
+        specs.append(SubproblemSpec(part, couplings, pairs, scales, options.penalty, tangents, bounds,
+                                    options.fix_integers))
     return specs
 
 
@@ -235,16 +241,18 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
     lam = np.zeros((len(pairs), T))
     x = r[pair_c].copy()
     prev_c = None
-    prev_obj = None
+    objectives: list[float] = []
     history: list[Iteration] = []
     target_history: dict[str, list] = {}
     solve_s = 0.0
     t_loop = time.perf_counter()
     obj_tol = options.objective_tolerance if options.objective_tolerance is not None else options.tolerance
+    dual_tol = options.dual_tolerance if options.dual_tolerance is not None else 10 * options.tolerance
     child_pairs = {part.name: [k for k, p in enumerate(pairs) if p.child == part.name] for part in part_of.children}
     child_coupling_row = {part.name: {c.id: j for j, c in enumerate(part_of.couplings_of(part.name))}
                           for part in part_of.children}
     converged = False
+    verify = False
     own = {}
     for k in range(1, options.max_iterations + 1):
         t_it = time.perf_counter()
@@ -252,18 +260,21 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
         requests = []
         for part in part_of.children:
             idx = child_pairs[part.name]
-            requests.append((part.name, r[pair_c[idx]], money * lam[idx], np.sqrt(money) * w[idx]))
+            requests.append((part.name, r[pair_c[idx]], money * lam[idx], np.sqrt(money) * w[idx], verify))
         t0 = time.perf_counter()
         outcomes = executor.solve(requests)
         solve_s += time.perf_counter() - t0
+        held = False                                      # some part solved with its integers held
         for out in outcomes:
+            held |= out.integers_fixed
             own[out.part] = out.own_cost
             rows = child_coupling_row[out.part]
             for j in child_pairs[out.part]:
                 x[j] = out.z[rows[pairs[j].coupling]]
         # the parent sets new targets from the responses
         t0 = time.perf_counter()
-        (pout,) = executor.solve([(part_of.parent.name, x, money * lam, np.sqrt(money) * w)])
+        (pout,) = executor.solve([(part_of.parent.name, x, money * lam, np.sqrt(money) * w, verify)])
+        held |= pout.integers_fixed
         solve_s += time.perf_counter() - t0
         own[pout.part] = pout.own_cost
         r_seen = r                                        # the targets the children answered
@@ -276,7 +287,7 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
             inc, where, step = float(rel[j, t]), pair_ids[j], int(t)
         else:
             inc, where, step = 0.0, "-", 0
-        it = Iteration(k, inc, where, step, objective, time.perf_counter() - t_it)
+        it = Iteration(k, inc, where, step, objective, time.perf_counter() - t_it, held)
         history.append(it)
         for kk, cid in enumerate(couplings):
             target_history.setdefault(cid, []).append(r[kk].copy())
@@ -284,12 +295,22 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
             progress(it)
         # relative change, with a floor: what one tolerance-sized deviation for one step is worth, so a small
         # objective that jitters by less than the tolerated inconsistency still counts as settled
-        obj_change = (abs(objective - prev_obj) / max(abs(objective), money * options.tolerance / obj_tol)
-                      if prev_obj is not None else np.inf)
-        if inc <= options.tolerance and (obj_change <= obj_tol or not c.size):
-            converged = True
-            break
-        prev_obj = objective
+        # (over two iterations: a pwl penalty can leave a consistent point alternating between two
+        # neighbouring vertices whose objectives differ a little; their mean has settled)
+        objectives.append(objective)
+        obj_change = (abs(objectives[-1] - objectives[-3]) / 2 / max(abs(objective), money * options.tolerance / obj_tol)
+                      if len(objectives) >= 3 else np.inf)
+        lam_motion = 2 * w * w * np.abs(c)
+        dual_ok = not c.size or float(np.max(lam_motion)) <= dual_tol
+        if inc <= options.tolerance and (obj_change <= obj_tol or not c.size) and dual_ok:
+            if not held:
+                converged = True
+                break
+            # converged with some integers held: one more iteration solves every MILP part with its integers
+            # free, so the answer is the MILP's and not the LP's at frozen on/off decisions
+            verify = True
+        else:
+            verify = False
         lam = lam + 2 * w * w * c
         if prev_c is not None:
             grow = np.abs(c) > options.gamma * np.abs(prev_c)
@@ -304,6 +325,10 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
                 shrink = move > options.balance * np.abs(c)
                 w = np.where(shrink, np.maximum(w / options.beta, options.initial_weight * 0.01), w)
             w = np.where(grow, np.minimum(options.beta * w, w_max), w)
+            if inc <= options.tolerance and not dual_ok and options.penalty != "l1":
+                # consistent, but the multipliers still move: large weights hold the iterates together at a
+                # point that is not yet optimal; relax them where they do
+                w = np.where(lam_motion > dual_tol, np.maximum(w / options.beta, options.initial_weight * 0.01), w)
         prev_c = c
     loop_s = time.perf_counter() - t_loop
     per_coupling = {pid: float(np.max(np.abs(c[j]))) for j, pid in enumerate(pair_ids)}

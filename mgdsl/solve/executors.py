@@ -25,12 +25,14 @@ class SubproblemWorker:
             self.subproblems[spec.part.name] = Subproblem(spec, steps)
         return [s.part.name for s in specs]
 
-    def solve(self, requests: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> list[SolveOutcome]:
+    def solve(self, requests: list[tuple]) -> list[SolveOutcome]:
+        """requests: (name, other level's values, multipliers, weights[, exact]); `exact` solves a MILP part
+        with its integers free even where they had settled and were held (Subproblem.solve)."""
         out = []
-        for name, remote, lam, w in requests:
+        for name, remote, lam, w, *rest in requests:
             sp = self.subproblems[name]
             sp.set_values(remote, lam, w)
-            out.append(sp.solve())
+            out.append(sp.solve(exact=bool(rest and rest[0])))
         return out
 
     def results(self, names: list[str]):
