@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import linopy
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -75,34 +76,39 @@ class Lowered:
 
 def _balance_expression(model, flows, all_nodes: pd.Index, time: pd.Index):
     """Sum every flow (an expression over (item, t), and the node of each item) into one expression over
-    (node, t). Built from the flows' term arrays in one step: a groupby per flow costs far more in linopy."""
+    (node, t). Built from the flows' term arrays in one step: a groupby per flow costs far more in linopy.
+    Vectorized over items: each flow's items go to their node's next free term slots."""
     import linopy
 
     pos = {k: i for i, k in enumerate(all_nodes)}
-    steps = len(time)
-    rows: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in all_nodes]   # per node: (vars, coeffs) (t, k)
-    const = np.zeros((len(all_nodes), steps))
+    n_nodes, steps = len(all_nodes), len(time)
+    const = np.zeros((n_nodes, steps))
+    placed = []                                       # (node index per item, first slot per item, vars, coeffs)
+    used = np.zeros(n_nodes, dtype=np.int64)          # term slots taken so far, per node
     for expr, keys in flows:
         item = keys.dims[0]
         data = expr.data.transpose(item, "t", "_term")
-        node_of = keys.sel({item: data[item].values}).values
+        node_of = np.array([pos[str(k)] for k in keys.sel({item: data[item].values}).values], dtype=np.int64)
         vars_ = np.asarray(data.vars.values)
         coeffs = np.asarray(data.coeffs.values, dtype=float)
-        c = np.nan_to_num(np.asarray(data.const.values, dtype=float))
-        for i, key in enumerate(node_of):
-            n = pos[str(key)]
-            rows[n].append((vars_[i], coeffs[i]))
-            const[n] += c[i]
-    width = max(1, max((sum(v.shape[1] for v, _ in r) for r in rows), default=1))
-    V = np.full((len(all_nodes), steps, width), -1, dtype=np.int64)
-    C = np.full((len(all_nodes), steps, width), np.nan)
-    for n, r in enumerate(rows):
-        k = 0
-        for v, c in r:
-            V[n, :, k:k + v.shape[1]] = v
-            C[n, :, k:k + v.shape[1]] = c
-            k += v.shape[1]
-    C = np.where(V >= 0, np.nan_to_num(C), np.nan)
+        width = vars_.shape[2]
+        np.add.at(const, node_of, np.nan_to_num(np.asarray(data.const.values, dtype=float)))
+        # items of the same flow at the same node take consecutive blocks of `width` slots
+        order = np.argsort(node_of, kind="stable")
+        sorted_nodes = node_of[order]
+        first_of_node = np.searchsorted(sorted_nodes, sorted_nodes, side="left")
+        rank = np.empty_like(node_of)
+        rank[order] = np.arange(len(node_of)) - first_of_node
+        placed.append((node_of, used[node_of] + rank * width, vars_, coeffs))
+        used += np.bincount(node_of, minlength=n_nodes) * width
+    width = max(1, int(used.max()) if n_nodes else 1)
+    V = np.full((n_nodes, steps, width), -1, dtype=np.int64)
+    C = np.full((n_nodes, steps, width), np.nan)
+    for node_of, slot, vars_, coeffs in placed:
+        coeffs = np.where(vars_ >= 0, np.nan_to_num(coeffs), np.nan)
+        for j in range(vars_.shape[2]):
+            V[node_of, :, slot + j] = vars_[:, :, j]
+            C[node_of, :, slot + j] = coeffs[:, :, j]
     ds = xr.Dataset({"vars": (("node", "t", "_term"), V), "coeffs": (("node", "t", "_term"), C),
                      "const": (("node", "t"), const)}, coords={"node": all_nodes, "t": time})
     return linopy.LinearExpression(ds, model)
@@ -309,6 +315,9 @@ def _objective(low: Lowered) -> None:
     for lt in low.templates.values():
         for c in lt.costs:
             if is_linopy(c):
+                coeffs = np.asarray(c.coeffs.values)
+                if not np.nan_to_num(coeffs).any() and not np.nan_to_num(np.asarray(c.const.values)).any():
+                    continue          # a price left at 0 (an O&M cost by default): nothing to add
                 terms.append(c.sum())
             else:
                 constant += float(np.nansum(np.asarray(c)))
@@ -324,9 +333,10 @@ def _objective(low: Lowered) -> None:
             raise MgdError([Diagnostic("E0505", "the system has no variables to optimize", None,
                                        help="add devices to a microgrid or a network")])
         terms.append(0 * first.sum())
-    obj = terms[0]
-    for t in terms[1:]:
-        obj = obj + t
+    # one merge: adding term by term re-concatenates a growing index (quadratic in the number of terms)
+    if any(isinstance(t, linopy.QuadraticExpression) for t in terms):
+        terms = [t if isinstance(t, linopy.QuadraticExpression) else t.to_quadexpr() for t in terms]
+    obj = terms[0] if len(terms) == 1 else linopy.merge(terms)
     # linopy keeps no constant in an objective: carry it beside the model and add it to the reported value
     const = float(np.nansum(np.asarray(obj.const)))
     if const != 0.0:

@@ -41,7 +41,7 @@ class _NewlinePostLexer:
 @functools.lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
     return lark.Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                     maybe_placeholders=True, postlex=_NewlinePostLexer(), cache=False)
+                     maybe_placeholders=True, postlex=_NewlinePostLexer(), cache=True)
 
 
 # Human names for the terminals a user may see in "expected ..." lists.
