@@ -63,9 +63,10 @@ def tangent_points(tolerance: float, largest: float, ratio: float = 1.41) -> np.
 
 
 class Subproblem:
-    """`spec.fix_integers` K > 0: once a MILP part's integer values have come out the same K solves in a row, it is
-    re-solved as an LP with them held (an LP hot start costs milliseconds where the MILP costs seconds) until
-    a solve with `exact=True` frees them again; the driver asks for one before it accepts convergence."""
+    """A resident subproblem. With `spec.fix_integers` K > 0, once a MILP part's integer values have come out
+    the same K solves in a row, it is re-solved as an LP with them held (an LP hot start costs milliseconds
+    where the MILP costs seconds) until a solve with `exact=True` frees them again; the driver asks for one
+    before it accepts convergence."""
 
     def __init__(self, spec: SubproblemSpec, steps: int):
         import highspy
@@ -226,7 +227,8 @@ class Subproblem:
         if status != self.highspy.HighsModelStatus.kOptimal and not self._near_optimal(status):
             return self._failure(status)
         x = np.asarray(h.getSolution().col_value)
-        self._last_solution = list(x)
+        if self.has_integers:
+            self._last_solution = list(x)             # the next solve's MIP start
         if self.has_integers and len(self.int_cols) and not self.integers_fixed:
             values = np.round(x[self.int_cols])
             same = self._settled_integers is not None and np.array_equal(values, self._settled_integers)

@@ -22,7 +22,7 @@ class ATCOptions:
     penalty: str = "pwl"                  # pwl | quadratic | l1
     tolerance: float = 1e-3               # max |r - x| in p.u. of the network base power (1 MVA: MW)
     objective_tolerance: float | None = None   # relative objective change; default: tolerance
-    dual_tolerance: float | None = None   # multiplier motion 2 w^2 |r - x|, relative to the cost scale; default 10 x tolerance
+    dual_tolerance: float | None = None   # multiplier motion 2 w^2 |r - x| (relative); default 10 x tolerance
     max_iterations: int = 100
     initial_weight: float = 1.0           # w0, relative: see cost_scale
     beta: float = 2.0
@@ -298,7 +298,8 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
         # (over two iterations: a pwl penalty can leave a consistent point alternating between two
         # neighbouring vertices whose objectives differ a little; their mean has settled)
         objectives.append(objective)
-        obj_change = (abs(objectives[-1] - objectives[-3]) / 2 / max(abs(objective), money * options.tolerance / obj_tol)
+        obj_floor = money * options.tolerance / obj_tol
+        obj_change = (abs(objectives[-1] - objectives[-3]) / 2 / max(abs(objective), obj_floor)
                       if len(objectives) >= 3 else np.inf)
         lam_motion = 2 * w * w * np.abs(c)
         dual_ok = not c.size or float(np.max(lam_motion)) <= dual_tol
