@@ -123,8 +123,8 @@ class Recorder:
         rec = self
         orig_solve, orig_worker_solve = self._solve, self._worker_solve
 
-        def solve(sp):
-            out = orig_solve(sp)
+        def solve(sp, exact=False):
+            out = orig_solve(sp, exact)
             rec.highs_seconds += out.seconds
             out.total = _total_objective(sp)
             return out

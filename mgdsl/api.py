@@ -172,7 +172,8 @@ def atc_summary(run) -> dict:
                    "coordination": round(run.coordination_seconds, 4)},
         "per_pair_inconsistency_pu": run.per_coupling,
         "history": [{"iteration": it.k, "inconsistency_pu": it.inconsistency, "where": it.where, "step": it.step,
-                     "objective": it.objective, "seconds": round(it.seconds, 4)} for it in run.iterations],
+                     "objective": it.objective, "seconds": round(it.seconds, 4), "integers_held": it.integers_held}
+                    for it in run.iterations],
     }
 
 

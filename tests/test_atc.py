@@ -210,6 +210,20 @@ def test_cli_solve_compare_and_json(tmp_path):
     assert summary["atc"]["history"][0]["iteration"] == 1
 
 
+def test_cli_stopping_options_reach_the_driver(tmp_path):
+    path = tmp_path / "m.mgd"
+    path.write_text(CONTINUOUS)
+    bad = CliRunner().invoke(main, ["solve", str(path), "--decompose", "atc", "--max-weight", "0"])
+    assert bad.exit_code == 2 and "max_weight > 0" in bad.output
+    # a loose multiplier test and a low cap still converge, to a consistent point
+    r = CliRunner().invoke(main, ["solve", str(path), "--decompose", "atc", "--tolerance", "1e-4", "--max-weight",
+                                  "2", "--dual-tolerance", "1e-2", "--json", "--no-save"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout if hasattr(r, "stdout") else r.output)
+    assert summary["atc"]["converged"] is True and summary["atc"]["final_inconsistency_pu"] <= 1e-4
+    assert summary["atc"]["options"]["max_weight"] == 2 and summary["atc"]["options"]["dual_tolerance"] == 1e-2
+
+
 def test_cli_compile_decompose(tmp_path):
     path = tmp_path / "m.mgd"
     path.write_text(CONTINUOUS)
