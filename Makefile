@@ -24,7 +24,7 @@ test: setup
 test-all: setup
 	$(BIN)/python -m pytest -q --runslow
 
-# the benchmarks' optional baselines (Pyomo) and profiler
+# the benchmarks' profiler (pyinstrument); Pyomo comes with the dev extra
 bench-setup: setup
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_compile_benchmark_smoke(tmp_path):
-    pytest.importorskip("pyomo", reason="the Pyomo baseline needs the bench extras (make bench-setup)")
+    pytest.importorskip("pyomo", reason="the Pyomo baseline comes with the dev extra (make setup)")
     out = tmp_path / "compile.csv"
     proc = subprocess.run([sys.executable, str(ROOT / "bench/bench_compile.py"), "--smoke", "--csv", str(out)],
                           capture_output=True, text=True, timeout=300)
