@@ -152,9 +152,11 @@ def _figure(rows: int = 1, width: float = 9.0, height: float = 4.5, sharex: bool
 
 def new_figure(rows: int = 1, cols: int = 1, figsize=(9.0, 4.5)):
     """A figure and its axes (flat list), drawn with the Agg canvas, for other modules' figures."""
-    fig = Figure(figsize=figsize, dpi=_DPI)
+    fig = Figure(figsize=figsize, dpi=_DPI, layout="constrained")     # labels never overlap ticks
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes:
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")  # costs as 60,785, not +6.078e4
     return fig, list(axes)
 
 
