@@ -10,8 +10,9 @@ buses, profiles from models/data/example/ resampled to the horizon.
   - variant `binary`: the CHP is `CHPUnit` with an on/off status per step, a minimum output of 30 % and a
     start-up cost (a MILP centrally; MILP children, so ATC stays on pwl penalties).
   - N > 32 (the feeder has 32 non-slack buses): microgrid k > 32 is a copy of microgrid k - 32 at the same
-    bus. The language allows several microgrids at a bus; each keeps its own tie line and 600 kW limit, so
-    the buses simply carry more microgrids (no synthetic feeder: the network stays the published one).
+    bus, and all microgrid sizes (devices, loads, tie limits) are scaled by 32 / N, so the feeder carries the
+    same total microgrid capacity as at N = 32 (unscaled, 64 microgrids make the centralized model
+    infeasible). The network stays the published one.
 
 Per (N, variant): the centralized solve (lowering + HiGHS, as `mgdsl solve` does, with --time-limit for the
 MILP). Per (N, variant, executor): run_atc with ATC defaults (pwl, tolerance 1e-3) and --max-iterations;
@@ -70,9 +71,20 @@ def _on_off_chp(match: re.Match) -> str:
             f"startup = 20 yuan)")
 
 
+_POWER = re.compile(r"(?P<v>\d+(?:\.\d+)?) (?P<u>kWh|kW)\b")
+
+
+def _shrink(block: str, factor: float) -> str:
+    """Every power and energy of a microgrid block times `factor` (prices, in yuan/kWh, are not matched)."""
+    return _POWER.sub(lambda m: f"{float(m['v']) * factor:.6g} {m['u']}", block)
+
+
 def scaled_system_text(n_microgrids: int, steps: int, variant: str) -> str:
-    """bench_atc_iteration's system with N microgrids (copies at the same buses beyond 32), CHPs on/off for
-    the binary variant."""
+    """bench_atc_iteration's system with N microgrids, CHPs on/off for the binary variant. Beyond 32 (the
+    feeder's non-slack buses) microgrid k is a copy of microgrid k - 32 at the same bus, and every microgrid's
+    sizes (devices, loads, tie limit) are scaled by 32 / N: the feeder carries the same total microgrid
+    capacity as at N = 32, split among more microgrids (unscaled, 64 microgrids are more than the feeder can
+    serve within its limits: the centralized model is infeasible)."""
     if not 1 <= n_microgrids <= MAX_MICROGRIDS:
         raise SystemExit(f"--microgrids must be between 1 and {MAX_MICROGRIDS}")
     text = system_text(min(n_microgrids, len(BUSES)), steps)
@@ -84,6 +96,8 @@ def scaled_system_text(n_microgrids: int, steps: int, variant: str) -> str:
             extra.append(blocks[original].replace(f"microgrid {original} at", f"microgrid mg{k} at", 1))
         head, tail = text.rsplit("\nminimize cost", 1)
         text = head + "".join(extra) + "\nminimize cost" + tail
+        factor = len(BUSES) / n_microgrids
+        text = _BLOCK.sub(lambda m: _shrink(m.group(0), factor), text)
     if variant == "binary":
         text, count = _CHP.subn(_on_off_chp, text)
         assert count == n_microgrids, "system_text's CHP line changed: update _CHP"
