@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tables import print_table  # noqa: E402  (bench/ is the script directory)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -241,15 +243,6 @@ COLUMNS = [
 ]
 
 
-def print_table(rows: list[dict]) -> None:
-    heads = [h for _, h, _ in COLUMNS]
-    cells = [[f.format(r[k]) for k, _, f in COLUMNS] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
-    print("  ".join(h.rjust(w) for h, w in zip(heads, widths)))
-    for c in cells:
-        print("  ".join(x.rjust(w) for x, w in zip(c, widths)))
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--microgrids", type=int, nargs="+", default=[3, 10], help="sizes N to run (default 3 10)")
@@ -278,7 +271,7 @@ def main(argv=None) -> int:
               f"({rows[-1]['atc_iterations']} iterations{', converged' if rows[-1]['converged'] else ''})",
               flush=True)
     print()
-    print_table(rows)
+    print_table(rows, COLUMNS)
     out.parent.mkdir(parents=True, exist_ok=True)
     fields = [k for k in rows[0] if not k.startswith("_")]
     with open(out, "w", newline="") as f:

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tables import print_table  # noqa: E402  (bench/ is the script directory)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -244,15 +246,6 @@ COLUMNS = [
 ]
 
 
-def print_table(rows: list[dict]) -> None:
-    heads = [h for _, h, _ in COLUMNS]
-    cells = [[f.format(r[k]) for k, _, f in COLUMNS] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
-    print("  ".join(h.rjust(w) for h, w in zip(heads, widths)))
-    for c in cells:
-        print("  ".join(x.rjust(w) for x, w in zip(c, widths)))
-
-
 def _growth_exponent(ns: list[int], seconds: list[float]) -> float:
     """k in seconds ~ N^k, a least-squares line through log-log points."""
     if len(ns) < 2:
@@ -323,7 +316,7 @@ def main(argv=None) -> int:
         for variant in args.variants:
             rows += measure(n, args.steps, variant, args.executors, options, args.time_limit)
     print()
-    print_table(rows)
+    print_table(rows, COLUMNS)
     summary = scaling_summary(rows)
     if summary:
         print()

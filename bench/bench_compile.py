@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tables import print_table  # noqa: E402  (bench/ is the script directory)
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 EXAMPLE = ROOT / "models" / "data" / "example"
@@ -540,22 +542,6 @@ COLUMNS = [
 ]
 
 
-def _cell(row: dict, key: str, fmt: str) -> str:
-    value = row.get(key)
-    if value is None or value == "":
-        return "-"
-    return fmt.format(value)
-
-
-def print_table(rows: list[dict]) -> None:
-    heads = [h for _, h, _ in COLUMNS]
-    cells = [[_cell(r, k, f) for k, _, f in COLUMNS] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
-    print("  ".join(h.rjust(w) for h, w in zip(heads, widths)))
-    for c in cells:
-        print("  ".join(x.rjust(w) for x, w in zip(c, widths)))
-
-
 def add_comparisons(rows: list[dict]) -> None:
     """Per size: each tool's build time over the hand-written linopy build (wall and CPU); mgdsl from text to a
     HiGHS instance (parse + check + lower + hand-over) against Pyomo from data to a HiGHS instance (build +
@@ -714,7 +700,7 @@ def main(argv=None) -> int:
             print(row["_stderr"][-2000:], file=sys.stderr)
     add_comparisons(rows)
     print()
-    print_table(rows)
+    print_table(rows, COLUMNS)
     print()
     for line in verdicts(rows):
         print("* " + line)

@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tables import print_table  # (bench/ is the script directory)
+
 # Nothing from mgdsl is imported at module level: the worker process (--worker) times mgdsl's imports itself.
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -310,15 +312,6 @@ STAGE_COLUMNS = [
     ("collect_s", "results", "{:.3f}"),
     ("save_s", "write results", "{:.2f}"),
 ]
-
-
-def print_table(rows: list[dict], columns) -> None:
-    heads = [h for _, h, _ in columns]
-    cells = [[f.format(r[k]) for k, _, f in columns] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
-    print("  ".join(h.rjust(w) for h, w in zip(heads, widths)))
-    for c in cells:
-        print("  ".join(x.rjust(w) for x, w in zip(c, widths)))
 
 
 def main(argv=None) -> int:

@@ -56,9 +56,6 @@ class Span:
         self.start = start
         self.end = end
 
-    def __repr__(self) -> str:
-        return f"Span({self.file.path!r}, {self.start}, {self.end})"
-
     def __reduce__(self):
         return (Span, (self.file, self.start, self.end))
 

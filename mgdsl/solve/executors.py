@@ -8,8 +8,6 @@ import multiprocessing as mp
 import os
 import traceback
 
-import numpy as np
-
 from ..decompose.subproblem import SolveOutcome, Subproblem, SubproblemSpec
 from ..diagnostics import MgdError
 
