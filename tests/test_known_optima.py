@@ -4,6 +4,7 @@ Every case is a few variables over one to three steps, so the whole file runs in
 are tight: LP optima are exact up to HiGHS's 1e-7 feasibility tolerance; the quadratic case gets 1e-4."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -397,3 +398,24 @@ microgrid mg {
         system.solve()
     assert err.value.diagnostics[0].code == "E0601"
     assert "electricity" in err.value.diagnostics[0].message
+
+
+def test_infeasibility_report_groups_the_steps_of_one_declaration():
+    # a 30 kW load for six hours from a battery holding 50 kWh: the conflict runs through every step (the
+    # balance and the state of charge at each), reported once per declaration and instance with its steps
+    system = mgdsl.loads("""
+use stdlib
+horizon 6 steps of 1 h
+microgrid mg {
+    load = Load(electricity, base = 30 kW)
+    es = Storage(electricity, capacity = 100 kWh, p_max = 50 kW, soc_init = 0.5)
+}
+""")
+    with pytest.raises(mgdsl.MgdError) as err:
+        system.solve()
+    d = err.value.diagnostics[0]
+    assert d.code == "E0601"
+    assert any(re.search(r"at steps \d+–\d+$", n) for n in d.notes), d.notes
+    # one line per declaration and instance, not one per step
+    heads = [n.split(" at step")[0] for n in d.notes if n.startswith("conflict:")]
+    assert len(heads) == len(set(heads)), d.notes

@@ -148,21 +148,41 @@ def fixed_integer_duals(low: Lowered):
         return None
 
 
-def _describe(low: Lowered, name: str, coords: dict) -> tuple[object, str]:
+def _describe(low: Lowered, name: str, coords: dict, steps: list[int] | None = None) -> tuple[object, str]:
     prov = low.builder.provenance.get(name)
     where = ", ".join(f"{k}={v}" for k, v in coords.items() if k != "t")
-    step = f" at step {coords['t']}" if "t" in coords else ""
+    if steps:
+        step = f" at step {steps[0]}" if len(steps) == 1 else f" at steps {_ranges(steps)}"
+    else:
+        step = f" at step {coords['t']}" if "t" in coords else ""
     text = f"{prov.description if prov else name}" + (f" ({where})" if where else "") + step
     return (prov.span if prov else None), text
 
 
+def _ranges(steps: list[int]) -> str:
+    """0, 1, 2, 5, 7, 8 -> "0–2, 5, 7–8"."""
+    out, start, prev = [], steps[0], steps[0]
+    for s in steps[1:] + [None]:
+        if s is not None and s == prev + 1:
+            prev = s
+            continue
+        out.append(str(start) if start == prev else f"{start}–{prev}")
+        if s is not None:
+            start = prev = s
+    return ", ".join(out)
+
+
+# An IIS can hold thousands of rows; grouping them by declaration and instance keeps the report readable.
+_IIS_ITEMS = 5000
+
+
 def diagnose_infeasible(low: Lowered) -> None:
-    """Compute an irreducible infeasible subsystem with HiGHS and report it as .mgd declarations."""
+    """Compute an irreducible infeasible subsystem with HiGHS and report it as .mgd declarations, one line
+    per declaration and instance with the steps involved."""
     import highspy
 
     m = low.model
-    labels_rows: list[tuple[str, dict]] = []
-    labels_cols: list[tuple[str, dict]] = []
+    members: list[tuple[str, dict]] = []
     try:
         with quiet_stdout():
             h = m.to_highspy()
@@ -173,16 +193,22 @@ def diagnose_infeasible(low: Lowered) -> None:
         status, iis = h.getIis()
         clabels = m.constraints.label_index.clabels
         vlabels = m.variables.label_index.vlabels
-        for r in list(iis.row_index_)[:40]:
-            labels_rows.append(m.constraints.get_label_position(int(clabels[r])))
-        for c in list(iis.col_index_)[:40]:
-            labels_cols.append(m.variables.get_label_position(int(vlabels[c])))
+        for r in list(iis.row_index_)[:_IIS_ITEMS]:
+            members.append(m.constraints.get_label_position(int(clabels[r])))
+        for c in list(iis.col_index_)[:_IIS_ITEMS]:
+            members.append(m.variables.get_label_position(int(vlabels[c])))
     except Exception:          # the IIS is a help, not a requirement: fall back to the plain report
         pass
+    groups: dict[tuple, tuple[str, dict, list[int]]] = {}
+    for name, coords in members:
+        key = (name, tuple((k, str(v)) for k, v in coords.items() if k != "t"))
+        entry = groups.setdefault(key, (name, coords, []))
+        if "t" in coords:
+            entry[2].append(int(coords["t"]))
     seen_spans = {}
     lines = []
-    for name, coords in labels_rows + labels_cols:
-        span, text = _describe(low, name, coords)
+    for name, coords, steps in groups.values():
+        span, text = _describe(low, name, coords, sorted(set(steps)))
         lines.append(text)
         if span is not None and id(span) not in seen_spans:
             seen_spans[id(span)] = Label(span, "involved")
