@@ -78,8 +78,6 @@ def _balance_expression(model, flows, all_nodes: pd.Index, time: pd.Index):
     """Sum every flow (an expression over (item, t), and the node of each item) into one expression over
     (node, t). Built from the flows' term arrays in one step: a groupby per flow costs far more in linopy.
     Vectorized over items: each flow's items go to their node's next free term slots."""
-    import linopy
-
     pos = {k: i for i, k in enumerate(all_nodes)}
     n_nodes, steps = len(all_nodes), len(time)
     const = np.zeros((n_nodes, steps))

@@ -40,6 +40,8 @@ class _NewlinePostLexer:
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
+    # cache=True: lark keeps the analysed grammar in the temporary directory, keyed by the grammar's hash
+    # (0.2-0.4 s saved in every process; if the directory is not writable lark just builds it again)
     return lark.Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
                      maybe_placeholders=True, postlex=_NewlinePostLexer(), cache=True)
 
