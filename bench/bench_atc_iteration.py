@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tables import print_table  # noqa: E402  (bench/ is the script directory)
+from tables import print_table, write_csv  # noqa: E402  (bench/ is the script directory)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -272,13 +272,7 @@ def main(argv=None) -> int:
               flush=True)
     print()
     print_table(rows, COLUMNS)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fields = [k for k in rows[0] if not k.startswith("_")]
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    write_csv(out, rows, [k for k in rows[0] if not k.startswith("_")])
     return 0
 
 

@@ -31,7 +31,6 @@ Prints a table and a computed summary line per variant and executor, and writes 
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import os
 import platform
@@ -42,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tables import print_table  # noqa: E402  (bench/ is the script directory)
+from tables import print_table, write_csv  # noqa: E402  (bench/ is the script directory)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -325,12 +324,7 @@ def main(argv=None) -> int:
     unconverged = [f"N={r['microgrids']} {r['variant']}/{r['executor']}" for r in rows if not r["converged"]]
     if unconverged:
         print(f"not converged within {options.max_iterations} iterations: {', '.join(unconverged)}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    write_csv(out, rows)
     return 0
 
 

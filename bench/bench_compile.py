@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tables import print_table  # noqa: E402  (bench/ is the script directory)
+from tables import print_table, write_csv  # noqa: E402  (bench/ is the script directory)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -704,12 +704,7 @@ def main(argv=None) -> int:
     print()
     for line in verdicts(rows):
         print("* " + line)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_csv, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    print(f"\nwrote {out_csv.relative_to(ROOT) if out_csv.is_relative_to(ROOT) else out_csv}")
+    write_csv(out_csv, rows, CSV_FIELDS)
     return 0 if all(not str(r["status"]).startswith(("failed", "timeout")) for r in rows) else 1
 
 

@@ -27,7 +27,6 @@ medians over the repeats. Exits 1 if an objective of HiGHS alone does not match 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
@@ -38,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tables import print_table  # (bench/ is the script directory)
+from tables import print_table, write_csv  # (bench/ is the script directory)
 
 # Nothing from mgdsl is imported at module level: the worker process (--worker) times mgdsl's imports itself.
 ROOT = Path(__file__).resolve().parent.parent
@@ -358,12 +357,7 @@ def main(argv=None) -> int:
     mismatched = [r["model"] for r in rows if not r["objective_match"]]
     if mismatched:
         print(f"objective mismatch between HiGHS alone and mgdsl: {', '.join(mismatched)}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    write_csv(out, rows)
     return 1 if mismatched else 0
 
 

@@ -1,7 +1,15 @@
-"""The benchmarks' shared console table: right-aligned columns from (key, heading, format) triples."""
+"""The benchmarks' shared output: a console table of (key, heading, format) columns, and the CSV file."""
 from __future__ import annotations
 
+import csv
+import sys
+from pathlib import Path
 from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mgdsl.files import atomic_write  # noqa: E402
 
 
 def format_cell(row: dict, key: str, fmt: str) -> str:
@@ -20,3 +28,18 @@ def print_table(rows: list[dict], columns: list[tuple[str, str, str]],
     print("  ".join(h.rjust(w) for h, w in zip(heads, widths)))
     for c in cells:
         print("  ".join(x.rjust(w) for x, w in zip(c, widths)))
+
+
+def write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
+    """All rows (only `fields`, default the first row's keys) to `path`, whole or not at all; says where."""
+    fields = fields or list(rows[0])
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+
+    atomic_write(path, write)
+    path = Path(path).resolve()
+    print(f"\nwrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
