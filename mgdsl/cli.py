@@ -413,38 +413,50 @@ def _study(file: str, out_dir: str | None, kw: dict, name: str, run) -> None:
     console.print(f"{len(rows)} runs; wrote {target / (name + '.csv')} and {target / (name + '.png')}")
 
 
-@study.command("tolerance")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Folder for CSV and PNG.")
-@click.option("--tolerances", default="1e-2,1e-3,1e-4,1e-5", show_default=True, help="Comma-separated tolerances.")
-@atc_options
+def _study_command(name: str):
+    """A `mgdsl study NAME FILE [-o DIR]` subcommand with the ATC options."""
+    def wrap(f):
+        f = atc_options(f)
+        f = click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+                         help="Folder for CSV and PNG.")(f)
+        f = click.argument("file", type=click.Path(dir_okay=False))(f)
+        return study.command(name)(f)
+    return wrap
+
+
+def _number_list(kind):
+    """A click callback: "1e-2,1e-3" -> [0.01, 0.001], or a usage error naming the bad item."""
+    def parse(ctx, param, value):
+        try:
+            return [kind(v) for v in value.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"a comma-separated list of {'integers' if kind is int else 'numbers'}, "
+                                     f"like {param.default}")
+    return parse
+
+
+@_study_command("tolerance")
+@click.option("--tolerances", default="1e-2,1e-3,1e-4,1e-5", show_default=True, callback=_number_list(float),
+              help="Comma-separated tolerances.")
 def study_tolerance(file, out_dir, tolerances, **kw):
     """ATC iterations, cost, deviation and time for each tolerance (the 33-bus paper's Table 2)."""
     from .study import tolerance_sweep
 
-    tols = [float(t) for t in tolerances.split(",")]
-    _study(file, out_dir, kw, "tolerance_sweep", lambda ir, out, o, p: tolerance_sweep(ir, out, o, tols, p))
+    _study(file, out_dir, kw, "tolerance_sweep", lambda ir, out, o, p: tolerance_sweep(ir, out, o, tolerances, p))
 
 
-@study.command("scale")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Folder for CSV and PNG.")
-@click.option("--microgrids", default="3,6,9,12", show_default=True,
+@_study_command("scale")
+@click.option("--microgrids", default="3,6,9,12", show_default=True, callback=_number_list(int),
               help="Comma-separated counts of microgrids (copies of the model's microgrids at other buses).")
-@atc_options
 def study_scale(file, out_dir, microgrids, **kw):
     """ATC against centralized in cost and time as microgrids are added (the 33-bus paper's Table 3)."""
     from .study import scale_sweep
 
-    counts = [int(n) for n in microgrids.split(",")]
-    _study(file, out_dir, kw, "scale_sweep", lambda ir, out, o, p: scale_sweep(ir, out, o, counts, p))
+    _study(file, out_dir, kw, "scale_sweep", lambda ir, out, o, p: scale_sweep(ir, out, o, microgrids, p))
 
 
-@study.command("initial")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Folder for CSV and PNG.")
+@_study_command("initial")
 @click.option("--seeds", type=int, default=20, show_default=True, help="Number of random initial target sets.")
-@atc_options
 def study_initial(file, out_dir, seeds, **kw):
     """ATC from random initial targets: the spread of the final cost (the 33-bus paper's Fig. 18)."""
     from .study import initial_values

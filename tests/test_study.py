@@ -46,3 +46,16 @@ def test_scale_sweep_and_initial_values(tmp_path):
     # random starts land within a small spread of the optimum (the paper reports ~0.2 %)
     assert all(abs(r["deviation_pct"]) < 0.5 for r in init)
     assert (tmp_path / "scale_sweep.png").exists() and (tmp_path / "initial_values.png").exists()
+
+
+def test_study_command_rejects_a_bad_list_without_a_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from mgdsl.cli import main
+
+    path = tmp_path / "m.mgd"
+    path.write_text(CONTINUOUS)
+    for args in (["tolerance", str(path), "--tolerances", "1e-2,abc"], ["scale", str(path), "--microgrids", "3,x"]):
+        r = CliRunner().invoke(main, ["study", *args])
+        assert r.exit_code == 2 and "comma-separated list" in r.output, r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit)
