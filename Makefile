@@ -1,17 +1,23 @@
 # mgdsl: `make run` sets everything up and solves the bundled example; `make test` runs the tests.
+# Installs use the exact versions in requirements.lock (Python 3.11, Linux); `make lock` refreshes it.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup run test test-all fmt-check bench-setup bench clean
+.PHONY: setup run test test-all test-newest lint lock fmt-check bench-setup bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# pip, setuptools and wheel come from the lock as well, and the package is built without isolation so the
+# build backend is the locked one too; nothing newer than the lock reaches the environment.
+$(STAMP): pyproject.toml $(LOCK)
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(PIP) install --quiet -c $(LOCK) pip setuptools wheel
+	$(PIP) install --quiet --no-build-isolation -c $(LOCK) -e ".[dev]"
 	touch $(STAMP)
 
 run: setup
@@ -20,13 +26,37 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-# also the slow property tests, with more examples
+# also the slow tests (property tests and fuzzing with more examples)
 test-all: setup
 	$(BIN)/python -m pytest -q --runslow
 
+# the newest releases the version ranges of pyproject.toml allow, in a separate environment: what a plain
+# `pip install mgdsl` gets today. The lock-drift test is skipped there (MGDSL_UNLOCKED=1).
+test-newest:
+	rm -rf .venv-newest
+	$(PYTHON) -m venv .venv-newest
+	.venv-newest/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	.venv-newest/bin/python -m pip install --quiet --upgrade -e ".[dev]"
+	MGDSL_UNLOCKED=1 .venv-newest/bin/python -m pytest -q
+
+# refresh requirements.lock from the newest compatible releases; run `make test` after it and commit both
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	.venv-lock/bin/python -m pip install --quiet -e ".[dev,bench]"
+	( echo "# Exact versions mgdsl is tested with (Python 3.11, Linux x86_64). Made by \`make lock\`; do not edit."; \
+	  .venv-lock/bin/python -m pip freeze --all --exclude-editable | grep -v '^-e ' ) > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf .venv-lock
+	@echo "wrote $(LOCK); now run: make test"
+
+lint: setup
+	$(BIN)/ruff check mgdsl tests bench
+
 # the benchmarks' profiler (pyinstrument); Pyomo comes with the dev extra
 bench-setup: setup
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(PIP) install --quiet --no-build-isolation -c $(LOCK) -e ".[dev,bench]"
 
 # every benchmark at its default size (long: see bench/README.md)
 bench: bench-setup
@@ -39,4 +69,4 @@ fmt-check: setup
 	$(BIN)/mgdsl fmt --check stdlib/*.mgd models/*.mgd
 
 clean:
-	rm -rf $(VENV) results out .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-newest .venv-lock results out .pytest_cache .hypothesis

@@ -1,8 +1,8 @@
 """mgdsl: describe microgrids and a distribution network once; compile to linopy models solved by HiGHS."""
-from .diagnostics import MgdError
+from .diagnostics import InternalError, MgdError
 
 __version__ = "0.1.0"
-__all__ = ["MgdError", "load", "loads", "__version__"]
+__all__ = ["InternalError", "MgdError", "load", "loads", "__version__"]
 
 
 def load(path, **kwargs):

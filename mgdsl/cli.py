@@ -1,5 +1,5 @@
-"""The `mgdsl` command: check | fmt | compile | solve | explain. Bad input ends in a rendered
-diagnostic and exit code 1, never a traceback."""
+"""The `mgdsl` command: check | fmt | compile | solve | explain | ... Bad input ends in a rendered
+diagnostic and a documented exit code, never a traceback; anything else is reported as a bug in mgdsl."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,7 @@ from .diagnostics import MgdError
 EXIT_INPUT = 1          # the model has errors (or is infeasible / unbounded)
 EXIT_USAGE = 2          # click's own code for bad command-line usage
 EXIT_NOT_CONVERGED = 3  # ATC stopped at max_iterations; the last iterate is written, marked not converged
+EXIT_BUG = 70           # a bug in mgdsl (EX_SOFTWARE of sysexits.h): the report says what to attach
 
 
 def atc_options(f):
@@ -92,7 +93,59 @@ def _load(path: str):
     return load(path)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: user errors that escape a command are rendered; any other exception is a bug."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except MgdError as err:
+            _fail(err, False, _color(None))
+        except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into a bug report
+            _report_bug(exc)
+
+
+def _report_bug(exc: BaseException) -> None:
+    """Print what a bug report needs and exit with EXIT_BUG; the full trace goes to a file, not the screen."""
+    import os
+    import platform
+    import tempfile
+    import traceback
+    from importlib import metadata
+
+    from . import __version__
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    versions = ", ".join(f"{d} {version(d)}" for d in ("highspy", "highspy-extras", "linopy", "xarray", "lark"))
+    trace = "".join(traceback.format_exception(exc))
+    report = (f"mgdsl {__version__}, Python {platform.python_version()} on {platform.platform()}\n{versions}\n"
+              f"command: {' '.join(sys.argv)}\n\n{trace}")
+    where = None
+    try:
+        fd, where = tempfile.mkstemp(prefix="mgdsl-bug-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(report)
+    except OSError:
+        where = None
+    click.echo(f"error: this is a bug in mgdsl {__version__}, not a problem of your model: "
+               f"{type(exc).__name__}: {exc}", err=True)
+    if where:
+        click.echo(f"  the details are in {where}", err=True)
+    else:
+        click.echo(report, err=True)
+    click.echo("  please report it with that file, the command line and the .mgd files (and data) it ran on",
+               err=True)
+    sys.exit(EXIT_BUG)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mgdsl")
 def main() -> None:
     """mgdsl: model microgrid clusters under a distribution network, once, in .mgd files."""

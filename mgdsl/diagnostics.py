@@ -72,6 +72,11 @@ def _order(d: Diagnostic):
     return (d.span.file.path, d.span.start)
 
 
+class InternalError(Exception):
+    """A bug in mgdsl, not a problem of the user's input: the CLI reports it as a bug with the version and
+    what to attach. Raise it where an invariant the checker should have guaranteed does not hold."""
+
+
 class Collector:
     """Accumulates diagnostics so a stage can report every problem of a file at once."""
 
