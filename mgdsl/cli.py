@@ -14,6 +14,7 @@ from .diagnostics import MgdError
 EXIT_INPUT = 1          # the model has errors (or is infeasible / unbounded)
 EXIT_USAGE = 2          # click's own code for bad command-line usage
 EXIT_NOT_CONVERGED = 3  # ATC stopped at max_iterations; the last iterate is written, marked not converged
+EXIT_WORKER_LOST = 6    # ATC worker processes kept dying (E0610); a single lost worker is replaced
 EXIT_BUG = 70           # a bug in mgdsl (EX_SOFTWARE of sysexits.h): the report says what to attach
 
 
@@ -84,7 +85,8 @@ def _fail(err: MgdError, as_json: bool, color: bool) -> None:
         click.echo(json.dumps({"ok": False, "diagnostics": [d.to_json() for d in err.diagnostics]}, indent=2))
     else:
         click.echo(err.render(color=color), err=True)
-    sys.exit(EXIT_INPUT)
+    codes = {d.code for d in err.diagnostics}
+    sys.exit(EXIT_WORKER_LOST if "E0610" in codes else EXIT_INPUT)
 
 
 def _load(path: str):

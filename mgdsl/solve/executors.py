@@ -4,12 +4,15 @@ processes (`processes`). A Dask executor can host the same worker role as an act
 driver, which only calls start / solve / results / write / close."""
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
 import os
+import signal
 import traceback
 
 from ..decompose.subproblem import SolveOutcome, Subproblem, SubproblemSpec
-from ..diagnostics import MgdError
+from ..diagnostics import Diagnostic, InternalError, MgdError
 
 
 class SubproblemWorker:
@@ -79,50 +82,138 @@ def _serve(conn) -> None:
             conn.send(("bug", traceback.format_exc()))
 
 
+class WorkerLost(Exception):
+    """A worker process ended without answering (killed, out of memory, crashed in native code)."""
+
+    def __init__(self, worker: int, exitcode: int | None):
+        self.worker = worker
+        self.exitcode = exitcode
+        super().__init__(f"worker {worker} ended with exit code {exitcode}")
+
+
+def _how_it_ended(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"ended with exit code {exitcode}"
+
+
 class ProcessExecutor:
-    """Long-lived worker processes, each owning some subproblems (assigned round-robin by size)."""
+    """Long-lived worker processes, each owning some subproblems (assigned round-robin by size).
+
+    A worker that dies is replaced: its parts are rebuilt from their specs in a new process and the requests
+    it had not answered are sent again. Every request carries the whole coordinator state a part needs
+    (targets, multipliers, weights), so a rebuilt part gives the same answer; only its warm start is lost.
+    """
 
     name = "processes"
+    max_restarts = 3              # per run: a part that keeps killing its worker is reported, not retried forever
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, on_event=None):
         self.n = workers or max(1, (os.cpu_count() or 2))
+        # a replaced worker is news for the user, not an error: a warning on the `mgdsl.atc` logger by default
+        self.on_event = on_event or logging.getLogger("mgdsl.atc").warning
+        self.restarts = 0
 
     def start(self, specs: list[SubproblemSpec], steps: int) -> None:
-        ctx = mp.get_context("spawn")
+        self.ctx = mp.get_context("spawn")
+        self.steps = steps
+        self.specs = {spec.part.name: spec for spec in specs}
         n = max(1, min(self.n, len(specs)))
-        self.conns, self.procs, self.home = [], [], {}
-        for _ in range(n):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child,), daemon=True)
-            proc.start()
-            self.conns.append(parent)
-            self.procs.append(proc)
-        groups = [[] for _ in range(n)]
+        self.conns, self.procs, self.home = [None] * n, [None] * n, {}
         for k, spec in enumerate(specs):
-            groups[k % n].append(spec)
             self.home[spec.part.name] = k % n
-        for conn, group in zip(self.conns, groups):
-            conn.send(("build", (group, steps)))
-        for conn in self.conns:
-            self._receive(conn)
+        for k in range(n):
+            self._spawn(k)
+        for k in range(n):
+            self._call(k, "build", (self._specs_of(k), steps))
 
-    def _receive(self, conn):
-        kind, value = conn.recv()
+    def _specs_of(self, k: int) -> list[SubproblemSpec]:
+        return [spec for name, spec in self.specs.items() if self.home[name] == k]
+
+    def _spawn(self, k: int) -> None:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_serve, args=(child,), daemon=True)
+        proc.start()
+        child.close()                 # only the worker holds that end: its death is an EOF here, not a hang
+        self.conns[k], self.procs[k] = parent, proc
+
+    def _receive(self, k: int):
+        conn, proc = self.conns[k], self.procs[k]
+        # wait for an answer or the worker's end, whichever comes first
+        ready = mp_connection.wait([conn, proc.sentinel])
+        try:
+            if conn not in ready and not conn.poll():
+                raise EOFError
+            kind, value = conn.recv()
+        except (EOFError, OSError):
+            proc.join(timeout=5)
+            raise WorkerLost(k, proc.exitcode) from None
         if kind == "mgd":
             raise value
         if kind == "bug":
-            raise RuntimeError(f"an ATC worker failed:\n{value}")
+            raise InternalError(f"an ATC worker failed:\n{value}")
         return value
+
+    def _send(self, k: int, method: str, args: tuple) -> None:
+        try:
+            self.conns[k].send((method, args))
+        except (OSError, EOFError):
+            pass                      # the worker is gone: _receive reports it
+
+    def _call(self, k: int, method: str, args: tuple):
+        """One call on worker k; a lost worker is replaced (its parts rebuilt) and the call repeated."""
+        self._send(k, method, args)
+        while True:
+            try:
+                return self._receive(k)
+            except WorkerLost as lost:
+                self._replace(lost)
+                if method != "build":
+                    self._send(k, method, args)
+                else:
+                    return [spec.part.name for spec in self._specs_of(k)]
+
+    def _replace(self, lost: WorkerLost) -> None:
+        k = lost.worker
+        parts = sorted(name for name, home in self.home.items() if home == k)
+        what = _how_it_ended(lost.exitcode)
+        if self.restarts >= self.max_restarts:
+            raise MgdError([Diagnostic(
+                "E0610", f"the ATC worker process holding part{'s' if len(parts) > 1 else ''} "
+                         f"{', '.join(f'`{p}`' for p in parts)} was lost ({what}), "
+                         f"after {self.restarts} restarts in this run", None,
+                notes=["a worker that keeps dying usually ran out of memory (see `dmesg`) or was killed from outside"],
+                help="run with `--executor serial` to see the error in this process, or give the machine more memory")])
+        self.restarts += 1
+        self.on_event(f"ATC worker {k} ({', '.join(parts)}) was lost ({what}); rebuilding its parts in a new "
+                      f"process (restart {self.restarts} of at most {self.max_restarts})")
+        try:
+            self.conns[k].close()
+        except OSError:
+            pass
+        self._spawn(k)
+        self._send(k, "build", (self._specs_of(k), self.steps))
+        self._receive(k)
 
     def solve(self, requests):
         by_worker: dict[int, list] = {}
         for req in requests:
             by_worker.setdefault(self.home[req[0]], []).append(req)
         for k, reqs in by_worker.items():
-            self.conns[k].send(("solve", (reqs,)))
+            self._send(k, "solve", (reqs,))
         out = {}
         for k, reqs in by_worker.items():
-            for outcome in self._receive(self.conns[k]):
+            while True:
+                try:
+                    answers = self._receive(k)
+                    break
+                except WorkerLost as lost:
+                    self._replace(lost)
+                    self._send(k, "solve", (reqs,))
+            for outcome in answers:
                 out[outcome.part] = outcome
         return [out[r[0]] for r in requests]
 
@@ -132,32 +223,37 @@ class ProcessExecutor:
             by_worker.setdefault(self.home[n], []).append(n)
         out = {}
         for k, ns in by_worker.items():
-            self.conns[k].send(("results", (ns,)))
-        for k in by_worker:
-            out.update(self._receive(self.conns[k]))
+            out.update(self._call(k, "results", (ns,)))
         return out
 
     def write(self, name, path):
-        conn = self.conns[self.home[name]]
-        conn.send(("write", (name, path)))
-        self._receive(conn)
+        self._call(self.home[name], "write", (name, path))
+
+    def worker_pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs if proc is not None]
 
     def close(self) -> None:
         for conn in getattr(self, "conns", []):
+            if conn is None:
+                continue
             try:
                 conn.send(("close", ()))
-                conn.recv()
+                if conn.poll(5):
+                    conn.recv()
             except (OSError, EOFError):
                 pass
         for proc in getattr(self, "procs", []):
+            if proc is None:
+                continue
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
 
 
-def make_executor(name: str, workers: int | None = None):
+def make_executor(name: str, workers: int | None = None, on_event=None):
+    """The executor named in the ATC options (checked before: an unknown name here is a bug)."""
     if name == "serial":
         return SerialExecutor()
     if name == "processes":
-        return ProcessExecutor(workers)
-    raise ValueError(f"unknown executor {name!r}: use serial or processes")
+        return ProcessExecutor(workers, on_event)
+    raise InternalError(f"unknown executor {name!r} passed the options check")
