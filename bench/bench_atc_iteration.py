@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from tables import print_table, write_csv  # noqa: E402  (bench/ is the script directory)
+from tables import print_table, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

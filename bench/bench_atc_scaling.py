@@ -40,12 +40,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from tables import print_table, write_csv  # noqa: E402  (bench/ is the script directory)
+from tables import print_table, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_atc_iteration import BUSES, system_text  # noqa: E402
 
 import mgdsl  # noqa: E402
 from mgdsl.diagnostics import MgdError  # noqa: E402
@@ -53,8 +54,6 @@ from mgdsl.lower.system import lower_system  # noqa: E402
 from mgdsl.solve import atc as atc_mod  # noqa: E402
 from mgdsl.solve.atc import ATCOptions, run_atc  # noqa: E402
 from mgdsl.solve.centralized import solve_lowered  # noqa: E402
-
-from bench_atc_iteration import BUSES, system_text  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = ("continuous", "binary")

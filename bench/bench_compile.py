@@ -40,8 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from tables import print_table, write_csv  # noqa: E402  (bench/ is the script directory)
+from tables import print_table, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -384,7 +383,7 @@ def worker(tool: str, n: int, steps: int, system: Path | None, lower: bool, solv
     if tool == "mgdsl":
         sys.path.insert(0, str(ROOT))
         import mgdsl
-        import mgdsl.lower.system  # noqa: F401  (imports linopy and xarray, like the baselines' imports)
+        import mgdsl.lower.system
     elif tool == "linopy":
         import linopy  # noqa: F401
     else:

@@ -86,6 +86,7 @@ def worker(model: str, out_dir: str, mps_path: str, solve_options: dict) -> None
     t_begin = time.perf_counter()
     sys.path.insert(0, str(ROOT))
     import highspy
+
     import mgdsl.api
     t_imported = time.perf_counter()
 

@@ -105,7 +105,7 @@ class _Commands(click.Group):
             raise
         except MgdError as err:
             _fail(err, False, _color(None))
-        except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into a bug report
+        except Exception as exc:  # the one place that turns a crash into a bug report
             _report_bug(exc)
 
 
@@ -196,7 +196,8 @@ def explain(code: str) -> None:
 @click.option("--markdown", is_flag=True, help="Print the library reference as Markdown (docs/stdlib.md).")
 def templates(markdown: bool) -> None:
     """List the standard library's device templates and their parameters."""
-    from .docgen import markdown as md, stdlib_templates
+    from .docgen import markdown as md
+    from .docgen import stdlib_templates
     from .syntax.printer import fmt_param
 
     if markdown:

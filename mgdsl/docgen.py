@@ -5,10 +5,10 @@ from .diagnostics import Collector
 from .resources import stdlib_dir
 from .sema import units
 from .sema.templates import check_template
+from .source import SourceFile
 from .syntax import ast
 from .syntax.parser import parse
 from .syntax.printer import fmt_expr
-from .source import SourceFile
 
 
 def stdlib_templates():

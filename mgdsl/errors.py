@@ -163,6 +163,13 @@ mixed-integer quadratic program (MIQP), which HiGHS cannot solve, so mgdsl refus
 rather than return a wrong answer. Replace the quadratic cost by a piecewise-linear one (several linear
 segments), or make the binaries continuous.
 """),
+    "E0610": ("ATC worker lost", """
+A worker process of `--executor processes` ended without answering (killed, out of memory, or crashed
+inside the solver). mgdsl replaces a lost worker and rebuilds its parts from their specifications, with
+the coordinator's targets, multipliers and weights, and goes on; this error means workers kept dying
+(three restarts in one run). Look for the out-of-memory killer in the system log, or run with
+`--executor serial` to see the failure in the main process.
+"""),
 }
 
 

@@ -46,14 +46,21 @@ def test_golden(path: Path):
     text, codes = render_case(path)
     assert path.stem in codes, f"{path.name} should report {path.stem}, reported {sorted(codes)}"
     expected = path.with_suffix(".txt")
-    if os.environ.get("MGDSL_UPDATE_GOLDEN") or not expected.exists():
+    if os.environ.get("MGDSL_UPDATE_GOLDEN"):
         expected.write_text(text)
+    assert expected.exists(), f"{expected.name} is missing: create it with MGDSL_UPDATE_GOLDEN=1 and review it"
     assert text == expected.read_text()
+
+
+# codes that no .mgd file can produce, each with the test that covers it instead
+NOT_FROM_A_MODEL = {
+    "E0610": "a lost ATC worker process: tests/test_atc_faults.py",
+}
 
 
 def test_every_code_has_a_golden_file():
     have = {p.stem for p in CASES}
-    missing = sorted(set(CODES) - have)
+    missing = sorted(set(CODES) - have - set(NOT_FROM_A_MODEL))
     assert not missing, f"error codes without a golden test: {missing}"
 
 
