@@ -3,7 +3,10 @@ bare traceback; a user error that escapes a command is still rendered as a diagn
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from click.testing import CliRunner
 
@@ -15,15 +18,17 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = str(ROOT / "models" / "storage_arbitrage.mgd")
 
 
+@pytest.fixture(autouse=True)
+def _reports_in_tmp(monkeypatch, tmp_path):
+    """Bug reports go to the temporary folder: keep them in this test's own."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 def _run(args):
     return CliRunner().invoke(main, args, catch_exceptions=False)
 
 
 def test_an_unexpected_exception_is_a_bug_report(monkeypatch, tmp_path):
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    import tempfile
-    monkeypatch.setattr(tempfile, "tempdir", None)
-
     def broken(path):
         raise ZeroDivisionError("float division by zero")
 
