@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from click.testing import CliRunner
 
 import mgdsl.api
