@@ -14,6 +14,7 @@ from .diagnostics import MgdError
 EXIT_INPUT = 1          # the model has errors (or is infeasible / unbounded)
 EXIT_USAGE = 2          # click's own code for bad command-line usage
 EXIT_NOT_CONVERGED = 3  # ATC stopped at max_iterations; the last iterate is written, marked not converged
+EXIT_OUTPUT = 5         # results could not be written: unwritable or full, in use, not a results folder (E07xx)
 EXIT_WORKER_LOST = 6    # ATC worker processes kept dying (E0610); a single lost worker is replaced
 EXIT_BUG = 70           # a bug in mgdsl (EX_SOFTWARE of sysexits.h): the report says what to attach
 
@@ -86,6 +87,8 @@ def _fail(err: MgdError, as_json: bool, color: bool) -> None:
     else:
         click.echo(err.render(color=color), err=True)
     codes = {d.code for d in err.diagnostics}
+    if any(code.startswith("E07") for code in codes):
+        sys.exit(EXIT_OUTPUT)
     sys.exit(EXIT_WORKER_LOST if "E0610" in codes else EXIT_INPUT)
 
 
@@ -234,9 +237,12 @@ def fmt(files: tuple[str, ...], check_only: bool, stdout: bool) -> None:
             if check_only:
                 unformatted.append(file)
             else:
-                from .results import _atomic
+                from .files import atomic_write
 
-                _atomic(Path(file), lambda p, text=text: Path(p).write_text(text, encoding="utf-8"))
+                try:
+                    atomic_write(Path(file), lambda p, text=text: Path(p).write_text(text, encoding="utf-8"))
+                except MgdError as e:           # E0701: the file could not be rewritten; it is unchanged
+                    _fail(e, False, _color(None))
                 click.echo(f"formatted {file}")
     if unformatted:
         for f in unformatted:
@@ -260,7 +266,10 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
         if decompose:
             options = _options_or_usage(system, kw)
             target = Path(out) if out else Path("out") / system.name
-            written = system.write_subproblems(target, options, fmt_ or "lp")
+            from .files import moved, results_folder
+
+            with results_folder(target) as staging:     # written whole, swapped in by one rename
+                written = moved(system.write_subproblems(staging, options, fmt_ or "lp"), staging, target)
         else:
             system.lower()
     except MgdError as e:
@@ -281,10 +290,14 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
     if target.suffix.lower() not in (".lp", ".mps"):
         target = target.with_suffix(suffix)
     t0 = time.perf_counter()
-    system.write(target)
+    try:
+        system.write(target)
+    except MgdError as e:               # E0701: unwritable or full; the model file is absent or the old one
+        _fail(e, as_json, _color(None))
     size = system.size()
     info = {"model": file, "written": str(target), **size,
-            "timings_s": {**{k: round(v, 4) for k, v in system.timings.items()}, "write": round(time.perf_counter() - t0, 4)}}
+            "timings_s": {**{k: round(v, 4) for k, v in system.timings.items()},
+                          "write": round(time.perf_counter() - t0, 4)}}
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
@@ -315,22 +328,27 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
     if decompose:
         _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot)
         return
+    from .files import moved, results_folder
+
+    written = []
     try:
         system = _load(file)
-        results = system.solve(time_limit=time_limit, mip_gap=mip_gap, mip_prices=mip_prices)
+        target = None if no_save else Path(out_dir) if out_dir else Path("results") / system.name
+        # locked (a second run is refused) and written beside the target: one rename swaps results and plots in
+        with results_folder(target) as staging:
+            results = system.solve(time_limit=time_limit, mip_gap=mip_gap, mip_prices=mip_prices)
+            results.summary["timings_s"]["total"] = round(time.perf_counter() - t0, 4)
+            if staging is not None:
+                written = results.write_into(staging)
+                if plot:
+                    from .plot import plot_all
+
+                    written += plot_all(results, staging)
     except MgdError as e:
         _fail(e, as_json, _color(None))
-    total = time.perf_counter() - t0
-    results.summary["timings_s"]["total"] = round(total, 4)
-    written = []
-    if not no_save:
-        target = Path(out_dir) if out_dir else Path("results") / system.name
-        written = results.save(target)
+    if target is not None:
         results.summary["output"] = str(target)
-        if plot:
-            from .plot import plot_all
-
-            written += plot_all(results, target)
+        written = moved(written, staging, target)
     if as_json:
         click.echo(json.dumps(results.summary, indent=2))
         return
@@ -340,47 +358,53 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
 def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> None:
     from rich.console import Console
 
+    from .files import moved, results_folder
     from .solve.atc import coupling_values
 
     console = Console(stderr=as_json, highlight=False, soft_wrap=True)
+    written = []
     try:
         system = _load(file)
         options = _options_or_usage(system, kw)
-        console.print(f"[bold]ATC[/bold] on {file}: penalty {options.penalty}, tolerance {options.tolerance:g} p.u., "
-                      f"children {options.children}, executor {options.executor}")
-        console.print(f"{'iter':>4}  {'max |r-x| (pu)':>14}  {'at (coupling@child, step)':<34} {'objective':>14} {'time':>7}")
+        target = None if no_save else Path(out_dir) if out_dir else Path("results") / system.name
+        # locked (a second run is refused) and written beside the target: one rename swaps results and plots in
+        with results_folder(target) as staging:
+            console.print(f"[bold]ATC[/bold] on {file}: penalty {options.penalty}, tolerance {options.tolerance:g} "
+                          f"p.u., children {options.children}, executor {options.executor}")
+            console.print(f"{'iter':>4}  {'max |r-x| (pu)':>14}  {'at (coupling@child, step)':<34} "
+                          f"{'objective':>14} {'time':>7}")
 
-        def progress(it):
-            console.print(f"{it.k:>4}  {it.inconsistency:>14.3e}  {it.where + ', t=' + str(it.step):<34} "
-                          f"{it.objective:>14,.2f} {it.seconds:>6.2f}s")
+            def progress(it):
+                console.print(f"{it.k:>4}  {it.inconsistency:>14.3e}  {it.where + ', t=' + str(it.step):<34} "
+                              f"{it.objective:>14,.2f} {it.seconds:>6.2f}s")
 
-        run = system.solve_atc(options, progress=progress)
-        central = None
-        if compare:
-            central_sys = _load(file)
-            central = central_sys.solve()
-            central_values = coupling_values(central_sys.lower())
+            run = system.solve_atc(options, progress=progress)
+            central = None
+            if compare:
+                central_sys = _load(file)
+                central = central_sys.solve()
+                central_values = coupling_values(central_sys.lower())
+            summary = run.results.summary
+            summary["timings_s"]["total"] = round(time.perf_counter() - t0, 4)
+            atc = summary["atc"]
+            if central is not None:
+                diffs = {cid: float(abs(run.targets[cid] - central_values[cid]).max()) for cid in run.targets
+                         if cid in central_values}
+                worst = max(diffs, key=diffs.get) if diffs else None
+                gap = (run.objective - central.objective) / max(abs(central.objective), 1e-9)
+                atc["compare"] = {"centralized_objective": central.objective, "relative_gap": gap,
+                                  "largest_coupling_difference": diffs.get(worst, 0.0) if worst else 0.0,
+                                  "at": worst, "centralized_seconds": central_sys.timings.get("solve", 0.0)
+                                  + central_sys.timings.get("lower", 0.0)}
+            if staging is not None:
+                written = run.results.write_into(staging)
+                if plot:
+                    written += _atc_figures(run, central, staging)
     except MgdError as e:
         _fail(e, as_json, _color(None))
-    summary = run.results.summary
-    summary["timings_s"]["total"] = round(time.perf_counter() - t0, 4)
-    atc = summary["atc"]
-    if central is not None:
-        diffs = {cid: float(abs(run.targets[cid] - central_values[cid]).max()) for cid in run.targets
-                 if cid in central_values}
-        worst = max(diffs, key=diffs.get) if diffs else None
-        atc["compare"] = {"centralized_objective": central.objective,
-                          "relative_gap": (run.objective - central.objective) / max(abs(central.objective), 1e-9),
-                          "largest_coupling_difference": diffs.get(worst, 0.0) if worst else 0.0,
-                          "at": worst, "centralized_seconds": central_sys.timings.get("solve", 0.0)
-                          + central_sys.timings.get("lower", 0.0)}
-    written = []
-    if not no_save:
-        target = Path(out_dir) if out_dir else Path("results") / system.name
-        written = run.results.save(target)
+    if target is not None:
         summary["output"] = str(target)
-        if plot:
-            written += _atc_figures(run, central, target)
+        written = moved(written, staging, target)
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=float))
     else:
@@ -438,12 +462,17 @@ def _atc_figures(run, central, target: Path) -> list:
               help="Folder for the PNGs (default: the results folder).")
 def plot_cmd(results_dir: str, out_dir: str | None) -> None:
     """Draw the figures of a results folder written by `mgdsl solve`."""
+    from .files import moved, results_folder
     from .plot import plot_all
 
-    try:
-        written = plot_all(results_dir, Path(out_dir) if out_dir else Path(results_dir))
-    except (OSError, ValueError, KeyError) as e:
-        raise click.ClickException(f"cannot plot {results_dir}: {e}")
+    target = Path(out_dir) if out_dir else Path(results_dir)
+    # The figures join the folder's other files and the folder is swapped in whole; its lock also keeps a
+    # solve from replacing the results while they are read. An E07xx MgdError is rendered by the group.
+    with results_folder(target, keep="all", check_first=False) as staging:
+        try:
+            written = moved(plot_all(results_dir, staging), staging, target)
+        except (OSError, ValueError, KeyError) as e:
+            raise click.ClickException(f"cannot plot {results_dir}: {e}") from None
     for p in written:
         click.echo(str(p))
 
@@ -461,11 +490,15 @@ def _study(file: str, out_dir: str | None, kw: dict, name: str, run) -> None:
         system = _load(file)
         options = _options_or_usage(system, kw)
         target = Path(out_dir) if out_dir else Path("results") / system.name / "study"
-        rows = run(system.ir, target, options, console.print)
+        from .files import results_folder
+
+        # locked for the whole study; its CSV and PNG join the folder's other studies, swapped in at the end
+        with results_folder(target, keep="all") as staging:
+            rows = run(system.ir, staging, options, console.print)
     except MgdError as e:
         _fail(e, False, _color(None))
     except ValueError as e:
-        raise click.UsageError(str(e))
+        raise click.UsageError(str(e)) from None
     console.print(f"{len(rows)} runs; wrote {target / (name + '.csv')} and {target / (name + '.png')}")
 
 

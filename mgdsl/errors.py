@@ -170,6 +170,26 @@ the coordinator's targets, multipliers and weights, and goes on; this error mean
 (three restarts in one run). Look for the out-of-memory killer in the system log, or run with
 `--executor serial` to see the failure in the main process.
 """),
+    # ---- E07xx: writing output (exit code 5)
+    "E0701": ("cannot write results", """
+mgdsl could not write its output (a results folder, a model file, figures, a study or a formatted file):
+the folder cannot be created, it is read-only or not yours to write, or the disk is full. The message names
+the path and the system's reason. Nothing is left half-written: a results folder is written beside its
+target and swapped in whole at the end, so the previous results, if any, are still there and complete.
+Choose another place with `-o`, fix the folder's permissions or free some disk space, and run again.
+"""),
+    "E0702": ("output folder in use", """
+Another mgdsl run is writing the same output folder right now: it holds the lock file `.NAME.lock` beside
+the folder. Two runs into one folder would replace each other's results, so the second is refused. Wait
+for the other run to finish, or write elsewhere with `-o`. A killed run does not keep the lock (the
+system releases it), and the next run removes what a killed run left behind (a hidden `.NAME.staging-*`).
+"""),
+    "E0703": ("not a results folder", """
+The output folder exists and holds files mgdsl did not write (it has no `summary.json`, `couplings.json`
+or `.mgdsl-output`). mgdsl replaces an output folder as a whole, so it refuses to replace this one: a typo
+such as `-o ~` or `-o src/` must never delete your files. Write to a new or empty folder with `-o`, or
+remove the folder yourself if it really is old output.
+"""),
 }
 
 

@@ -17,7 +17,6 @@ step t covers [t dt, (t + 1) dt) with dt from the results' summary (1 h when unk
 from __future__ import annotations
 
 import os
-from .files import atomic_write
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -26,6 +25,8 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from .files import atomic_write
 
 __all__ = ["power_balance", "voltage_heatmap", "reactive_compensation", "storage", "atc_convergence",
            "tie_convergence", "purchase_comparison", "plot_all"]

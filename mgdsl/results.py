@@ -1,5 +1,5 @@
 """Solution -> results named by the .mgd: one xarray Dataset per device template over (instance, t), one
-for the network, ties and switches; saved atomically as netCDF and CSV with a JSON summary."""
+for the network, ties and switches; saved as netCDF and CSV with a JSON summary, the folder written whole."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .files import atomic_write, moved, results_folder
 from .lower.exprs import is_linopy
-from .files import atomic_write
 from .lower.system import Lowered
 from .sema import units
 
@@ -32,8 +32,17 @@ class Results:
         return self.summary.get("objective", float("nan"))
 
     def save(self, out_dir: str | Path) -> list[Path]:
-        """Write every dataset as NAME.nc and NAME.csv, and summary.json; each file appears whole or not at all."""
-        out = Path(out_dir)
+        """Write the results folder whole (see `write_into` for its files): written beside `out_dir` and swapped
+        in at the end, so a reader sees the complete previous folder or the complete new one, never a mix.
+        Raises MgdError (E0701..E0703) when the folder cannot be written, is in use or is not a results folder."""
+        with results_folder(out_dir) as staging:
+            written = self.write_into(staging)
+        return moved(written, staging, out_dir)
+
+    def write_into(self, folder: str | Path) -> list[Path]:
+        """Write every dataset as NAME.nc and NAME.csv, and summary.json, into `folder` (a staging folder of
+        `mgdsl.files.results_folder`); each file appears whole or not at all."""
+        out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         written = []
         for name, ds in self.datasets.items():
@@ -48,7 +57,9 @@ def _to_csv(ds: xr.Dataset, path) -> None:
     """One table per dataset. When every variable's dimensions nest in the widest one (a template's untimed
     variables beside its timed ones) the narrower ones are repeated along the missing dimension; otherwise
     (the network: buses, lines, the slack) each group of variables gets its own rows, blank elsewhere."""
-    frame_of = lambda names: ds[names].to_dataframe().reset_index()
+    def frame_of(names):
+        return ds[names].to_dataframe().reset_index()
+
     groups: dict[tuple, list[str]] = {}
     for name, var in ds.data_vars.items():
         groups.setdefault(tuple(var.dims), []).append(name)
@@ -68,6 +79,7 @@ def _to_csv(ds: xr.Dataset, path) -> None:
 
 
 def _atomic(target: Path, write) -> Path:
+    """One file written atomically (kept for callers that import it from here)."""
     return atomic_write(target, write)
 
 
@@ -149,15 +161,17 @@ def collect(low: Lowered) -> Results:
         if dual is not None:
             keys = [f"{net.name}:{b}:electricity" for b in net.buses]
             price = dual.sel(node=keys).values / ir.dt_h
+            described = "nodal price (dual of the balance" + (
+                ", integers fixed at their optimum)" if has_integers else ")")
             ds["price"] = xr.DataArray(price, coords={"bus": net.buses, "t": np.arange(ir.steps)}, dims=("bus", "t"),
-                                       attrs={"units": f"{ir.currency}/kWh", "description": "nodal price (dual of the balance"
-                                              + (", integers fixed at their optimum)" if has_integers else ")")})
+                                       attrs={"units": f"{ir.currency}/kWh", "description": described})
         if ln.cost is not None:
             costs[net.name] = costs.get(net.name, 0.0) + float(ln.cost.solution)
         datasets[net.name] = ds
     if low.ties:
         sol = (low.ties.get("mg") if "mg" in low.ties else low.ties["net"]).solution.rename({"tie": "microgrid"})
-        datasets["ties"] = xr.Dataset({"import": sol.assign_attrs(units="kW", description="tie-line import of each microgrid")})
+        datasets["ties"] = xr.Dataset(
+            {"import": sol.assign_attrs(units="kW", description="tie-line import of each microgrid")})
     if low.switches:
         datasets["switches"] = xr.Dataset({
             "flow": low.switches["flow"].solution.assign_attrs(units="kW", description="flow from end a to end b"),

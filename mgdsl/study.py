@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -73,9 +73,13 @@ def tolerance_sweep(ir: SystemIR, out: Path, options: ATCOptions, tolerances=(1e
         fig, ax = new_figure(1, 2, figsize=(10, 3.8))
         tol = [r["tolerance"] for r in rows]
         ax[0].semilogx(tol, [r["iterations"] for r in rows], "o-")
-        ax[0].set_xlabel("tolerance (p.u.)"); ax[0].set_ylabel("iterations"); ax[0].invert_xaxis()
+        ax[0].set_xlabel("tolerance (p.u.)")
+        ax[0].set_ylabel("iterations")
+        ax[0].invert_xaxis()
         ax[1].semilogx(tol, [abs(r["deviation_pct"]) for r in rows], "o-", color="C1")
-        ax[1].set_xlabel("tolerance (p.u.)"); ax[1].set_ylabel("|deviation| from centralized (%)"); ax[1].invert_xaxis()
+        ax[1].set_xlabel("tolerance (p.u.)")
+        ax[1].set_ylabel("|deviation| from centralized (%)")
+        ax[1].invert_xaxis()
         fig.suptitle("ATC against tolerance")
         return fig
     _figure(out / "tolerance_sweep.png", draw)
@@ -137,9 +141,12 @@ def scale_sweep(ir: SystemIR, out: Path, options: ATCOptions, counts=(3, 6, 9, 1
         n = [r["microgrids"] for r in rows]
         ax[0].plot(n, [r["atc_seconds"] for r in rows], "o-", label="ATC")
         ax[0].plot(n, [r["centralized_seconds"] for r in rows], "s-", label="centralized")
-        ax[0].set_xlabel("microgrids"); ax[0].set_ylabel("time (s)"); ax[0].legend()
+        ax[0].set_xlabel("microgrids")
+        ax[0].set_ylabel("time (s)")
+        ax[0].legend()
         ax[1].plot(n, [r["deviation_pct"] for r in rows], "o-", color="C2")
-        ax[1].set_xlabel("microgrids"); ax[1].set_ylabel("ATC cost deviation (%)")
+        ax[1].set_xlabel("microgrids")
+        ax[1].set_ylabel("ATC cost deviation (%)")
         fig.suptitle("ATC and centralized as the system grows")
         return fig
     _figure(out / "scale_sweep.png", draw)
@@ -154,7 +161,8 @@ def initial_values(ir: SystemIR, out: Path, options: ATCOptions, seeds: int = 20
     for seed in range(seeds):
         r = _atc(ir, dataclasses.replace(options, initial="random", seed=seed))
         rows.append({"seed": seed, "atc_cost": round(r["objective"], 4), "iterations": r["iterations"],
-                     "converged": r["converged"], "deviation_pct": round(100 * (r["objective"] - central) / abs(central), 5),
+                     "converged": r["converged"],
+                     "deviation_pct": round(100 * (r["objective"] - central) / abs(central), 5),
                      "seconds": round(r["seconds"], 3)})
         progress(f"seed {seed}: {r['objective']:,.2f} after {r['iterations']} iterations")
     costs = np.array([r["atc_cost"] for r in rows])
@@ -168,7 +176,9 @@ def initial_values(ir: SystemIR, out: Path, options: ATCOptions, seeds: int = 20
         ax = ax[0]
         ax.plot([r["seed"] for r in rows], costs, "o", label="ATC from random initial targets")
         ax.axhline(central, color="k", lw=1, ls="--", label="centralized")
-        ax.set_xlabel("seed"); ax.set_ylabel("total cost"); ax.legend()
+        ax.set_xlabel("seed")
+        ax.set_ylabel("total cost")
+        ax.legend()
         ax.set_title(f"final cost spread {costs.max() - costs.min():,.2f}")
         return fig
     _figure(out / "initial_values.png", draw)

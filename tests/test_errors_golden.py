@@ -55,6 +55,9 @@ def test_golden(path: Path):
 # codes that no .mgd file can produce, each with the test that covers it instead
 NOT_FROM_A_MODEL = {
     "E0610": "a lost ATC worker process: tests/test_atc_faults.py",
+    "E0701": "an unwritable or full output folder: tests/test_results_folder.py",
+    "E0702": "an output folder another run is writing: tests/test_results_folder.py",
+    "E0703": "an output folder that is not mgdsl's: tests/test_results_folder.py",
 }
 
 
