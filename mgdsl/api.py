@@ -1,14 +1,17 @@
 """The Python API: `mgdsl.load(path)` -> System, with .check(), .lower(), .write(), .solve()."""
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .ir import SystemIR
 from .lower.system import Lowered, lower_system
 from .results import Results, collect
-from .sema.loader import load_program, read_source
+from .sema.files import FileAccess
+from .sema.loader import load_program, read_source, source_from_text
 from .sema.system import check_program
 from .solve.centralized import SolveInfo, solve_lowered
 from .source import SourceFile
@@ -177,19 +180,28 @@ def atc_summary(run) -> dict:
     }
 
 
-def load(path: str | Path) -> System:
-    """Read, parse and check a .mgd system file and what it uses. Raises MgdError on bad input."""
+ReadDirs = Iterable[str | os.PathLike] | None
+
+
+def load(path: str | Path, allow_read: ReadDirs = None) -> System:
+    """Read, parse and check a .mgd system file and what it uses. Raises MgdError on bad input.
+
+    The model may read files (`use`, `csv(...)`) under the folder of `path` and the standard library, and
+    under each folder of `allow_read` (the CLI's `--allow-read DIR`)."""
     t0 = time.perf_counter()
     src = read_source(path)
-    return _build(src, t0)
+    return _build(src, t0, allow_read)
 
 
-def loads(text: str, path: str = "<string>") -> System:
-    return _build(SourceFile(path, text), time.perf_counter())
+def loads(text: str, path: str = "<string>", allow_read: ReadDirs = None) -> System:
+    """Like load, from text; `path` places it (its folder is the model's folder; the current one for <string>)."""
+    return _build(source_from_text(text, path), time.perf_counter(), allow_read)
 
 
-def _build(src: SourceFile, t0: float) -> System:
-    program = load_program(src)
+def _build(src: SourceFile, t0: float, allow_read: ReadDirs = None) -> System:
+    if isinstance(allow_read, (str, os.PathLike)):
+        allow_read = [allow_read]                 # one folder given alone, not its characters
+    program = load_program(src, FileAccess.for_model(src.directory, allow_read))
     t1 = time.perf_counter()
     ir = check_program(program)
     t2 = time.perf_counter()

@@ -18,6 +18,13 @@ or a string that is not closed on its line. Remove the character or close the st
 A model file or a file named by `use "..."` could not be read: it does not exist, is not a file, or is
 not UTF-8 text. Paths in `use` are relative to the file that contains the `use`.
 """),
+    "E0004": ("input too large", """
+The model exceeds one of mgdsl's size limits, which are checked before anything of that size is read or
+allocated: a .mgd file over 8 MB, a CSV file over 64 MB or a CSV cell over 128 kB, a horizon over 1,000,000
+steps, a network over 100,000 buses (or 50,000,000 buses x steps), an expression nested over 100 levels
+deep (a chain `a + b + c ...` of n terms counts n levels: name parts of it with `let`), a time offset beyond
+the horizon limit, or more than 100,000,000 values in the model's series. docs/language.md lists the limits.
+"""),
     # ---- E01xx: names
     "E0101": ("unknown name", """
 An expression names something that is not defined where it is used. Inside a device template the names
@@ -117,6 +124,12 @@ file, row and column.
     "E0404": ("invalid value", """
 A value is outside what it can physically be: a negative capacity or step length, a lower bound above
 an upper bound, a horizon of zero steps, a non-integer bus number. The message says which range is valid.
+"""),
+    "E0405": ("file outside the allowed folders", """
+A `csv("...")` or `use "..."` names a file outside the folders this model may read: the folder of the main
+.mgd file (and its subfolders) and the installed standard library. Paths are resolved, symbolic links
+included, before they are compared. Move the file under the model's folder, or allow another folder with
+`--allow-read DIR` on the command line (repeatable) or `allow_read=[DIR, ...]` in `mgdsl.load`.
 """),
     # ---- E05xx: structure
     "E0501": ("missing horizon", """

@@ -40,7 +40,7 @@ class SourceFile:
         line = bisect.bisect_right(self._line_starts, offset)
         return line, offset - self._line_starts[line - 1] + 1
 
-    def span(self, start: int, end: int) -> "Span":
+    def span(self, start: int, end: int) -> Span:
         return Span(self, start, max(start, end))
 
 
@@ -71,7 +71,7 @@ class Span:
     def text(self) -> str:
         return self.file.text[self.start : self.end]
 
-    def to(self, other: "Span") -> "Span":
+    def to(self, other: Span) -> Span:
         """The span from the start of self to the end of other (same file)."""
         if other.file is not self.file:
             return self

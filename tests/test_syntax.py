@@ -11,7 +11,8 @@ from mgdsl.syntax.parser import parse_text
 from mgdsl.syntax.printer import format_module
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = sorted(ROOT.glob("stdlib/*.mgd")) + sorted(ROOT.glob("models/*.mgd")) + sorted(ROOT.glob("tests/golden/errors/*.mgd"))
+FILES = (sorted(ROOT.glob("stdlib/*.mgd")) + sorted(ROOT.glob("models/*.mgd"))
+         + sorted(ROOT.glob("tests/golden/errors/*.mgd")))
 
 
 def _parses(path: Path) -> bool:
@@ -54,7 +55,8 @@ device Heater(p_max: kW) {
 
 
 def test_canonical_layout():
-    src = "horizon 2 steps of 1 h\ndevice  D( p_max :kW ){\nvar p[t]:kW in 0..p_max\n-p_max<=p[t]-p[t-1]<=p_max\nport electricity+=p*(1+0.5)\n}\n"
+    src = ("horizon 2 steps of 1 h\ndevice  D( p_max :kW ){\nvar p[t]:kW in 0..p_max\n-p_max<=p[t]-p[t-1]<=p_max\n"
+           "port electricity+=p*(1+0.5)\n}\n")
     out = format_module(parse_text(src))
     assert out == ("horizon 2 steps of 1 h\n\ndevice D(p_max: kW) {\n    var p[t]: kW in 0 .. p_max\n"
                    "    -p_max <= p[t] - p[t-1] <= p_max\n    port electricity += p * (1 + 0.5)\n}\n")

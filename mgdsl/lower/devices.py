@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..diagnostics import Diagnostic, Label, MgdError
+from ..diagnostics import InternalError
 from ..ir import InstanceIR, TemplateIR
 from ..syntax import ast
 from .builder import Builder
@@ -132,10 +132,8 @@ def lower_template(b: Builder, tpl: TemplateIR, insts: list[InstanceIR], steps: 
         for inst in insts:
             carrier = inst.values[port.carrier] if port.carrier in tpl.params else port.carrier
             if inst.owner in network_owners and carrier not in ("electricity", "reactive"):
-                raise MgdError([Diagnostic(
-                    "E0504", f"the network has no `{carrier}` balance, but `{inst.name}` injects {carrier}",
-                    inst.span, "placed in the network", secondary=[Label(port.span, "this port")],
-                    help="put heat and gas devices in a microgrid; the network balances electricity and reactive power")])
+                # checking refuses it (SystemChecker.check_network_carriers): reaching here is a bug
+                raise InternalError(f"`{inst.name}` in the network injects {carrier}, which the check refuses")
             keys.append(node_key(inst.owner, inst.bus, carrier))
         nodes = xr.DataArray(keys, coords={dim: names}, dims=(dim,), name="node")
         if is_linopy(flow):

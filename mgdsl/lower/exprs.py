@@ -2,7 +2,7 @@
 linopy Variables/expressions for decision variables, over (instance, t) for a whole template at once."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import linopy
 import numpy as np

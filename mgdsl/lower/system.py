@@ -63,7 +63,7 @@ class Lowered:
     balance_dual: object = None          # balance duals of a MILP with its integers fixed (set by the solve)
     price_seconds: float = 0.0           # time spent on those duals
     local: frozenset | None = None       # the owners lowered here (None: all)
-    copies: list["CopyBlock"] = field(default_factory=list)   # this side of each cut interaction
+    copies: list[CopyBlock] = field(default_factory=list)   # this side of each cut interaction
     objective_expr: object = None        # the model's own objective, before any decomposition terms
 
     def is_local(self, owner: str) -> bool:

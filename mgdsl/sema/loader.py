@@ -1,57 +1,83 @@
-"""Read a system file and every file it `use`s (the standard library, user libraries), parsing each once."""
+"""Read a system file and every file it `use`s (the standard library, user libraries), parsing each once.
+Only files under the folders the model may read (sema/files.py) are opened."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..diagnostics import Collector, MgdError
+from ..diagnostics import Collector, Diagnostic, MgdError
 from ..resources import stdlib_dir
 from ..source import SourceFile
 from ..syntax import ast
 from ..syntax.parser import parse
+from .files import BOM, FileAccess, FileProblem, bad_path_text, decode_text, read_bytes
+from .limits import MAX_SOURCE_BYTES, fmt_bytes
 
 
 @dataclass
 class Program:
-    """The main module and the library modules it pulled in, in load order."""
+    """The main module and the library modules it pulled in, in load order, and the folders it may read."""
 
     main: ast.Module
     libraries: list[ast.Module] = field(default_factory=list)
+    access: FileAccess | None = None
 
     @property
     def modules(self) -> list[ast.Module]:
         return self.libraries + [self.main]
 
+    def file_access(self) -> FileAccess:
+        if self.access is None:
+            self.access = FileAccess.for_model(self.main.file.directory)
+        return self.access
+
+
+def _too_large(what: str) -> str:
+    return f"the {what} is larger than {fmt_bytes(MAX_SOURCE_BYTES)}"
+
 
 def read_source(path: str | Path) -> SourceFile:
-    p = Path(path)
+    """The main .mgd file, named by the user: any path may be read, within the size limit, as UTF-8 text."""
     try:
-        return SourceFile(str(path), p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        from ..diagnostics import Diagnostic
-
-        reason = "is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else (e.strerror or str(e)).lower()
-        raise MgdError([Diagnostic("E0003", f"cannot read {path}: {reason}", None,
+        data = read_bytes(Path(path), MAX_SOURCE_BYTES, ".mgd file")
+        text = decode_text(data, ".mgd file", nul_is_binary=False)
+    except FileProblem as e:
+        code = "E0004" if "larger than" in e.reason else "E0003"
+        raise MgdError([Diagnostic(code, f"cannot read {path}: {e.reason}", None,
                                    help="check the path; it is relative to the current directory")]) from None
+    return SourceFile(str(path), text)
+
+
+def source_from_text(text: str, path: str) -> SourceFile:
+    """A model given as a string (`mgdsl.loads`): the same size limit and byte-order-mark rule as a file."""
+    if len(text) > MAX_SOURCE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
+        raise MgdError([Diagnostic("E0004", f"cannot read {path}: {_too_large('model text')}", None,
+                                   help="split the model: put device templates in a library file and `use` it")])
+    return SourceFile(path, text[1:] if text.startswith(BOM) else text)
 
 
 _LIBRARY_CACHE: dict[tuple[str, int, int], ast.Module] = {}
 
 
 def _parse_library(path: Path) -> ast.Module:
-    """Parse a library file once per content version: checking never mutates the AST, so it is shared."""
-    st = path.stat()
+    """Parse a library file once per content version: checking never mutates the AST, so it is shared.
+    Raises FileProblem (nothing of the file is quoted) or MgdError (its syntax errors, quoting it: it is .mgd)."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise FileProblem((e.strerror or "cannot be read").lower()) from None
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
     module = _LIBRARY_CACHE.get(key)
     if module is None:
-        src = SourceFile(_display_path(path), path.read_text(encoding="utf-8"))
-        module = parse(src)
+        text = decode_text(read_bytes(path, MAX_SOURCE_BYTES, "file"), "file", nul_is_binary=False)
+        module = parse(SourceFile(_display_path(path), text))
         _LIBRARY_CACHE[key] = module
     return module
 
 
-def load_program(main: SourceFile) -> Program:
+def load_program(main: SourceFile, access: FileAccess | None = None) -> Program:
     """Parse `main` and, transitively, its `use` targets. Collects errors of all files."""
+    access = access or FileAccess.for_model(main.directory)
     diag = Collector()
     seen: set[str] = set()
     libraries: list[ast.Module] = []
@@ -63,16 +89,37 @@ def load_program(main: SourceFile) -> Program:
             diag.extend(e)
             return None
 
+    def use_target(module: ast.Module, item: ast.Use) -> Path | None:
+        """The file a `use "path"` names, if the model may read it; otherwise report why not."""
+        bad = bad_path_text(item.target)
+        if bad is not None:
+            diag.error("E0003", f"`use` cannot name a file: {bad}", item.span, "not a file name",
+                       help='write `use "devices.mgd"`, a path relative to this file')
+            return None
+        target = module.file.directory / item.target
+        if not access.permits(target):
+            diag.error("E0405", f"`{item.target}` is outside the folders this model may read", item.span,
+                       "not allowed", help=access.refusal_help())
+            return None
+        if target.suffix != ".mgd":
+            diag.error("E0003", f"`use` reads .mgd files, and `{item.target}` is not one", item.span,
+                       "not a .mgd file", help="data files are read with csv(\"file.csv\", \"column\")")
+            return None
+        if not target.is_file():
+            diag.error("E0003", f"cannot read `{item.target}`: no such file", item.span, "used here",
+                       help="paths in `use` are relative to the file that contains the `use`")
+            return None
+        return target
+
     def visit_uses(module: ast.Module) -> None:
         for item in module.items:
             if not isinstance(item, ast.Use):
                 continue
             if item.is_path:
-                targets = [(module.file.directory / item.target)]
-                if not targets[0].is_file():
-                    diag.error("E0003", f"cannot read `{item.target}`: no such file", item.span, "used here",
-                               help="paths in `use` are relative to the file that contains the `use`")
+                target = use_target(module, item)
+                if target is None:
                     continue
+                targets = [target]
             elif item.target == "stdlib":
                 targets = sorted(stdlib_dir().glob("*.mgd"))
             else:
@@ -86,8 +133,9 @@ def load_program(main: SourceFile) -> Program:
                 seen.add(key)
                 try:
                     lib = _parse_library(path)
-                except (OSError, UnicodeDecodeError):
-                    diag.error("E0003", f"cannot read `{path}`", item.span, "used here")
+                except FileProblem as e:
+                    code = "E0004" if "larger than" in e.reason else "E0003"
+                    diag.error(code, f"cannot read `{item.target}`: {e.reason}", item.span, "used here")
                     continue
                 except MgdError as e:
                     diag.extend(e)
@@ -107,7 +155,7 @@ def load_program(main: SourceFile) -> Program:
         diag.raise_if_any()
     visit_uses(module)
     diag.raise_if_any()
-    return Program(module, libraries)
+    return Program(module, libraries, access)
 
 
 def _display_path(path: Path) -> str:

@@ -1,4 +1,5 @@
-"""Check a `network` block: base values, voltage limits, buses, a radial line set, slack, loads."""
+"""Check a `network` block: base values, voltage limits, buses, a radial line set, slack, loads. Every
+number is finite, within its physical range and the size limits, so lowering can use it as it is."""
 from __future__ import annotations
 
 import math
@@ -10,26 +11,67 @@ from ..diagnostics import Collector, Label
 from ..ir import LineIR, NetworkIR
 from ..syntax import ast
 from . import units
-from .values import Evaluator, Failed, convert
+from .limits import MAX_BUS_NUMBER, MAX_BUS_STEPS, MAX_BUSES
+from .values import Evaluator, Failed, cell_number, cell_text, check_magnitude, convert, not_a_number
 
 FORMULATIONS = ("lindistflow", "distflow_socp")
 
 
 def _bus(q: ast.Quantity, diag: Collector) -> int | None:
     v = q.value
-    if q.unit is not None or v != int(v) or v < 0:
-        diag.error("E0404", f"`{q.text}` is not a bus number", q.span, "", help="buses are numbered 0, 1, 2, ...")
+    if q.unit is not None or v != int(v) or not 0 <= v <= MAX_BUS_NUMBER:
+        diag.error("E0404", f"`{q.text}` is not a bus number", q.span, "",
+                   help=f"buses are numbered 0, 1, 2, ... up to {MAX_BUS_NUMBER:,}")
         return None
     return int(v)
 
 
-def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) -> tuple[NetworkIR | None, list[ast.NetAt]]:
+def _scalar(value, span, diag: Collector, what: str) -> float | None:
+    """One number (not a series over the horizon), or None after an error."""
+    if value is None:
+        return None
+    if np.ndim(value):
+        diag.error("E0404", f"{what} is one number, not a series over the horizon", span, "a series",
+                   help="give a constant here; profiles scale loads and prices only")
+        return None
+    return float(value)
+
+
+def _declared_buses(net: ast.Network, diag: Collector, steps: int) -> list[int]:
+    """The buses of every `buses` statement, counted before any list of them is built (MAX_BUSES)."""
+    ranges = []
+    count = 0
+    for s in net.body:
+        if not isinstance(s, ast.NetBuses):
+            continue
+        for r in s.ranges:
+            a = _bus(r.first, diag)
+            b = _bus(r.last, diag) if r.last is not None else a
+            if a is None or b is None:
+                continue
+            if b < a:
+                diag.error("E0404", "bus range runs backwards", r.span, "", help=f"write {b} .. {a}")
+                continue
+            count += b - a + 1
+            if count > MAX_BUSES:
+                diag.error("E0004", f"the network has more than {MAX_BUSES:,} buses", r.span, "too many buses",
+                           help="mgdsl's limit on the size of one network (docs/language.md, section Limits)")
+                return []
+            ranges.append((a, b))
+    if count * steps > MAX_BUS_STEPS:
+        diag.error("E0004", f"{count:,} buses over {steps:,} steps exceed the limit of {MAX_BUS_STEPS:,} bus-steps",
+                   net.name_span, "too large", help="shorten the horizon or reduce the network")
+        return []
+    return [bus for a, b in ranges for bus in range(a, b + 1)]
+
+
+def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
+                  steps: int) -> tuple[NetworkIR | None, list[ast.NetAt]]:
     n_before = len(diag.diagnostics)
     base_kva, base_kv = 1000.0, None
     vmin, vmax = 0.95, 1.05
     formulation = "lindistflow"
     cone_accuracy = 1e-4
-    buses: list[int] = []
     slack: ast.NetSlack | None = None
     lines: list[LineIR] = []
     load_p: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(steps))
@@ -39,13 +81,16 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
     seen: dict[type, ast.Stmt] = {}
 
     def once(s: ast.Stmt) -> bool:
-        if type(s) in seen and not isinstance(s, (ast.NetLine, ast.NetLoad, ast.NetAt, ast.NetLines, ast.NetLoads, ast.NetBuses)):
+        repeatable = (ast.NetLine, ast.NetLoad, ast.NetAt, ast.NetLines, ast.NetLoads, ast.NetBuses)
+        if type(s) in seen and not isinstance(s, repeatable):
             diag.error("E0502", "this network setting is given twice", s.span, "again here",
                        secondary=[Label(seen[type(s)].span, "first given here")])
             return False
         seen[type(s)] = s
         return True
 
+    buses = _declared_buses(net, diag, steps)
+    bus_set = set(buses)
     for s in net.body:
         if not once(s):
             continue
@@ -53,19 +98,28 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
             if isinstance(s, ast.NetBase):
                 p = convert(ev.eval(s.power), units.POWER, s.power.span, diag, "the base power")
                 v = convert(ev.eval(s.voltage), units.VOLTAGE, s.voltage.span, diag, "the base voltage")
-                if p is not None:
-                    base_kva = float(p)
-                if v is not None:
-                    base_kv = float(v)
+                p = _scalar(p, s.power.span, diag, "the base power")
+                v = _scalar(v, s.voltage.span, diag, "the base voltage")
+                # both divide: the impedance base is kV^2 / MVA, the current base MVA / kV
+                for value, span, what in ((p, s.power.span, "power"), (v, s.voltage.span, "voltage")):
+                    if value is not None and value <= 0:
+                        diag.error("E0404", f"the base {what} must be positive", span, "not positive",
+                                   help="write e.g. `base 1 MVA, 12.66 kV`")
+                if p is not None and p > 0:
+                    base_kva = p
+                if v is not None and v > 0:
+                    base_kv = v
             elif isinstance(s, ast.NetVoltage):
                 lo, hi = ev.eval(s.lower), ev.eval(s.upper)
                 lo_v = convert(lo, units.NONE, s.lower.span, diag, "a voltage limit (p.u.)")
                 hi_v = convert(hi, units.NONE, s.upper.span, diag, "a voltage limit (p.u.)")
+                lo_v = _scalar(lo_v, s.lower.span, diag, "a voltage limit")
+                hi_v = _scalar(hi_v, s.upper.span, diag, "a voltage limit")
                 if lo_v is not None and hi_v is not None:
-                    if not 0 < lo_v < hi_v:
-                        diag.error("E0404", "voltage limits must satisfy 0 < lower < upper", s.span, "",
+                    if not 0 < lo_v < hi_v <= 10:
+                        diag.error("E0404", "voltage limits must satisfy 0 < lower < upper <= 10 p.u.", s.span, "",
                                    help="write e.g. `voltage 0.93 .. 1.07 pu`")
-                    vmin, vmax = float(lo_v), float(hi_v)
+                    vmin, vmax = lo_v, hi_v
             elif isinstance(s, ast.NetFormulation):
                 if s.name not in FORMULATIONS:
                     diag.error("E0502", f"unknown formulation `{s.name}`", s.name_span, "",
@@ -79,21 +133,14 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
                             continue
                         c = ev.eval(a.value)
                         v = convert(c, units.NONE, a.value.span, diag, "the accuracy")
+                        v = _scalar(v, a.value.span, diag, "the accuracy")
                         if v is not None and not (0 < float(v) < 0.5):
                             diag.error("E0404", "the accuracy must be between 0 and 0.5", a.value.span, "",
                                        help="1e-4 is a good default; 1e-6 costs a few more rows per line and step")
                         elif v is not None:
                             cone_accuracy = float(v)
             elif isinstance(s, ast.NetBuses):
-                for r in s.ranges:
-                    a = _bus(r.first, diag)
-                    b = _bus(r.last, diag) if r.last is not None else a
-                    if a is None or b is None:
-                        continue
-                    if b < a:
-                        diag.error("E0404", "bus range runs backwards", r.span, "", help=f"write {b} .. {a}")
-                        continue
-                    buses.extend(range(a, b + 1))
+                pass                                   # read first, by _declared_buses
             elif isinstance(s, ast.NetSlack):
                 slack = s
             elif isinstance(s, ast.NetLines):
@@ -102,31 +149,37 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
                 a, b = _bus(s.from_bus, diag), _bus(s.to_bus, diag)
                 args = _named_args(s.args, {"r": units.IMPEDANCE, "x": units.IMPEDANCE, "i_max": units.CURRENT},
                                    ("r", "x"), s.span, ev, diag)
-                if a is not None and b is not None and args is not None:
-                    lines.append(LineIR(a, b, args["r"], args["x"], args.get("i_max", math.nan), s.span))
+                if args is not None:
+                    values = {k: _scalar(v, s.span, diag, f"`{k}` of a line") for k, v in args.items()}
+                    problem = _line_problem(values["r"], values.get("i_max", math.nan))
+                    if problem:
+                        diag.error("E0404", problem, s.span, "", help="r >= 0 ohm; i_max > 0 A, or leave it out")
+                    elif a is not None and b is not None and None not in values.values():
+                        lines.append(LineIR(a, b, values["r"], values["x"], values.get("i_max", math.nan), s.span))
             elif isinstance(s, ast.NetLoads):
                 for bus, p, q in _loads_from_csv(s, ev, diag, steps):
-                    load_p[bus] = load_p[bus] + p
-                    load_q[bus] = load_q[bus] + q
                     load_spans.append((bus, s.span))
+                    if bus in bus_set:
+                        load_p[bus] = load_p[bus] + p
+                        load_q[bus] = load_q[bus] + q
             elif isinstance(s, ast.NetLoad):
                 bus = _bus(s.bus, diag)
                 args = _named_args(s.args, {"p": units.POWER, "q": units.REACTIVE}, ("p",), s.span, ev, diag)
                 if bus is not None and args is not None:
-                    load_p[bus] = load_p[bus] + args["p"]
-                    load_q[bus] = load_q[bus] + args.get("q", 0.0)
                     load_spans.append((bus, s.span))
+                    if bus in bus_set:
+                        load_p[bus] = load_p[bus] + args["p"]
+                        load_q[bus] = load_q[bus] + args.get("q", 0.0)
             elif isinstance(s, ast.NetAt):
                 at_stmts.append(s)
         except Failed:
             continue
 
-    if base_kv is None and "base" not in [type(x).__name__ for x in net.body]:
+    if base_kv is None and not any(isinstance(x, ast.NetBase) for x in net.body):
         diag.error("E0502", f"network `{net.name}` has no base values", net.name_span, "",
                    help="add `base 1 MVA, 12.66 kV` (base power and nominal line-to-line voltage)")
-    if not buses:
+    if not buses and not any(isinstance(s, ast.NetBuses) for s in net.body):
         diag.error("E0502", f"network `{net.name}` has no buses", net.name_span, "", help="add `buses 1 .. N`")
-    bus_set = set(buses)
     if len(bus_set) != len(buses):
         diag.error("E0502", "a bus is declared twice", seen.get(ast.NetBuses, net).span, "")
     slack_bus = None
@@ -147,6 +200,8 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector, steps: int) 
             if c.dim != units.MONEY / units.ENERGY and not c.zero:
                 diag.error("E0203", f"a price must be money per energy, but this is {units.describe(c.dim)}",
                            expr.span, "", help="give a price in yuan/kWh (or usd/kWh, eur/kWh)")
+                continue
+            if not check_magnitude(c.value, units.MONEY / units.ENERGY, expr.span, diag, "the price"):
                 continue
             series = np.broadcast_to(np.asarray(c.value, dtype=float), (steps,)).copy()
             if which == "buy":
@@ -221,7 +276,8 @@ def _named_args(args: list[ast.Arg], want: dict, required: tuple, span, ev: Eval
         out[a.name] = v
     for r in required:
         if r not in out and ok:
-            diag.error("E0105", f"missing argument `{r}`", span, "", help="give " + ", ".join(f"{k} = ..." for k in required))
+            diag.error("E0105", f"missing argument `{r}`", span, "",
+                       help="give " + ", ".join(f"{k} = ..." for k in required))
             ok = False
     return out if ok else None
 
@@ -244,20 +300,43 @@ def _read_table(call: ast.Call, ev: Evaluator, required: list[str], diag: Collec
     if len(call.args) != 1:
         ev.fail("E0403", "a network table is read with csv(\"file.csv\") alone", call.span, "",
                 help="the file's columns are fixed: see docs/language.md, section Networks")
-    path, s = ev.resolve_path(call)
-    header, rows = ev.csvs.read(path)
-    missing = [c for c in required if c not in header]
+    table, s = ev.table(call)
+    missing = [c for c in required if c not in table.header]
     if missing:
         ev.fail("E0403", f"{s.value} lacks column(s) {', '.join(missing)}", call.span, "",
                 help="required columns: " + ", ".join(required))
-    return s, header, rows
+    return s, table
 
 
 def _num(text: str, s, row: int, col: str, ev: Evaluator, span) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        ev.fail("E0403", f"{s.value} row {row}: `{text}` in column `{col}` is not a number", span, "")
+    """A cell as a finite number within MAX_MAGNITUDE; a bad cell is an error that quotes that cell only."""
+    value = cell_number(text)
+    if value is None:
+        ev.fail("E0403", f"{s.value} row {row}: `{cell_text(text)}` in column `{col}` {not_a_number(text)}",
+                span, "read here", help="fix the cell in the file")
+    if not check_magnitude(value, units.NONE, span, ev.diag, f"{s.value} row {row}, column `{col}`"):
+        raise Failed()
+    return value
+
+
+def _bus_cell(text: str, s, row: int, col: str, ev: Evaluator, span) -> int:
+    value = _num(text, s, row, col, ev, span)
+    if value != int(value) or not 0 <= value <= MAX_BUS_NUMBER:
+        ev.fail("E0403", f"{s.value} row {row}: `{cell_text(text)}` in column `{col}` is not a bus number", span,
+                "read here", help=f"buses are numbered 0, 1, 2, ... up to {MAX_BUS_NUMBER:,}")
+    return int(value)
+
+
+def _line_problem(r_ohm: float | None, i_max_a: float | None) -> str:
+    """Why a line's values are not physical, or ''."""
+    if r_ohm is not None and r_ohm < 0:
+        return "a line's resistance cannot be negative"
+    if i_max_a is not None and not math.isnan(i_max_a) and i_max_a <= 0:
+        return "a line's current limit must be positive"
+    return ""
+
+
+_IN_SERVICE = {"": True, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 def _lines_from_csv(stmt: ast.NetLines, ev: Evaluator, diag: Collector) -> list[LineIR]:
@@ -265,14 +344,23 @@ def _lines_from_csv(stmt: ast.NetLines, ev: Evaluator, diag: Collector) -> list[
     if call is None or extra:
         ev.fail("E0403", "`lines` takes a table: csv(\"lines.csv\")", stmt.source.span, "",
                 help="columns: from, to, r_ohm, x_ohm, and optionally i_max_a, in_service")
-    s, header, rows = _read_table(call, ev, ["from", "to", "r_ohm", "x_ohm"], diag)
+    s, table = _read_table(call, ev, ["from", "to", "r_ohm", "x_ohm"], diag)
     out = []
-    for k, row in enumerate(rows, start=2):
-        if "in_service" in header and row["in_service"] not in ("", "1", "true", "True"):
+    for k, row in zip(table.lines, table.rows):
+        service = _IN_SERVICE.get(row.get("in_service", "").lower())
+        if service is None:
+            ev.fail("E0403", f"{s.value} row {k}: `{cell_text(row['in_service'])}` in column `in_service` is not "
+                             "1 or 0", call.span, "read here", help="in_service is 1 (or true) or 0 (or false)")
+        if not service:
             continue
-        vals = {c: _num(row[c], s, k, c, ev, call.span) for c in ("from", "to", "r_ohm", "x_ohm")}
+        ends = [_bus_cell(row[c], s, k, c, ev, call.span) for c in ("from", "to")]
+        r, x = (_num(row[c], s, k, c, ev, call.span) for c in ("r_ohm", "x_ohm"))
         i_max = _num(row["i_max_a"], s, k, "i_max_a", ev, call.span) if row.get("i_max_a") else math.nan
-        out.append(LineIR(int(vals["from"]), int(vals["to"]), vals["r_ohm"], vals["x_ohm"], i_max, stmt.span))
+        problem = _line_problem(r, i_max)
+        if problem:
+            ev.fail("E0403", f"{s.value} row {k}: {problem}", call.span, "read here",
+                    help="r_ohm >= 0; i_max_a > 0, or an empty cell for no limit")
+        out.append(LineIR(ends[0], ends[1], r, x, i_max, stmt.span))
     return out
 
 
@@ -281,7 +369,7 @@ def _loads_from_csv(stmt: ast.NetLoads, ev: Evaluator, diag: Collector, steps: i
     if call is None:
         ev.fail("E0403", "`loads` takes a table: csv(\"loads.csv\"), optionally times a profile", stmt.source.span,
                 "", help="columns: bus, p_kw, q_kvar")
-    s, header, rows = _read_table(call, ev, ["bus", "p_kw"], diag)
+    s, table = _read_table(call, ev, ["bus", "p_kw"], diag)
     scale = np.ones(steps)
     for m in multipliers:
         c = ev.eval(m)
@@ -289,8 +377,11 @@ def _loads_from_csv(stmt: ast.NetLoads, ev: Evaluator, diag: Collector, steps: i
         if v is None:
             raise Failed()
         scale = scale * v
-    for k, row in enumerate(rows, start=2):
-        bus = int(_num(row["bus"], s, k, "bus", ev, call.span))
+    for k, row in zip(table.lines, table.rows):
+        bus = _bus_cell(row["bus"], s, k, "bus", ev, call.span)
         p = _num(row["p_kw"], s, k, "p_kw", ev, call.span)
         q = _num(row["q_kvar"], s, k, "q_kvar", ev, call.span) if row.get("q_kvar") else 0.0
+        for value, dim, col in ((p * scale, units.POWER, "p_kw"), (q * scale, units.REACTIVE, "q_kvar")):
+            if not check_magnitude(value, dim, stmt.source.span, diag, f"{s.value} row {k}, `{col}` times its profile"):
+                raise Failed()
         yield bus, p * scale, q * scale

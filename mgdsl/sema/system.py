@@ -1,19 +1,27 @@
 """Check a whole program (main file + libraries) into a SystemIR: templates, profiles, instances with
-bound arguments, the network, microgrids, clusters, switches and couplings. Reports every error found."""
+bound arguments, the network, microgrids, clusters, switches and couplings. Reports every error found;
+what passes is a model lowering can build without further checks (finite values within the limits, every
+port at a balance that exists)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..diagnostics import Collector, Label, MgdError
-from ..ir import (CARRIERS, ClusterIR, CoupleIR, EndpointIR, InstanceIR, MicrogridIR, SwitchIR, SystemIR,
-                  TemplateIR)
+from ..ir import CARRIERS, ClusterIR, CoupleIR, EndpointIR, InstanceIR, MicrogridIR, SwitchIR, SystemIR, TemplateIR
 from ..syntax import ast
 from . import units
+from .instance_values import check_instance_values
+from .limits import MAX_ATC_ITERATIONS, MAX_ATC_WORKERS, MAX_SERIES_VALUES, MAX_STEPS, in_range
 from .loader import Program
 from .network import check_network
 from .templates import check_template
 from .typing import ExprTyper, Symbol, unit_of
-from .values import Const, CsvCache, Evaluator, Failed, convert
+from .values import Const, CsvCache, Evaluator, Failed, check_magnitude, convert
+
+# The step length: from a second to a (leap) year.
+MIN_STEP_H, MAX_STEP_H = 1 / 3600, 8784.0
+# ATC settings counted in whole units; the others are plain numbers within MAX_MAGNITUDE.
+_ATC_COUNTS = {"max_iterations": MAX_ATC_ITERATIONS, "workers": MAX_ATC_WORKERS}
 
 
 class SystemChecker:
@@ -25,10 +33,13 @@ class SystemChecker:
         self.env_spans: dict[str, object] = {}
         self.steps: int | None = None
         self.dt_h = 1.0
-        self.csvs = CsvCache()
+        self.csvs = CsvCache(program.file_access())
         self.instances: dict[str, list[InstanceIR]] = {}
         self.instance_index: dict[str, InstanceIR] = {}
         self.instance_spans: dict[str, object] = {}
+        self.bad_templates: set[str] = set()          # templates with errors of their own: not evaluated
+        self.series_values = 0                        # values in the distinct series kept (MAX_SERIES_VALUES)
+        self.series_counted: set[int] = set()
 
     def evaluator(self, module: ast.Module, env: dict[str, Const] | None = None) -> Evaluator:
         return Evaluator(self.env if env is None else env, self.diag, self.steps, self.dt_h,
@@ -36,6 +47,11 @@ class SystemChecker:
 
     # ------------------------------------------------------------------ entry point
     def check(self) -> SystemIR:
+        # overflows become inf and are reported where they happen (Evaluator.eval), not as numpy warnings
+        with np.errstate(all="ignore"):
+            return self._check()
+
+    def _check(self) -> SystemIR:
         for module in self.program.modules:
             for item in module.items:
                 if isinstance(item, ast.Device):
@@ -75,6 +91,8 @@ class SystemChecker:
                 if decompose is not None:
                     self.diag.error("E0504", "`decompose` is given twice", item.span, "")
                 decompose = item
+                if not self.check_decompose_numbers(item):
+                    continue
                 from ..solve.atc import options_from_block
 
                 try:
@@ -98,6 +116,9 @@ class SystemChecker:
         if network is not None:
             for at in at_stmts:
                 self.network_instances(at, network)
+        for name, insts in self.instances.items():
+            if name not in self.bad_templates:
+                check_instance_values(self.templates[name], insts, self.steps or 1, self.dt_h, self.diag)
         cluster_irs = self.check_clusters(clusters, microgrids)
         self.check_unique_names([(sw.name, sw.name_span) for sw in switches], "switch")
         self.check_unique_names([(cp.name, cp.name_span) for cp in couples], "coupling")
@@ -109,9 +130,15 @@ class SystemChecker:
                             help="add `horizon 24 steps of 1 h` at the top of the file")
         if not self.diag and not any(self.instances.values()) and network is None:
             if mg_stmts or not any(isinstance(i, ast.Device) for i in main.items):
-                where = mg_stmts[0].name_span if mg_stmts else (main.items[0].span if main.items else main.file.span(0, 0))
+                where = (mg_stmts[0].name_span if mg_stmts
+                         else main.items[0].span if main.items else main.file.span(0, 0))
                 self.diag.error("E0505", "the system has nothing to optimize", where, "no devices",
                                 help="add devices to a microgrid (`pv = PV(p_max = 100 kW)`), or a network")
+        if not self.diag and network is None and not switch_irs and any(self.instances.values()) \
+                and not any(self.templates[name].vars for name, insts in self.instances.items() if insts):
+            first = next(i for insts in self.instances.values() for i in insts)
+            self.diag.error("E0505", "the system has no decision variables", first.span, "no `var` in its template",
+                            help="add a device that can act (a storage, a supply, a trade), or a network")
         self.diag.raise_if_any()
         return SystemIR(self.steps or 0, self.dt_h, self.templates, self.instances, network, microgrids,
                         cluster_irs, switch_irs, couple_irs, currency, decompose, main.file.path,
@@ -129,8 +156,46 @@ class SystemChecker:
             self.diag.error("E0103", f"template `{dev.name}` is defined twice", dev.name_span, "defined again here",
                             secondary=[Label(prev.span, "first defined here")], help="rename one of them")
             return
+        before = len(self.diag.diagnostics)
         self.templates[dev.name] = check_template(dev, self.diag)
         self.instances[dev.name] = []
+        if len(self.diag.diagnostics) > before:
+            self.bad_templates.add(dev.name)
+
+    def check_decompose_numbers(self, block: ast.Decompose) -> bool:
+        """The numbers of a `decompose` block are finite, within MAX_MAGNITUDE, and the counts (iterations,
+        workers) within their limits, before the ATC options read them."""
+        ok = True
+        for setting in block.settings:
+            v = setting.value
+            if not isinstance(v, ast.Quantity):
+                continue
+            limit = _ATC_COUNTS.get(setting.name)
+            if limit is not None and not (v.value == int(v.value) and 1 <= v.value <= limit):
+                self.diag.error("E0404", f"`{setting.name}` must be a whole number from 1 to {limit:,}", v.span, "",
+                                help="the ATC driver runs that many iterations or worker processes")
+                ok = False
+            elif not in_range(v.value):
+                self.diag.error("E0404", f"`{setting.name}` is out of range", v.span, "",
+                                help="ATC settings are plain numbers such as `tolerance 1e-3`")
+                ok = False
+        return ok
+
+    def count_series(self, values, span) -> bool:
+        """Count the distinct series a checked model keeps; False (after an E0004) once over the limit."""
+        for value in values:
+            if isinstance(value, np.ndarray) and id(value) not in self.series_counted:
+                self.series_counted.add(id(value))
+                self.series_values += value.size
+        if self.series_values > MAX_SERIES_VALUES:
+            if self.series_values != -1:
+                self.diag.error("E0004", f"the model holds more than {MAX_SERIES_VALUES:,} values in series",
+                                span, "the limit is reached here",
+                                help="shorten the horizon, or share profiles between devices instead of scaling "
+                                     "one per device")
+            self.series_values = -1 - MAX_SERIES_VALUES        # report once
+            return False
+        return True
 
     def read_horizon(self, main: ast.Module) -> None:
         horizons = [i for i in main.items if isinstance(i, ast.Horizon)]
@@ -141,8 +206,12 @@ class SystemChecker:
             return
         h = horizons[0]
         n = h.steps.value
-        if n != int(n) or n < 1:
+        if h.steps.unit is not None or n != int(n) or n < 1:
             self.diag.error("E0404", "the number of steps must be a positive whole number", h.steps.span, "")
+            return
+        if n > MAX_STEPS:
+            self.diag.error("E0004", f"the horizon has more than {MAX_STEPS:,} steps", h.steps.span, "too many steps",
+                            help="use longer steps (`8760 steps of 1 h` for a year), or split the study in parts")
             return
         u = unit_of(h.step.unit or "", h.step.unit_span or h.step.span, self.diag)
         if u is None:
@@ -151,13 +220,19 @@ class SystemChecker:
             self.diag.error("E0404", "the step length must be a positive duration", h.step.span, "",
                             help="write e.g. `horizon 24 steps of 1 h` or `96 steps of 15 min`")
             return
+        dt_h = h.step.value * u[0]
+        if not MIN_STEP_H * (1 - 1e-9) <= dt_h <= MAX_STEP_H:
+            self.diag.error("E0404", "the step length must be between 1 s and 8784 h (a year)", h.step.span, "",
+                            help="write e.g. `horizon 24 steps of 1 h` or `96 steps of 15 min`")
+            return
         self.steps = int(n)
-        self.dt_h = h.step.value * u[0]
+        self.dt_h = dt_h
 
     def define(self, item: ast.Profile | ast.Let, module: ast.Module) -> None:
         if item.name in self.env or item.name == "dt":
             self.diag.error("E0103", f"`{item.name}` is defined twice", item.name_span, "defined again here",
-                            secondary=[Label(self.env_spans[item.name], "first defined here")] if item.name in self.env_spans else [])
+                            secondary=[Label(self.env_spans[item.name], "first defined here")]
+                            if item.name in self.env_spans else [])
             return
         c = self.evaluator(module).try_eval(item.value)
         if c is None:
@@ -177,6 +252,9 @@ class SystemChecker:
                 c = Const(c.value, u[1], c.zero)
         if isinstance(item, ast.Profile) and not c.is_series and self.steps is not None:
             c = Const(np.full(self.steps, float(c.value)), c.dim)
+        if not self.count_series([c.value], item.name_span):
+            self.poison(item.name)
+            return
         self.env[item.name] = c
         self.env_spans[item.name] = item.name_span
 
@@ -188,7 +266,8 @@ class SystemChecker:
             import difflib
 
             close = difflib.get_close_matches(call.func, list(self.templates), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else "add `use stdlib`, or `use \"file.mgd\"` with your templates"
+            hint = (f"did you mean `{close[0]}`?" if close
+                    else "add `use stdlib`, or `use \"file.mgd\"` with your templates")
             self.diag.error("E0102", f"unknown device template `{call.func}`", call.func_span, "no such template",
                             help=hint)
             return None
@@ -218,7 +297,8 @@ class SystemChecker:
                 close = difflib.get_close_matches(a.name, list(tpl.params), n=1)
                 self.diag.error("E0104", f"`{tpl.name}` has no parameter `{a.name}`", a.name_span or a.span,
                                 "unknown parameter",
-                                help=(f"did you mean `{close[0]}`? " if close else "") + "parameters: " + _signature(tpl))
+                                help=(f"did you mean `{close[0]}`? " if close else "")
+                                + "parameters: " + _signature(tpl))
                 ok = False
                 continue
             if a.name in given:
@@ -258,7 +338,8 @@ class SystemChecker:
                     continue
                 if c.dim != p.dim and not c.zero:
                     self.diag.error("E0202", f"`{p.name}` is {units.describe(p.dim)}, but this argument is "
-                                             f"{units.describe(c.dim)}", a.value.span, f"this is {units.describe(c.dim)}",
+                                             f"{units.describe(c.dim)}", a.value.span,
+                                    f"this is {units.describe(c.dim)}",
                                     secondary=[Label(p.span, f"declared {units.describe(p.dim)} here")],
                                     help=_arg_hint(p.dim, c.dim))
                     ok = False
@@ -275,9 +356,17 @@ class SystemChecker:
                                 help=f"add `{p.name} = ...` ({units.describe(p.dim)})")
                 ok = False
                 continue
+            if a is not None:
+                in_range_ = check_magnitude(c.value, p.dim, a.value.span, self.diag, f"`{p.name}`")
+            else:
+                # a default computed from the arguments: the template's default is where it went wrong
+                in_range_ = check_magnitude(c.value, p.dim, call.span, self.diag, f"`{p.name}` (its default)")
+            if not in_range_:
+                ok = False
+                continue
             local_env[p.name] = Const(c.value, p.dim)
             values[p.name] = c.value
-        if not ok:
+        if not ok or not self.count_series(values.values(), call.span):
             return None
         self.check_assertions(tpl, local_env, call, qualified, ev)
         inst = InstanceIR(qualified, tpl.name, owner, bus, values, call.span)
@@ -314,7 +403,8 @@ class SystemChecker:
         if m.at_network is not None:
             if network_stmt is None or m.at_network != network_stmt.name:
                 self.diag.error("E0109", f"no network named `{m.at_network}`", m.at_span, "unknown network",
-                                help=f"the network is `{network_stmt.name}`" if network_stmt else "declare `network NAME { ... }`")
+                                help=f"the network is `{network_stmt.name}`" if network_stmt
+                                else "declare `network NAME { ... }`")
             else:
                 b = m.at_bus.value
                 if network is not None and (b != int(b) or int(b) not in network.buses):
@@ -354,7 +444,21 @@ class SystemChecker:
             local = at.name if at.name else at.call.func.lower()
             if at.name is None or len(at.buses) > 1:
                 local = f"{local}_{b}"
-            self.bind(at.call, f"{network.name}.{local}", network.name, b, ev, q.span)
+            inst = self.bind(at.call, f"{network.name}.{local}", network.name, b, ev, q.span)
+            if inst is not None:
+                self.check_network_carriers(inst)
+
+    def check_network_carriers(self, inst: InstanceIR) -> None:
+        """A device in the network injects only electricity and reactive power: the buses balance nothing else."""
+        tpl = self.templates[inst.template]
+        for port in tpl.ports:
+            carrier = inst.values[port.carrier] if port.carrier in tpl.params else port.carrier
+            if carrier not in ("electricity", "reactive"):
+                self.diag.error("E0504", f"the network has no `{carrier}` balance, but `{inst.name}` injects {carrier}",
+                                inst.span, "placed in the network", secondary=[Label(port.span, "this port")],
+                                help="put heat and gas devices in a microgrid; the network balances electricity "
+                                     "and reactive power")
+                return
 
     # ------------------------------------------------------------------ structure
     def check_unique_names(self, named: list[tuple[str, object]], what: str) -> None:
@@ -376,7 +480,8 @@ class SystemChecker:
             for name, span in c.members:
                 if name not in microgrids:
                     self.diag.error("E0109", f"cluster `{c.name}` names `{name}`, which is not a microgrid", span,
-                                    "unknown microgrid", help="microgrids: " + ", ".join(microgrids) if microgrids else "")
+                                    "unknown microgrid",
+                                    help="microgrids: " + ", ".join(microgrids) if microgrids else "")
                 elif name in member_of:
                     self.diag.error("E0504", f"`{name}` is already in cluster `{member_of[name]}`", span,
                                     "second cluster", help="a microgrid belongs to at most one cluster")

@@ -169,7 +169,7 @@ def _check_constraint(s: ast.Constraint, scope, diag: Collector) -> bool:
     tys: list[Ty | None] = [typer.ty(term) for term in s.terms]
     if any(t is None for t in tys):
         return False
-    for k, op in enumerate(s.ops):
+    for k in range(len(s.ops)):
         a, b = tys[k], tys[k + 1]
         typer.check_same(a, b, s.terms[k].span, s.terms[k + 1].span, s.terms[k].span.to(s.terms[k + 1].span),
                          "compare")

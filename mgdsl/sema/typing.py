@@ -69,7 +69,8 @@ class ExprTyper:
         self.diag.error(
             "E0201", f"unit mismatch: cannot {verb} {units.describe(a.dim)} and {units.describe(b.dim)}",
             op_span, f"this is {units.describe(a.dim)}" if span_a is op_span else "",
-            secondary=[Label(span_a, f"this is {units.describe(a.dim)}"), Label(span_b, f"this is {units.describe(b.dim)}")],
+            secondary=[Label(span_a, f"this is {units.describe(a.dim)}"),
+                       Label(span_b, f"this is {units.describe(b.dim)}")],
             help=conversion_hint(a.dim, b.dim))
         return False
 
@@ -174,7 +175,8 @@ class ExprTyper:
         if self.context != "cost":
             self.diag.error("E0301", f"nonlinear product of variables {names_a} and {names_b}", e.span,
                             "a product of two variables",
-                            secondary=[Label(e.left.span, f"contains {names_a}"), Label(e.right.span, f"contains {names_b}")],
+                            secondary=[Label(e.left.span, f"contains {names_a}"),
+                                       Label(e.right.span, f"contains {names_b}")],
                             help="constraints must be linear; quadratic terms are allowed only in `cost +=`")
             return False
         if a.degree + b.degree > 2 or a.variables != b.variables or len(a.variables) != 1:

@@ -14,13 +14,13 @@ BASES = ("power", "time", "reactive", "money", "voltage", "current", "impedance"
 class Dim:
     exps: tuple[int, ...] = (0,) * len(BASES)
 
-    def __mul__(self, other: "Dim") -> "Dim":
+    def __mul__(self, other: Dim) -> Dim:
         return Dim(tuple(a + b for a, b in zip(self.exps, other.exps)))
 
-    def __truediv__(self, other: "Dim") -> "Dim":
+    def __truediv__(self, other: Dim) -> Dim:
         return Dim(tuple(a - b for a, b in zip(self.exps, other.exps)))
 
-    def __pow__(self, k: int) -> "Dim":
+    def __pow__(self, k: int) -> Dim:
         return Dim(tuple(a * k for a in self.exps))
 
     @property

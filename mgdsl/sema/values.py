@@ -1,9 +1,12 @@
 """Evaluate constant expressions of a system file (profiles, lets, arguments, csv columns) to numbers
-with dimensions: a scalar or a series over the horizon, in canonical units."""
+with dimensions: a scalar or a series over the horizon, in canonical units. Every value is finite; data
+files are read only where the model may read (files.py), within the size limits (limits.py)."""
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import io
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,8 @@ import numpy as np
 from ..diagnostics import Collector, Label
 from ..syntax import ast
 from . import units
+from .files import FileAccess, FileProblem, bad_path_text, decode_text, read_bytes
+from .limits import MAX_CSV_FIELD_CHARS, MAX_DATA_BYTES, MAX_MAGNITUDE, fmt_bytes, in_range, is_finite, largest
 from .typing import conversion_hint, unit_of
 from .units import Dim
 
@@ -34,20 +39,81 @@ class Failed(Exception):
 POISONED = Const(float("nan"), units.NONE)
 
 
+@dataclass
+class Table:
+    """A CSV table: its header and, per data row, the cells by column and the row's line in the file."""
+
+    header: list[str]
+    rows: list[dict[str, str]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+
+def read_table(path: Path) -> Table:
+    """Parse a CSV file into a Table. Raises FileProblem with a reason that quotes no cell: a binary or
+    non-UTF-8 file, an oversized cell or file, a duplicate column, a row with fewer cells than the header."""
+    text = decode_text(read_bytes(path, MAX_DATA_BYTES, "data file"), "data file")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    table: Table | None = None
+    previous_limit = csv.field_size_limit(MAX_CSV_FIELD_CHARS)
+    try:
+        for cells in reader:
+            if not cells:
+                continue                                  # a blank line
+            cells = [c.strip() for c in cells]
+            if table is None:
+                table = _header(cells, reader.line_num)
+                continue
+            width = len(table.header)
+            if len(cells) < width or any(cells[width:]):
+                raise FileProblem(f"line {reader.line_num} has {len(cells)} cells but the header has {width}")
+            table.rows.append(dict(zip(table.header, cells)))
+            table.lines.append(reader.line_num)
+    except csv.Error as e:
+        reason = (f"a cell on line {reader.line_num} is larger than {fmt_bytes(MAX_CSV_FIELD_CHARS)}"
+                  if "field larger" in str(e) else f"line {reader.line_num} is not valid CSV ({e})")
+        raise FileProblem(reason) from None
+    finally:
+        csv.field_size_limit(previous_limit)
+    if table is None:
+        raise FileProblem("the data file is empty (it needs a header line of column names)")
+    return table
+
+
+def _header(cells: list[str], line: int) -> Table:
+    seen: set[str] = set()
+    for k, name in enumerate(cells, start=1):
+        if not name:
+            raise FileProblem(f"column {k} of the header (line {line}) has no name")
+        if name in seen:
+            raise FileProblem(f"the header (line {line}) names column `{cell_text(name)}` twice")
+        seen.add(name)
+    return Table(cells)
+
+
+def cell_text(text: str, width: int = 32) -> str:
+    """A data-file cell as a message may quote it: one line, printable, shortened."""
+    shown = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return shown if len(shown) <= width else shown[: width - 3] + "..."
+
+
 class CsvCache:
-    """Reads each CSV file once; rows are dicts of column -> text."""
+    """Reads each CSV file once (or fails once), under the model's FileAccess."""
 
-    def __init__(self) -> None:
-        self.tables: dict[Path, tuple[list[str], list[dict[str, str]]]] = {}
+    def __init__(self, access: FileAccess | None = None) -> None:
+        self.access = access
+        self.tables: dict[Path, Table | FileProblem] = {}
 
-    def read(self, path: Path) -> tuple[list[str], list[dict[str, str]]]:
-        if path not in self.tables:
-            with open(path, newline="", encoding="utf-8-sig") as f:
-                reader = csv.DictReader(f)
-                rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
-                header = [h.strip() for h in (reader.fieldnames or [])]
-            self.tables[path] = (header, rows)
-        return self.tables[path]
+    def read(self, path: Path) -> Table:
+        key = path.resolve()
+        if key not in self.tables:
+            try:
+                self.tables[key] = read_table(path)
+            except FileProblem as e:
+                self.tables[key] = e
+        found = self.tables[key]
+        if isinstance(found, FileProblem):
+            raise found
+        return found
 
 
 class Evaluator:
@@ -63,7 +129,15 @@ class Evaluator:
         self.csvs = csvs
 
     def eval(self, e: ast.Expr) -> Const:
-        return getattr(self, "e_" + type(e).__name__)(e)
+        c = getattr(self, "e_" + type(e).__name__)(e)
+        if not is_finite(c.value):
+            # an overflow (1e200 * 1e200) or an undefined result (a product of an overflow and 0)
+            too_large = np.isinf(c.value).any() if c.is_series else math.isinf(c.value)
+            self.fail("E0404", "the value of this expression is too large to compute" if too_large
+                      else "this expression has no numeric value (an overflow met a 0)", e.span,
+                      "overflows" if too_large else "not a number",
+                      help=f"values in a model stay within {MAX_MAGNITUDE:g} in canonical units (kW, kWh, h ...)")
+        return c
 
     def try_eval(self, e: ast.Expr) -> Const | None:
         try:
@@ -147,7 +221,16 @@ class Evaluator:
             self.fail("E0403", "csv needs a file name in quotes", e.span, "",
                       help='write csv("data/file.csv", "column")')
         s = e.args[0].value
+        bad = bad_path_text(s.value)
+        if bad is not None:
+            self.fail("E0402", f"this is not a file name: {bad}", s.span, "not a file name",
+                      help='write csv("data/file.csv", "column"), a path relative to this .mgd file')
         path = (self.base_dir / s.value)
+        access = self.csvs.access
+        if access is not None and not access.permits(path):
+            # refused before looking: whether a file exists out there is not the model's business either
+            self.fail("E0405", f"`{s.value}` is outside the folders this model may read", s.span, "not allowed",
+                      help=access.refusal_help())
         if not path.is_file():
             import os
 
@@ -156,25 +239,43 @@ class Evaluator:
                       help="CSV paths are relative to the .mgd file that names them")
         return path, s
 
-    def csv_column(self, e: ast.Call) -> Const:
+    def table(self, e: ast.Call) -> tuple[Table, ast.String]:
+        """The table a csv(...) call names, read and decoded, or an error at the call."""
         path, s = self.resolve_path(e)
+        try:
+            return self.csvs.read(path), s
+        except FileProblem as problem:
+            code = "E0004" if "larger than" in problem.reason else "E0403"
+            self.fail(code, f"cannot read {s.value}: {problem.reason}", s.span, "this file",
+                      help="data files are UTF-8 CSV text with a header line of column names")
+
+    def no_column(self, table: Table, s: ast.String, column: str, span) -> None:
+        """Report a missing column. Only the closest column name is quoted, never the header line."""
+        import difflib
+
+        close = difflib.get_close_matches(column, table.header, n=1)
+        hint = f"did you mean `{cell_text(close[0])}`? " if close else ""
+        self.fail("E0403", f"{s.value} has no column `{column}`", span, "no such column",
+                  help=hint + f"the header (first line of the file) names {len(table.header)} columns")
+
+    def csv_column(self, e: ast.Call) -> Const:
         if len(e.args) != 2 or not isinstance(e.args[1].value, ast.String):
             self.fail("E0403", "csv(file, column) needs a column name in quotes", e.span, "",
                       help='write csv("file.csv", "column"); network tables take csv("file.csv") alone')
         column = e.args[1].value.value
-        header, rows = self.csvs.read(path)
-        if column not in header:
-            self.fail("E0403", f"{s.value} has no column `{column}`", e.args[1].value.span, "no such column",
-                      help="columns: " + ", ".join(header))
+        table, s = self.table(e)
+        if column not in table.header:
+            self.no_column(table, s, column, e.args[1].value.span)
         values = []
-        for k, row in enumerate(rows, start=2):
-            try:
-                values.append(float(row[column]))
-            except ValueError:
-                values.append(float("nan"))
-            if not np.isfinite(values[-1]):
-                self.fail("E0403", f"{s.value} row {k}: `{row[column]}` in column `{column}` is not a number",
-                          e.span, "read here", help="fix the cell in the file, or read another column")
+        for line, row in zip(table.lines, table.rows):
+            values.append(cell_number(row[column]))
+            if values[-1] is None:
+                self.fail("E0403", f"{s.value} row {line}: `{cell_text(row[column])}` in column `{column}` "
+                                   f"{not_a_number(row[column])}", e.span, "read here",
+                          help="fix the cell in the file, or read another column")
+        if not values:
+            self.fail("E0403", f"{s.value} has no data rows", e.span, "read here",
+                      help="give one row per step of the horizon below the header")
         return Const(self._series(np.array(values), e.span), units.NONE)
 
     def e_Neg(self, e: ast.Neg) -> Const:
@@ -204,13 +305,50 @@ class Evaluator:
         k = e.exponent.value
         if k != int(k) or k < 0:
             self.fail("E0204", f"exponent {e.exponent.text} is not a whole number", e.exponent.span, "")
-        return Const(c.value ** int(k), c.dim ** int(k))
+        try:
+            value = np.power(c.value, float(k)) if c.is_series else float(c.value) ** int(k)
+        except OverflowError:
+            value = math.inf                         # reported by eval as a value too large
+        return Const(value, c.dim ** int(k))
 
 
 def convert(c: Const, want: Dim, span, diag: Collector, what: str) -> float | np.ndarray | None:
-    """Check that `c` has dimension `want`; return its value (canonical units) or None after an error."""
+    """Check that `c` has dimension `want` and a magnitude within MAX_MAGNITUDE; return its value (canonical
+    units) or None after an error."""
     if c.dim != want and not c.zero:
         diag.error("E0202", f"{what} must be {units.describe(want)}, but this is {units.describe(c.dim)}", span,
                    f"this is {units.describe(c.dim)}", help=conversion_hint(want, c.dim))
         return None
+    if not check_magnitude(c.value, want, span, diag, what):
+        return None
     return c.value
+
+
+def check_magnitude(value, dim: Dim, span, diag: Collector, what: str) -> bool:
+    """A value in canonical units is finite and at most MAX_MAGNITUDE; otherwise E0404 at `span`."""
+    if in_range(value):
+        return True
+    unit = units.describe(dim)
+    shown = f"{largest(value):.3g} {unit}" if is_finite(value) else "not finite"
+    diag.error("E0404", f"{what} is out of range: {shown}", span, f"beyond {MAX_MAGNITUDE:g} {unit}",
+               help=f"values stay within {MAX_MAGNITUDE:g} in canonical units (kW, kWh, kvar, h, currency): larger "
+                    "ones leave the solver's numerical range; check the number and its unit")
+    return False
+
+
+def not_a_number(text: str) -> str:
+    """How a cell that cell_number refused is described."""
+    try:
+        float(text)
+    except ValueError:
+        return "is not a number"
+    return "is not a finite number"
+
+
+def cell_number(text: str) -> float | None:
+    """A CSV cell as a finite number, or None (empty, not a number, inf, nan)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

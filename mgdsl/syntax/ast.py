@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from ..source import Span
 
@@ -41,7 +40,7 @@ class Ref:
 @dataclass(eq=False)
 class Arg:
     name: str | None
-    value: "Expr"
+    value: Expr
     span: Span
     name_span: Span | None = None
 
@@ -62,32 +61,32 @@ class String:
 
 @dataclass(eq=False)
 class ListLit:
-    items: list["Expr"]
+    items: list[Expr]
     span: Span
 
 
 @dataclass(eq=False)
 class Neg:
-    operand: "Expr"
+    operand: Expr
     span: Span
 
 
 @dataclass(eq=False)
 class BinOp:
     op: str                   # + - * /
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span
 
 
 @dataclass(eq=False)
 class Pow:
-    base: "Expr"
+    base: Expr
     exponent: Quantity
     span: Span
 
 
-Expr = Union[Quantity, Ref, Call, String, ListLit, Neg, BinOp, Pow]
+Expr = Quantity | Ref | Call | String | ListLit | Neg | BinOp | Pow
 
 
 # ------------------------------------------------------------------ statements
@@ -341,5 +340,5 @@ class Module:
     """One parsed file."""
 
     items: list[Stmt]
-    file: "object"            # SourceFile
+    file: object            # SourceFile
     closing_comments: list[str] = field(default_factory=list)

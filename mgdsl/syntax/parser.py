@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 import lark
@@ -9,6 +10,7 @@ from lark import Token, Tree
 
 from ..diagnostics import Collector, MgdError
 from ..resources import grammar_text
+from ..sema.limits import MAX_EXPRESSION_DEPTH, MAX_REPARSED_CHARS, MAX_SYNTAX_ERRORS, MAX_TIME_OFFSET
 from ..source import SourceFile, Span
 from . import ast
 
@@ -93,7 +95,8 @@ def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: SourceFile, c
             collector.error("E0002", "unterminated string", file.span(pos, pos + 1), "this string is not closed",
                             help="close the string with `\"` on the same line")
         else:
-            collector.error("E0002", f"unexpected character `{ch}`", file.span(pos, pos + 1), "not valid here",
+            shown = ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}"
+            collector.error("E0002", f"unexpected character `{shown}`", file.span(pos, pos + 1), "not valid here",
                             help="remove it; comments start with `#`")
         return pos
     tok = getattr(err, "token", None)
@@ -130,7 +133,9 @@ def parse(file: SourceFile) -> ast.Module:
     collector = Collector()
     text = file.text
     tree = None
-    for _ in range(10):
+    # every further syntax error costs a parse of the whole file: a large file reports its first one only
+    attempts = MAX_SYNTAX_ERRORS if len(text) <= MAX_REPARSED_CHARS else 1
+    for _ in range(attempts):
         try:
             tree = _parser().parse(text)
             break
@@ -146,7 +151,9 @@ def parse(file: SourceFile) -> ast.Module:
             text = text[:line_start] + " " * (line_end - line_start) + text[line_end:]
     if collector:
         collector.raise_if_any()
-    module = _Builder(file).module(tree)
+    builder = _Builder(file)
+    module = builder.module(tree)
+    builder.diag.raise_if_any()
     _attach_comments(module, file)
     return module
 
@@ -156,9 +163,17 @@ def parse_text(text: str, path: str = "<string>") -> ast.Module:
 
 
 # ------------------------------------------------------------------ tree -> AST
+class _TooDeep(Exception):
+    """An expression nests deeper than MAX_EXPRESSION_DEPTH: every later stage walks expressions recursively."""
+
+
 class _Builder:
+    """Builds the AST from lark's tree. Numbers that are not finite, time offsets out of range and
+    expressions nested too deeply are reported here, at their place, so no later stage meets them."""
+
     def __init__(self, file: SourceFile):
         self.file = file
+        self.diag = Collector()
 
     def span(self, node) -> Span:
         if isinstance(node, Token):
@@ -348,19 +363,43 @@ class _Builder:
     # ---- expressions
     def qty(self, num: Token, unit: Token | None) -> ast.Quantity:
         sp = self.span(num) if unit is None else self.span(num).to(self.span(unit))
-        return ast.Quantity(num.value, unit.value if unit is not None else None, sp,
+        text = num.value
+        if not math.isfinite(float(text)):
+            self.diag.error("E0404", f"the number `{_clip(text)}` is too large", self.span(num),
+                            "beyond the largest number (about 1.8e308)",
+                            help="write a value in a larger unit (MW, MWh), or check the exponent")
+            text = "0"
+        return ast.Quantity(text, unit.value if unit is not None else None, sp,
                             self.span(unit) if unit is not None else None)
 
-    def arg(self, t: Tree) -> ast.Arg:
+    def arg(self, t: Tree, depth: int = 0) -> ast.Arg:
         name, value = t.children
-        return ast.Arg(name.value if name else None, self.expr(value), self.span(t),
+        return ast.Arg(name.value if name else None, self.expr(value, depth), self.span(t),
                        self.span(name) if name else None)
 
-    def call(self, t: Tree) -> ast.Call:
+    def call(self, t: Tree, depth: int = 0) -> ast.Call:
         name, *args = t.children
-        return ast.Call(name.value, [self.arg(a) for a in args if a is not None], self.span(t), self.span(name))
+        # the arguments of a statement's call (an instance) are expressions of their own, checked one by one
+        inner = depth + 1 if depth else 0
+        return ast.Call(name.value, [self.arg(a, inner) for a in args if a is not None], self.span(t),
+                        self.span(name))
 
-    def expr(self, t) -> ast.Expr:
+    def expr(self, t, depth: int = 0) -> ast.Expr:
+        """The AST of an expression; `depth` is its nesting below the statement's top expression."""
+        if depth:
+            return self._expr(t, depth)
+        try:
+            return self._expr(t, 0)
+        except _TooDeep:
+            sp = self.span(t)
+            self.diag.error("E0004", f"this expression nests more than {MAX_EXPRESSION_DEPTH} levels deep", sp,
+                            "too deep", help="split it: name parts with `let` (a sum of n terms is n levels deep)")
+            return ast.Quantity("0", None, sp)
+
+    def _expr(self, t, depth: int) -> ast.Expr:
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise _TooDeep()
+        deeper = depth + 1
         sp = self.span(t)
         if isinstance(t, Token):
             if t.type == "NUMBER":
@@ -375,25 +414,32 @@ class _Builder:
             *names, index = t.children
             return ast.Ref([n.value for n in names], self.index(index) if index is not None else None, sp)
         if kind == "call":
-            return self.call(t)
+            return self.call(t, depth)
         if kind == "string":
             return ast.String(_unquote(t.children[0].value), sp)
         if kind == "list":
-            return ast.ListLit([self.expr(c) for c in t.children if c is not None], sp)
+            return ast.ListLit([self._expr(c, deeper) for c in t.children if c is not None], sp)
         if kind == "neg":
-            return ast.Neg(self.expr(t.children[0]), sp)
+            return ast.Neg(self._expr(t.children[0], deeper), sp)
         if kind in ("add", "sub", "mul", "div"):
             op = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[kind]
-            return ast.BinOp(op, self.expr(t.children[0]), self.expr(t.children[1]), sp)
+            return ast.BinOp(op, self._expr(t.children[0], deeper), self._expr(t.children[1], deeper), sp)
         if kind == "pow":
-            return ast.Pow(self.expr(t.children[0]), self.qty(t.children[1], None), sp)
+            return ast.Pow(self._expr(t.children[0], deeper), self.qty(t.children[1], None), sp)
         raise AssertionError(f"unexpected rule {kind}")
 
     def index(self, t: Tree) -> ast.Index:
         base, offset = t.children
         k = 0
         if offset is not None:
-            k = int(float(offset.children[0].value))
+            tok = offset.children[0]
+            value = float(tok.value)
+            if not (value == int(value) if math.isfinite(value) else False) or value > MAX_TIME_OFFSET:
+                self.diag.error("E0503", f"the time offset `{_clip(tok.value)}` is not a whole number of steps "
+                                         f"up to {MAX_TIME_OFFSET:,}", self.span(tok), "not a step count",
+                                help="write a whole number of steps, as in `x[t-1]` or `x[last-2]`")
+            else:
+                k = int(value)
             if offset.data == "minus_offset":
                 k = -k
         return ast.Index(base.value, k, self.span(t))
@@ -404,6 +450,11 @@ def _diag_bound_eq(span: Span):
 
     return Diagnostic("E0001", "a variable bound cannot be an equality", span, "use `in a .. b`, `>=` or `<=`",
                       help="to fix a variable, write a constraint: `x[t] == value`")
+
+
+def _clip(text: str, width: int = 24) -> str:
+    """A token as quoted in a message: long numbers are shortened."""
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _unquote(s: str) -> str:

@@ -1,0 +1,147 @@
+"""The numbers each instance gives its template: every parameter-only part of a template body (a bound, a
+coefficient, an initial state, a constant term) evaluated for all instances at once, so a division by zero or
+an overflow is reported at its place in the template and its instance, before lowering meets it."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..diagnostics import Collector, Label
+from ..ir import InstanceIR, TemplateIR
+from ..syntax import ast
+from .limits import MAX_MAGNITUDE
+from .units import parse_unit
+
+# Instances are evaluated in chunks of at most this many values per array, so memory stays bounded
+# whatever the number of instances and steps.
+CHUNK_VALUES = 2_000_000
+
+
+class _Reported(Exception):
+    """A problem was reported for the statement being evaluated; skip the rest of it."""
+
+
+class _Chunk:
+    """Evaluates expressions of one template for a chunk of its instances. Values are arrays of shape
+    (instances, 1) or (instances, steps); None stands for anything that contains a decision variable."""
+
+    def __init__(self, tpl: TemplateIR, insts: list[InstanceIR], steps: int, dt_h: float, diag: Collector):
+        self.tpl = tpl
+        self.insts = insts
+        self.steps = steps
+        self.dt_h = dt_h
+        self.diag = diag
+        self.params: dict[str, np.ndarray] = {}
+        for p in tpl.params.values():
+            if p.is_carrier:
+                continue
+            vals = [i.values[p.name] for i in insts]
+            if any(isinstance(v, np.ndarray) for v in vals):
+                self.params[p.name] = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (steps,)) for v in vals])
+            else:
+                self.params[p.name] = np.asarray(vals, dtype=float).reshape(-1, 1)
+        self.lets: dict[str, np.ndarray | None] = {}
+
+    def report(self, bad: np.ndarray, span, message: str, label: str) -> None:
+        bad = np.broadcast_to(bad, (len(self.insts), bad.shape[-1]))
+        i = int(np.argwhere(bad.any(axis=1))[0][0])
+        inst = self.insts[i]
+        self.diag.error("E0404", f"`{inst.name}`: {message}", span, label,
+                        secondary=[Label(inst.span, "with these arguments")],
+                        help=f"change the arguments of `{inst.name}`: values in a model are finite and within "
+                             f"{MAX_MAGNITUDE:g} in canonical units (kW, kWh, h, currency ...)")
+        raise _Reported()
+
+    def checked(self, value: np.ndarray, span) -> np.ndarray:
+        bad = ~np.isfinite(value)
+        if bad.any():
+            self.report(bad, span, "this expression has no finite value", "overflows or is undefined")
+        return value
+
+    def constant(self, value: np.ndarray | None, span) -> None:
+        """A parameter-only part that becomes a coefficient, bound or constant of the model."""
+        if value is None:
+            return
+        bad = np.abs(value) > MAX_MAGNITUDE
+        if bad.any():
+            self.report(bad, span, f"this value is beyond {MAX_MAGNITUDE:g}", "out of range")
+
+    def eval(self, e: ast.Expr) -> np.ndarray | None:
+        if isinstance(e, ast.Quantity):
+            scale = parse_unit(e.unit)[0] if e.unit else 1.0
+            return np.full((1, 1), e.value * scale)
+        if isinstance(e, ast.Ref):
+            name = e.name
+            if name == "dt":
+                return np.full((1, 1), self.dt_h)
+            if name in self.params:
+                return self.params[name]
+            if name in self.lets:
+                return self.lets[name]
+            return None                                    # a decision variable
+        if isinstance(e, ast.Neg):
+            inner = self.eval(e.operand)
+            return None if inner is None else -inner
+        if isinstance(e, ast.BinOp):
+            a, b = self.eval(e.left), self.eval(e.right)
+            if e.op == "/" and b is not None and (b == 0).any():
+                self.report(b == 0, e.right.span, "division by zero", "this is 0")
+            if a is None or b is None:
+                self.constant(a, e.left.span)
+                self.constant(b, e.right.span)
+                return None
+            value = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[e.op](a, b)
+            return self.checked(value, e.span)
+        if isinstance(e, ast.Pow):
+            base = self.eval(e.base)
+            if base is None:
+                return None
+            return self.checked(np.power(base, float(e.exponent.value)), e.span)
+        if isinstance(e, ast.Call):
+            inner = self.eval(e.args[0].value)
+            if inner is None or inner.shape[1] == 1:
+                return inner                                # lowering: a value without time is left as it is
+            reduce = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[e.func]
+            return self.checked(reduce(inner, axis=1, keepdims=True), e.span)
+        return None
+
+    def top(self, e: ast.Expr | None) -> None:
+        """A whole expression of the body: its parts are checked as they are evaluated."""
+        if e is not None:
+            self.constant(self.eval(e), e.span)
+
+    def run(self) -> None:
+        tpl = self.tpl
+        for var in tpl.vars.values():
+            self.statement(lambda var=var: (self.top(var.lower), self.top(var.upper)))
+        for init in tpl.initials.values():
+            self.statement(lambda init=init: self.top(init.value))
+        for name, let in tpl.lets.items():
+            self.lets[name] = None
+            self.statement(lambda name=name, let=let: self.lets.__setitem__(name, self.eval(let.value)))
+        for c in tpl.constraints:
+            if not c.is_assertion:                          # assertions were evaluated when binding
+                self.statement(lambda c=c: [self.top(t) for t in c.stmt.terms])
+        for port in tpl.ports:
+            self.statement(lambda port=port: self.top(port.value))
+        for cost in tpl.costs:
+            self.statement(lambda cost=cost: self.top(cost.value))
+
+    def statement(self, check) -> None:
+        try:
+            check()
+        except _Reported:
+            pass
+
+
+def check_instance_values(tpl: TemplateIR, insts: list[InstanceIR], steps: int, dt_h: float,
+                          diag: Collector) -> None:
+    """Report the first bad value of each template statement, for the first instance that makes it bad."""
+    if not insts:
+        return
+    per_chunk = max(1, CHUNK_VALUES // max(1, steps))
+    with np.errstate(all="ignore"):
+        for start in range(0, len(insts), per_chunk):
+            before = len(diag.diagnostics)
+            _Chunk(tpl, insts[start:start + per_chunk], steps, dt_h, diag).run()
+            if len(diag.diagnostics) > before:
+                return                                       # one chunk's report per template is enough
