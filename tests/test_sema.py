@@ -6,7 +6,7 @@ import pytest
 
 import mgdsl
 from mgdsl.diagnostics import MgdError
-from mgdsl.sema.units import parse_unit, POWER, ENERGY, MONEY, describe
+from mgdsl.sema.units import ENERGY, MONEY, POWER, describe, parse_unit
 
 HEAD = "use stdlib\nhorizon 4 steps of 15 min\n"
 
