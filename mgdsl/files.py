@@ -250,7 +250,8 @@ Keep = Literal["folders", "all"]
 
 def _carry_over(old: Path, staging: Path, keep: Keep) -> None:
     """Bring what the new folder keeps from the old one into staging: sub-folders (written by other commands,
-    like `study/`), and with keep="all" every file this run did not write anew."""
+    like `study/`) and hidden files (a user's `.gitignore`: mgdsl writes none), and with keep="all" every file
+    this run did not write anew."""
     if not old.is_dir():
         return
     with os.scandir(old) as entries:
@@ -261,7 +262,7 @@ def _carry_over(old: Path, staging: Path, keep: Keep) -> None:
             if entry.is_dir(follow_symlinks=False):
                 shutil.copytree(entry.path, dest, symlinks=True, copy_function=_link_or_copy,
                                 ignore=lambda _, names: [n for n in names if _is_artifact(n)])
-            elif keep == "all":
+            elif keep == "all" or entry.name.startswith("."):
                 _link_or_copy(entry.path, str(dest))
 
 
@@ -331,10 +332,10 @@ def results_folder(target: str | Path | None, keep: Keep = "folders",
     target is untouched and the staging folder is removed (by the next run, after a kill).
 
     The command's files replace the old folder's files, so files of an earlier run never mix with new ones;
-    sub-folders are carried over, and with keep="all" every old file not written anew (`mgdsl plot` adds
-    figures to a results folder). A lock file `.NAME.lock` beside the target, held while the block runs,
-    refuses a second run (E0702). A target that exists and is not an mgdsl output folder is refused (E0703),
-    before the block when `check_first`, and always before the swap. Other OSErrors are E0701.
+    sub-folders and hidden files are carried over, and with keep="all" every old file not written anew
+    (`mgdsl plot` adds figures to a results folder). A lock file `.NAME.lock` beside the target, held while
+    the block runs, refuses a second run (E0702). A target that exists and is not an mgdsl output folder is
+    refused (E0703), before the block when `check_first`, and always before the swap. Other OSErrors are E0701.
     `target` None (nothing to save) yields None and does nothing."""
     if target is None:
         yield None

@@ -74,6 +74,25 @@ def test_a_new_run_replaces_every_file_and_keeps_sub_folders(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_hidden_files_are_kept_and_a_symlinked_folder_is_written_where_it_points(tmp_path):
+    real = tmp_path / "real"
+    write_run(real, "a", ["a1.csv"])
+    (real / ".gitignore").write_text("*.nc\n")
+    (tmp_path / "link").symlink_to(real)
+    write_run(tmp_path / "link", "b", ["b1.csv"])
+    assert (tmp_path / "link").is_symlink()
+    assert sorted(p.name for p in real.iterdir()) == [".gitignore", MARKER, "b1.csv", "summary.json"]
+
+
+def test_temporaries_of_killed_writers_are_removed(tmp_path):
+    dead = tmp_path / ".m.lp.999999999.abcd1234.tmp.lp"          # no process has that pid
+    alive = tmp_path / f".m.lp.{os.getpid()}.abcd1234.tmp.lp"
+    dead.write_text("half")
+    alive.write_text("being written")
+    files.atomic_write(tmp_path / "m.lp", lambda p: Path(p).write_text("model"))
+    assert not dead.exists() and alive.exists() and (tmp_path / "m.lp").read_text() == "model"
+
+
 def test_keep_all_adds_files_to_the_folder(tmp_path):
     out = tmp_path / "res"
     write_run(out, "a", ["a1.csv"])

@@ -59,3 +59,20 @@ def test_study_command_rejects_a_bad_list_without_a_traceback(tmp_path):
         r = CliRunner().invoke(main, ["study", *args])
         assert r.exit_code == 2 and "comma-separated list" in r.output, r.output
         assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_study_command_adds_its_files_to_the_study_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from mgdsl.cli import main
+
+    path = tmp_path / "m.mgd"
+    path.write_text(CONTINUOUS)
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / "initial_values.csv").write_text("seed\n0\n")       # another study's table, from an earlier version
+    r = CliRunner().invoke(main, ["study", "tolerance", str(path), "--tolerances", "1e-2", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert {p.name for p in out.iterdir()} == {"initial_values.csv", "tolerance_sweep.csv", "tolerance_sweep.png",
+                                               ".mgdsl-output"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []      # no lock, no staging left
