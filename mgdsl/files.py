@@ -1,5 +1,4 @@
-"""Output that is whole or absent: atomic files, and output folders written beside their target under a lock
-and swapped in by one rename; a failure to write is an E07xx diagnostic (MgdError), never a traceback."""
+"""Output whole or absent: atomic files; folders staged beside the target, locked, swapped in by one rename."""
 from __future__ import annotations
 
 import contextlib
@@ -355,8 +354,11 @@ def results_folder(target: str | Path | None, keep: Keep = "folders",
     staging = None
     try:
         try:
-            for leftover in _stale(folder):           # of killed runs: no run holds the lock but us
-                shutil.rmtree(leftover, ignore_errors=True)
+            for leftover in list(_stale(folder)):     # of killed runs: no run holds the lock but us
+                if ".old-" in leftover.name and not os.path.lexists(folder):
+                    os.rename(leftover, folder)           # killed between its two renames: the complete old folder
+                else:
+                    shutil.rmtree(leftover, ignore_errors=True)
             if check_first:
                 _check_replaceable(folder, shown)
             staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.staging-"))

@@ -110,6 +110,17 @@ def test_swap_without_exchange(tmp_path, monkeypatch):
     assert leftovers(tmp_path) == []
 
 
+def test_the_old_folder_of_a_run_killed_between_its_two_renames_is_restored(tmp_path):
+    out = tmp_path / "res"
+    write_run(out, "a", ["a1.csv"])
+    out.rename(tmp_path / ".res.old-abcd1234")
+    (tmp_path / ".res.staging-efgh5678").mkdir()
+    with results_folder(out, keep="all"):
+        assert (out / "a1.csv").read_text() == "a"                 # restored before this run writes
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "a1.csv", "summary.json"]
+    assert leftovers(tmp_path) == []
+
+
 def test_an_exception_leaves_the_old_folder_and_no_staging(tmp_path):
     out = tmp_path / "res"
     write_run(out, "a", ["a1.csv"])
