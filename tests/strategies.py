@@ -3,7 +3,8 @@
 A system is a radial 12.66 kV feeder (base 1 MVA) of 3-8 buses, built by attaching each new bus to a random
 earlier one, with a slack at bus 1 buying at a random price profile and random bus loads; 1-4 microgrids are
 attached by tie lines at distinct non-slack buses, each with 1-4 random standard-library devices (continuous
-ones only: no CHPUnit, no CapacitorBank, no switches).
+ones only: no CHPUnit, no CapacitorBank); with `switches=True`, switches with binary hourly statuses
+and a cluster.
 
 The systems are built to be feasible:
   * every device can sit idle (storage ends where it starts, generation may be curtailed, conversion may stop);
@@ -148,8 +149,11 @@ def microgrid_devices(draw, steps: int, limit_kw: int):
 
 
 @st.composite
-def systems(draw, min_steps: int = 3, max_steps: int = 6, max_microgrids: int = 4) -> GeneratedSystem:
-    """A random valid continuous system: a radial feeder with 1..max_microgrids microgrids."""
+def systems(draw, min_steps: int = 3, max_steps: int = 6, max_microgrids: int = 4,
+            switches: bool = False) -> GeneratedSystem:
+    """A random valid continuous system: a radial feeder with 1..max_microgrids microgrids. With `switches`,
+    at least two microgrids, one to three switches between microgrids or from a microgrid to another bus
+    (their hourly statuses are binaries), and the first two microgrids form a cluster."""
     steps = draw(st.integers(min_steps, max_steps))
     dt = draw(st.sampled_from(["1 h", "1 h", "30 min"]))
     dt_h = 1.0 if dt == "1 h" else 0.5
@@ -159,7 +163,7 @@ def systems(draw, min_steps: int = 3, max_steps: int = 6, max_microgrids: int = 
     heat_shape = _pu(draw, steps, 40, 100)
     heat_shape[draw(st.integers(0, steps - 1))] = 1.0
     n, lines, loads = draw(feeders(steps))
-    n_mg = draw(st.integers(1, min(max_microgrids, n - 1)))
+    n_mg = draw(st.integers(2 if switches else 1, min(max_microgrids, n - 1)))    # feeders have >= 3 buses
     buses = draw(st.lists(st.integers(2, n), min_size=n_mg, max_size=n_mg, unique=True))
     text = [
         "use stdlib",
@@ -187,5 +191,15 @@ def systems(draw, min_steps: int = 3, max_steps: int = 6, max_microgrids: int = 
         names.append(name)
         kinds_of[name] = kinds
         prices.append(top)
+    if switches:
+        n_sw = draw(st.integers(1, 3))
+        for k in range(1, n_sw + 1):
+            a = draw(st.sampled_from(names))
+            if draw(st.booleans()) or k == 1:
+                b = draw(st.sampled_from([m for m in names if m != a]))
+            else:
+                b = f"dn.{draw(st.integers(1, n))}"
+            text.append(f"switch k{k} between {a} and {b} limit {draw(st.integers(1, 6)) * 50} kW")
+        text.append("cluster c1 = {mg1, mg2}")
     text += ["", "minimize cost", ""]
     return GeneratedSystem("\n".join(text), steps, dt_h, names, max(prices), kinds_of)
