@@ -92,10 +92,26 @@ def _fail(err: MgdError, as_json: bool, color: bool) -> None:
     sys.exit(EXIT_WORKER_LOST if "E0610" in codes else EXIT_INPUT)
 
 
+def _remember_allowed_reads(ctx: click.Context, param, value):
+    ctx.meta["mgdsl.allow_read"] = list(value or ())
+    return value
+
+
+def allow_read_option(f):
+    """`--allow-read DIR` (repeatable): folders beyond the model's own from which it may read files."""
+    return click.option("--allow-read", "allow_read", multiple=True, type=click.Path(file_okay=False),
+                        expose_value=False, callback=_remember_allowed_reads,
+                        help="Also let the model read files (csv, use) under DIR; repeatable. By default a model "
+                             "reads only under its own folder and the standard library.")(f)
+
+
 def _load(path: str):
+    """Load a model with the folders the command line allows it to read."""
     from .api import load
 
-    return load(path)
+    ctx = click.get_current_context(silent=True)
+    allowed = ctx.meta.get("mgdsl.allow_read", []) if ctx is not None else []
+    return load(path, allow_read=allowed)
 
 
 class _Commands(click.Group):
@@ -163,6 +179,7 @@ def main() -> None:
 
 
 @main.command()
+@allow_read_option
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON.")
 @click.option("--color/--no-color", default=None, help="Colour the diagnostics (default: when a terminal).")
@@ -258,6 +275,7 @@ def fmt(files: tuple[str, ...], check_only: bool, stdout: bool) -> None:
 @click.option("--decompose", type=click.Choice(["atc"]), default=None,
               help="Write one model per ATC subproblem and the coupling manifest couplings.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model size as JSON.")
+@allow_read_option
 @atc_options
 def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | None, as_json: bool, **kw) -> None:
     """Compile FILE to a centralized LP/MPS model (or ATC subproblems) and print its size."""
@@ -320,6 +338,7 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
               help="Solve by analytical target cascading (network parent, microgrid or cluster children).")
 @click.option("--compare", is_flag=True, help="With --decompose: also solve centrally and report the gap.")
 @click.option("--plot", is_flag=True, help="Also write PNG figures into the results folder.")
+@allow_read_option
 @atc_options
 def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | None, mip_gap: float | None,
           no_save: bool, decompose: str | None, compare: bool, plot: bool, mip_prices: bool, **kw) -> None:
@@ -506,6 +525,7 @@ def _study_command(name: str):
     """A `mgdsl study NAME FILE [-o DIR]` subcommand with the ATC options."""
     def wrap(f):
         f = atc_options(f)
+        f = allow_read_option(f)
         f = click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
                          help="Folder for CSV and PNG.")(f)
         f = click.argument("file", type=click.Path(dir_okay=False))(f)
