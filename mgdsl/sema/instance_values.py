@@ -1,14 +1,15 @@
 """The numbers each instance gives its template: every parameter-only part of a template body (a bound, a
 coefficient, an initial state, a constant term) evaluated for all instances at once, so a division by zero or
-an overflow is reported at its place in the template and its instance, before lowering meets it."""
+an overflow is reported at its place in the template and its instance, before lowering meets it. The same for
+the constant parts of `couple` expressions."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..diagnostics import Collector, Label
-from ..ir import InstanceIR, TemplateIR
+from ..ir import CoupleIR, InstanceIR, TemplateIR
 from ..syntax import ast
-from .limits import MAX_MAGNITUDE
+from .limits import MAGNITUDE_TEXT, MAX_MAGNITUDE
 from .units import parse_unit
 
 # Instances are evaluated in chunks of at most this many values per array, so memory stays bounded
@@ -20,35 +21,33 @@ class _Reported(Exception):
     """A problem was reported for the statement being evaluated; skip the rest of it."""
 
 
-class _Chunk:
-    """Evaluates expressions of one template for a chunk of its instances. Values are arrays of shape
-    (instances, 1) or (instances, steps); None stands for anything that contains a decision variable."""
+def _rows(values: list, steps: int) -> np.ndarray:
+    """One row per item: (items, 1) when every value is a number, else (items, steps)."""
+    if any(isinstance(v, np.ndarray) for v in values):
+        return np.stack([np.broadcast_to(np.asarray(v, dtype=float), (steps,)) for v in values])
+    return np.asarray(values, dtype=float).reshape(-1, 1)
 
-    def __init__(self, tpl: TemplateIR, insts: list[InstanceIR], steps: int, dt_h: float, diag: Collector):
-        self.tpl = tpl
-        self.insts = insts
-        self.steps = steps
+
+class _Values:
+    """Evaluates expressions for several items at once (the instances of a template, or one coupling). Values
+    are arrays of shape (items, 1) or (items, steps); None stands for anything with a decision variable."""
+
+    def __init__(self, params: dict[str, np.ndarray], items: list[tuple[str, object | None]], dt_h: float,
+                 diag: Collector, what: str):
+        self.params = params
+        self.items = items                                 # (name, span of its arguments or None) per row
         self.dt_h = dt_h
         self.diag = diag
-        self.params: dict[str, np.ndarray] = {}
-        for p in tpl.params.values():
-            if p.is_carrier:
-                continue
-            vals = [i.values[p.name] for i in insts]
-            if any(isinstance(v, np.ndarray) for v in vals):
-                self.params[p.name] = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (steps,)) for v in vals])
-            else:
-                self.params[p.name] = np.asarray(vals, dtype=float).reshape(-1, 1)
+        self.what = what                                   # what to change, for the hint
         self.lets: dict[str, np.ndarray | None] = {}
 
     def report(self, bad: np.ndarray, span, message: str, label: str) -> None:
-        bad = np.broadcast_to(bad, (len(self.insts), bad.shape[-1]))
-        i = int(np.argwhere(bad.any(axis=1))[0][0])
-        inst = self.insts[i]
-        self.diag.error("E0404", f"`{inst.name}`: {message}", span, label,
-                        secondary=[Label(inst.span, "with these arguments")],
-                        help=f"change the arguments of `{inst.name}`: values in a model are finite and within "
-                             f"{MAX_MAGNITUDE:g} in canonical units (kW, kWh, h, currency ...)")
+        bad = np.broadcast_to(bad, (len(self.items), bad.shape[-1]))
+        name, item_span = self.items[int(np.argwhere(bad.any(axis=1))[0][0])]
+        self.diag.error("E0404", f"`{name}`: {message}", span, label,
+                        secondary=[Label(item_span, "with these arguments")] if item_span is not None else [],
+                        help=f"change {self.what.format(name=name)}: values in a model are finite and within "
+                             f"{MAGNITUDE_TEXT} in canonical units (kW, kWh, h, currency ...)")
         raise _Reported()
 
     def checked(self, value: np.ndarray, span) -> np.ndarray:
@@ -63,7 +62,7 @@ class _Chunk:
             return
         bad = np.abs(value) > MAX_MAGNITUDE
         if bad.any():
-            self.report(bad, span, f"this value is beyond {MAX_MAGNITUDE:g}", "out of range")
+            self.report(bad, span, f"this value is beyond {MAGNITUDE_TEXT}", "out of range")
 
     def eval(self, e: ast.Expr) -> np.ndarray | None:
         if isinstance(e, ast.Quantity):
@@ -109,8 +108,7 @@ class _Chunk:
         if e is not None:
             self.constant(self.eval(e), e.span)
 
-    def run(self) -> None:
-        tpl = self.tpl
+    def run_template(self, tpl: TemplateIR) -> None:
         for var in tpl.vars.values():
             self.statement(lambda var=var: (self.top(var.lower), self.top(var.upper)))
         for init in tpl.initials.values():
@@ -139,9 +137,25 @@ def check_instance_values(tpl: TemplateIR, insts: list[InstanceIR], steps: int, 
     if not insts:
         return
     per_chunk = max(1, CHUNK_VALUES // max(1, steps))
+    names = [p.name for p in tpl.params.values() if not p.is_carrier]
     with np.errstate(all="ignore"):
         for start in range(0, len(insts), per_chunk):
+            chunk = insts[start:start + per_chunk]
+            params = {name: _rows([i.values[name] for i in chunk], steps) for name in names}
             before = len(diag.diagnostics)
-            _Chunk(tpl, insts[start:start + per_chunk], steps, dt_h, diag).run()
+            _Values(params, [(i.name, i.span) for i in chunk], dt_h, diag,
+                    "the arguments of `{name}`").run_template(tpl)
             if len(diag.diagnostics) > before:
                 return                                       # one chunk's report per template is enough
+
+
+def check_couple_values(cp: CoupleIR, env: dict, steps: int, dt_h: float, diag: Collector) -> None:
+    """The constants of a coupling (`couple h: a.x * k == b.y`) are finite and in range; `env` maps the
+    system's profiles and constants to their Const."""
+    from .values import POISONED
+
+    # a poisoned name (its definition failed, already reported) is left out: its uses stay silent
+    params = {name: _rows([c.value], steps) for name, c in env.items() if c is not POISONED}
+    values = _Values(params, [(f"couple {cp.name}", None)], dt_h, diag, "the constants of `{name}`")
+    with np.errstate(all="ignore"):
+        values.statement(lambda: (values.top(cp.lhs), values.top(cp.rhs)))

@@ -28,6 +28,7 @@ MAX_TIME_OFFSET = MAX_STEPS               # k in x[t-k], x[first+k]
 # Any value in canonical units (kW, kWh, kvar, h, currency, ohm, A, kV) beyond this is refused: HiGHS treats
 # 1e20 as infinite, and products of such values with the model's coefficients leave its numerical range.
 MAX_MAGNITUDE = 1e12
+MAGNITUDE_TEXT = "1e12"                  # as messages write it
 # ATC settings that size the work: more iterations or worker processes than this is a typo, not a study.
 MAX_ATC_ITERATIONS = 1_000_000
 MAX_ATC_WORKERS = 256

@@ -135,7 +135,8 @@ def load_program(main: SourceFile, access: FileAccess | None = None) -> Program:
                     lib = _parse_library(path)
                 except FileProblem as e:
                     code = "E0004" if "larger than" in e.reason else "E0003"
-                    diag.error(code, f"cannot read `{item.target}`: {e.reason}", item.span, "used here")
+                    diag.error(code, f"cannot read `{item.target}`: {e.reason}", item.span, "used here",
+                               help="`use` reads .mgd files: UTF-8 text of device templates and constants")
                     continue
                 except MgdError as e:
                     diag.extend(e)

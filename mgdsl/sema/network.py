@@ -91,9 +91,11 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
 
     buses = _declared_buses(net, diag, steps)
     bus_set = set(buses)
+    lines_incomplete = False
     for s in net.body:
         if not once(s):
             continue
+        before = len(diag.diagnostics)
         try:
             if isinstance(s, ast.NetBase):
                 p = convert(ev.eval(s.power), units.POWER, s.power.span, diag, "the base power")
@@ -173,7 +175,9 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
             elif isinstance(s, ast.NetAt):
                 at_stmts.append(s)
         except Failed:
-            continue
+            pass
+        if isinstance(s, (ast.NetLine, ast.NetLines)) and len(diag.diagnostics) > before:
+            lines_incomplete = True
 
     if base_kv is None and not any(isinstance(x, ast.NetBase) for x in net.body):
         diag.error("E0502", f"network `{net.name}` has no base values", net.name_span, "",
@@ -216,7 +220,8 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
     for bus, span in load_spans:
         if bus_set and bus not in bus_set:
             diag.error("E0109", f"load at bus {bus}, which is not declared", span, "unknown bus")
-    if buses and lines and not any(d.code == "E0109" for d in diag.diagnostics[n_before:]):
+    # a radial check after a line failed (or ends at an unknown bus) would only echo that error
+    if buses and lines and not lines_incomplete and not any(d.code == "E0109" for d in diag.diagnostics[n_before:]):
         _check_radial(net, buses, lines, slack_bus if slack_bus is not None else buses[0], diag)
     if len(diag.diagnostics) > n_before:
         return None, at_stmts

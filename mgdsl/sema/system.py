@@ -10,7 +10,7 @@ from ..diagnostics import Collector, Label, MgdError
 from ..ir import CARRIERS, ClusterIR, CoupleIR, EndpointIR, InstanceIR, MicrogridIR, SwitchIR, SystemIR, TemplateIR
 from ..syntax import ast
 from . import units
-from .instance_values import check_instance_values
+from .instance_values import check_couple_values, check_instance_values
 from .limits import MAX_ATC_ITERATIONS, MAX_ATC_WORKERS, MAX_SERIES_VALUES, MAX_STEPS, in_range
 from .loader import Program
 from .network import check_network
@@ -124,6 +124,8 @@ class SystemChecker:
         self.check_unique_names([(cp.name, cp.name_span) for cp in couples], "coupling")
         switch_irs = [s for s in (self.check_switch(sw, microgrids, network) for sw in switches) if s is not None]
         couple_irs = [c for c in (self.check_couple(cp) for cp in couples) if c is not None]
+        for c in couple_irs:
+            check_couple_values(c, self.env, self.steps or 1, self.dt_h, self.diag)
         currency = self.check_currency(network)
         if self.steps is None and mg_stmts and not any(d.code == "E0501" for d in self.diag.diagnostics):
             self.diag.error("E0501", "the system has no horizon", mg_stmts[0].name_span, "this needs a horizon",
@@ -139,6 +141,9 @@ class SystemChecker:
             first = next(i for insts in self.instances.values() for i in insts)
             self.diag.error("E0505", "the system has no decision variables", first.span, "no `var` in its template",
                             help="add a device that can act (a storage, a supply, a trade), or a network")
+        if any(isinstance(i, ast.Horizon) for i in main.items):
+            # a horizon that is there but invalid is reported once, not again by each use as a missing one
+            self.diag.diagnostics = [d for d in self.diag.diagnostics if d.code != "E0501"]
         self.diag.raise_if_any()
         return SystemIR(self.steps or 0, self.dt_h, self.templates, self.instances, network, microgrids,
                         cluster_irs, switch_irs, couple_irs, currency, decompose, main.file.path,

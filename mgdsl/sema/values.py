@@ -15,7 +15,7 @@ from ..diagnostics import Collector, Label
 from ..syntax import ast
 from . import units
 from .files import FileAccess, FileProblem, bad_path_text, decode_text, read_bytes
-from .limits import MAX_CSV_FIELD_CHARS, MAX_DATA_BYTES, MAX_MAGNITUDE, fmt_bytes, in_range, is_finite, largest
+from .limits import MAGNITUDE_TEXT, MAX_CSV_FIELD_CHARS, MAX_DATA_BYTES, fmt_bytes, in_range, is_finite, largest
 from .typing import conversion_hint, unit_of
 from .units import Dim
 
@@ -136,7 +136,7 @@ class Evaluator:
             self.fail("E0404", "the value of this expression is too large to compute" if too_large
                       else "this expression has no numeric value (an overflow met a 0)", e.span,
                       "overflows" if too_large else "not a number",
-                      help=f"values in a model stay within {MAX_MAGNITUDE:g} in canonical units (kW, kWh, h ...)")
+                      help=f"values in a model stay within {MAGNITUDE_TEXT} in canonical units (kW, kWh, h ...)")
         return c
 
     def try_eval(self, e: ast.Expr) -> Const | None:
@@ -330,8 +330,8 @@ def check_magnitude(value, dim: Dim, span, diag: Collector, what: str) -> bool:
         return True
     unit = units.describe(dim)
     shown = f"{largest(value):.3g} {unit}" if is_finite(value) else "not finite"
-    diag.error("E0404", f"{what} is out of range: {shown}", span, f"beyond {MAX_MAGNITUDE:g} {unit}",
-               help=f"values stay within {MAX_MAGNITUDE:g} in canonical units (kW, kWh, kvar, h, currency): larger "
+    diag.error("E0404", f"{what} is out of range: {shown}", span, f"beyond {MAGNITUDE_TEXT} {unit}",
+               help=f"values stay within {MAGNITUDE_TEXT} in canonical units (kW, kWh, kvar, h, currency): larger "
                     "ones leave the solver's numerical range; check the number and its unit")
     return False
 

@@ -373,14 +373,16 @@ class _Builder:
                             self.span(unit) if unit is not None else None)
 
     def arg(self, t: Tree, depth: int = 0) -> ast.Arg:
+        """An argument; `depth` > 0 continues the nesting of the expression it is in."""
         name, value = t.children
         return ast.Arg(name.value if name else None, self.expr(value, depth), self.span(t),
                        self.span(name) if name else None)
 
-    def call(self, t: Tree, depth: int = 0) -> ast.Call:
+    def call(self, t: Tree, depth: int | None = None) -> ast.Call:
+        """A call; `depth` is its nesting inside an expression, None for a statement's call (an instance), whose
+        arguments are expressions of their own."""
         name, *args = t.children
-        # the arguments of a statement's call (an instance) are expressions of their own, checked one by one
-        inner = depth + 1 if depth else 0
+        inner = 0 if depth is None else depth + 1
         return ast.Call(name.value, [self.arg(a, inner) for a in args if a is not None], self.span(t),
                         self.span(name))
 
