@@ -186,7 +186,7 @@ def measure(n: int, steps: int, iterations: int, rebuild_iterations: int, penalt
         t_it = time.perf_counter()
         build = highs = 0.0
         for call in per_iteration_calls[j]:
-            for name, remote, lam, w, *exact in call:
+            for name, remote, lam, w, *_exact in call:
                 tb = time.perf_counter()
                 sp = Subproblem(specs[name], ir.steps)          # new linopy model + new HiGHS instance
                 build += time.perf_counter() - tb

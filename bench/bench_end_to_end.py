@@ -250,7 +250,8 @@ def measure_once(model: str, scratch: Path, time_limit: float | None, mip_gap: f
     return row
 
 
-TIMES = ["cli_wall_s", "api_wall_s", "solve_process_s", "startup_s", "import_s", "parse_check_s", "lower_s", "to_highs_s",
+TIMES = ["cli_wall_s", "api_wall_s", "solve_process_s", "startup_s", "import_s", "parse_check_s", "lower_s",
+         "to_highs_s",
          "highs_run_s", "read_back_s", "collect_s", "save_s", "non_solver_s", "alone_wall_s", "alone_read_s",
          "alone_run_s", "write_mps_s"]
 

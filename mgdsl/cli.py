@@ -61,7 +61,7 @@ def _atc_overrides(kw: dict) -> dict:
             try:
                 over["initial_value"] = float(initial)
             except ValueError:
-                raise click.BadParameter("zero, random, or a number (kW)", param_hint="--initial")
+                raise click.BadParameter("zero, random, or a number (kW)", param_hint="--initial") from None
             over["initial"] = "value"
     return over
 
@@ -71,7 +71,7 @@ def _options_or_usage(system, kw):
         options = system.atc_options(**_atc_overrides(kw))
         options.check()
     except ValueError as e:
-        raise click.UsageError(str(e))
+        raise click.UsageError(str(e)) from None
     return options
 
 
@@ -270,7 +270,8 @@ def fmt(files: tuple[str, ...], check_only: bool, stdout: bool) -> None:
 @main.command("compile")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", type=click.Path(), default=None,
-              help="Model file to write (.lp or .mps); with --decompose, a folder. Default: out/NAME.lp or out/NAME/.")
+              help="Model file to write (.lp or .mps); with --decompose, a folder. "
+                   "Default: out/NAME.lp or out/NAME/.")
 @click.option("--format", "fmt_", type=click.Choice(["lp", "mps"]), default=None, help="File format if --out has no suffix.")
 @click.option("--decompose", type=click.Choice(["atc"]), default=None,
               help="Write one model per ATC subproblem and the coupling manifest couplings.json.")
@@ -540,7 +541,7 @@ def _number_list(kind):
             return [kind(v) for v in value.split(",")]
         except ValueError:
             raise click.BadParameter(f"a comma-separated list of {'integers' if kind is int else 'numbers'}, "
-                                     f"like {param.default}")
+                                     f"like {param.default}") from None
     return parse
 
 

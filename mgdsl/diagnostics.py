@@ -131,7 +131,8 @@ def _file_block(labels: list[tuple[Span, str, str]], color: bool, gutter: int) -
     previous = None
     for line in sorted(by_line):
         if previous is not None and line == previous + 2:
-            out.append(f"{_paint(str(previous + 1).rjust(gutter), 'bold blue', color)} {bar} {file.line_text(previous + 1)}")
+            number = _paint(str(previous + 1).rjust(gutter), "bold blue", color)
+            out.append(f"{number} {bar} {file.line_text(previous + 1)}")
         elif previous is not None and line > previous + 2:
             out.append(f"{_paint('...', 'bold blue', color)}")
         out.append(f"{_paint(str(line).rjust(gutter), 'bold blue', color)} {bar} {file.line_text(line)}")

@@ -65,7 +65,8 @@ def check_atc_properties(system: GeneratedSystem, penalty: str, note=note) -> No
     except MgdError as err:
         # HiGHS's QP solvers fail on some small degenerate parts (see QP_BREAKS_HIGHS below): the driver stops
         # with E0603 and its advice, never with a wrong answer; the properties speak of the solves that succeed
-        if penalty == "quadratic" and err.diagnostics[0].code == "E0603" and "QP solvers" in (err.diagnostics[0].help or ""):
+        first = err.diagnostics[0]
+        if penalty == "quadratic" and first.code == "E0603" and "QP solvers" in (first.help or ""):
             note(f"HiGHS QP failure: {err.diagnostics[0].message}")
             assume(False)
         raise
@@ -135,7 +136,8 @@ def _case(text: str, max_price: float) -> GeneratedSystem:
 
 
 # Once: the quadratic penalty's QP (HiGHS HiPO) ended "no progress" (model status Unknown) on a microgrid of a PV
-# array and a fixed load, and run_atc raised E0603 (now the active-set solver retries such a QP). The same happens on other small parts (a gas boiler and a heat load
+# array and a fixed load, and run_atc raised E0603 (now the active-set solver retries such a QP). The same happens
+# on other small parts (a gas boiler and a heat load
 # only; an electric boiler with no heat load: "Solve error", a dual infeasibility of 1.8e-7 against 1e-7).
 QP_STATUS = """use stdlib
 horizon 5 steps of 1 h

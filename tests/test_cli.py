@@ -114,7 +114,8 @@ def test_solve_infeasible_exits_1_and_names_declarations(tmp_path):
 def test_stdlib_reference_is_up_to_date():
     from mgdsl.docgen import markdown
 
-    assert (ROOT / "docs/stdlib.md").read_text() == markdown(), "regenerate: mgdsl templates --markdown > docs/stdlib.md"
+    assert (ROOT / "docs/stdlib.md").read_text() == markdown(), \
+        "regenerate: mgdsl templates --markdown > docs/stdlib.md"
 
 
 def test_templates_lists_the_library():
