@@ -272,7 +272,8 @@ def fmt(files: tuple[str, ...], check_only: bool, stdout: bool) -> None:
 @click.option("-o", "--out", type=click.Path(), default=None,
               help="Model file to write (.lp or .mps); with --decompose, a folder. "
                    "Default: out/NAME.lp or out/NAME/.")
-@click.option("--format", "fmt_", type=click.Choice(["lp", "mps"]), default=None, help="File format if --out has no suffix.")
+@click.option("--format", "fmt_", type=click.Choice(["lp", "mps"]), default=None,
+              help="File format if --out has no suffix.")
 @click.option("--decompose", type=click.Choice(["atc"]), default=None,
               help="Write one model per ATC subproblem and the coupling manifest couplings.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model size as JSON.")
