@@ -20,7 +20,7 @@ not UTF-8 text. Paths in `use` are relative to the file that contains the `use`.
 """),
     "E0004": ("input too large", """
 The model exceeds one of mgdsl's size limits, which are checked before anything of that size is read or
-allocated: a .mgd file over 8 MB, a CSV file over 64 MB or a CSV cell over 128 kB, a horizon over 1,000,000
+allocated: a .mgd file over 4 MB, a CSV file over 64 MB or a CSV cell over 128 kB, a horizon over 1,000,000
 steps, a network over 100,000 buses (or 50,000,000 buses x steps), an expression nested over 100 levels
 deep (a chain `a + b + c ...` of n terms counts n levels: name parts of it with `let`), a time offset beyond
 the horizon limit, or more than 100,000,000 values in the model's series. docs/language.md lists the limits.
@@ -175,6 +175,21 @@ The model has binary or integer variables (a CHP on/off, a switch) and a quadrat
 mixed-integer quadratic program (MIQP), which HiGHS cannot solve, so mgdsl refuses it before solving
 rather than return a wrong answer. Replace the quadratic cost by a piecewise-linear one (several linear
 segments), or make the binaries continuous.
+"""),
+    "E0605": ("solver time limit", """
+HiGHS reached a time limit without an answer mgdsl can use. For `mgdsl solve --time-limit S` this means it
+found no feasible point in S seconds (with one, mgdsl writes it, with the status `time limit (feasible)` and
+the MIP gap in summary.json); raise the limit, or look for an infeasibility the solver is slow to prove. For
+ATC, a subproblem took longer than `subproblem_time_limit` (300 s by default): the message names the part and
+the iteration. Raise the setting in the `decompose atc { ... }` block, or make the part smaller (`children
+microgrids` rather than `clusters`, `fix_integers K` for large MILP parts).
+"""),
+    "E0606": ("QP solver not available", """
+The quadratic ATC penalty (`penalty quadratic`) makes every subproblem a quadratic program, which mgdsl solves
+with HiPO, HiGHS's interior-point solver from the `highspy-extras` package. HiPO is not available in this
+installation: highspy-extras is missing, or its version does not match highspy's (highspy 1.16 refuses the
+extras of 1.15, and HiGHS's other QP solver stalls on these subproblems). Use `penalty pwl` (the default, whose
+subproblems are LPs or MILPs), or install matching versions of highspy and highspy-extras.
 """),
     "E0610": ("ATC worker lost", """
 A worker process of `--executor processes` ended without answering (killed, out of memory, or crashed

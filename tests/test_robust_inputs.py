@@ -76,6 +76,15 @@ def test_time_offset_out_of_range():
         assert codes(err) == ["E0503"], offset
 
 
+@pytest.mark.parametrize("index", ["first-1", "last+1", "first+3", "last-3"])
+def test_fixed_steps_outside_the_horizon(index):
+    """Lowering once clamped these to the first or last step without a word."""
+    tpl = ("device D() {\n var p[t]: kW in 0 .. 1 kW\n p[INDEX] >= 0.5 kW\n port electricity += p\n}\n"
+           .replace("INDEX", index))
+    err = error_of(HEAD + tpl + "microgrid m {\n d = D()\n g = ElectricityTrade(buy_price = price)\n}\n")
+    assert codes(err) == ["E0503"] and err.diagnostics[0].span.text == f"[{index}]"
+
+
 def test_argument_beyond_the_magnitude_limit():
     """Load(base = 1e308 kW) once reached linopy and failed there with an IndexError."""
     err = error_of(HEAD + SHOP.replace("100 kW", "1e308 kW"))

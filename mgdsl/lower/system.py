@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..diagnostics import Diagnostic, MgdError
+from ..diagnostics import Diagnostic, InternalError, MgdError
 from ..ir import SystemIR
 from ..syntax import ast
 from .builder import Builder
@@ -328,8 +328,8 @@ def _objective(low: Lowered) -> None:
         if first is None:
             if low.local is not None:
                 return            # an ATC coordinator with no system of its own: its objective is the penalties
-            raise MgdError([Diagnostic("E0505", "the system has no variables to optimize", None,
-                                       help="add devices to a microgrid or a network")])
+            # checking refuses a system without decision variables (E0505): reaching here is a bug
+            raise InternalError("lowering a whole system without variables, which the check refuses")
         terms.append(0 * first.sum())
     # one merge: adding term by term re-concatenates a growing index (quadratic in the number of terms)
     if any(isinstance(t, linopy.QuadraticExpression) for t in terms):

@@ -136,6 +136,7 @@ def check_instance_values(tpl: TemplateIR, insts: list[InstanceIR], steps: int, 
     """Report the first bad value of each template statement, for the first instance that makes it bad."""
     if not insts:
         return
+    check_fixed_steps(template_expressions(tpl), steps, diag, f" (used by `{insts[0].name}`)")
     per_chunk = max(1, CHUNK_VALUES // max(1, steps))
     names = [p.name for p in tpl.params.values() if not p.is_carrier]
     with np.errstate(all="ignore"):
@@ -149,6 +150,49 @@ def check_instance_values(tpl: TemplateIR, insts: list[InstanceIR], steps: int, 
                 return                                       # one chunk's report per template is enough
 
 
+def _indexed_refs(e):
+    """The references with a time index in an expression."""
+    if isinstance(e, ast.Ref):
+        if e.index is not None:
+            yield e
+    elif isinstance(e, ast.Call):
+        for a in e.args:
+            yield from _indexed_refs(a.value)
+    else:
+        for child in (getattr(e, "left", None), getattr(e, "right", None), getattr(e, "operand", None),
+                      getattr(e, "base", None)):
+            if child is not None:
+                yield from _indexed_refs(child)
+
+
+def template_expressions(tpl: TemplateIR):
+    """Every expression of a template's body."""
+    for var in tpl.vars.values():
+        yield from (b for b in (var.lower, var.upper) if b is not None)
+    yield from (init.value for init in tpl.initials.values())
+    yield from (let.value for let in tpl.lets.values())
+    for c in tpl.constraints:
+        yield from c.stmt.terms
+    yield from (port.value for port in tpl.ports)
+    yield from (cost.value for cost in tpl.costs)
+
+
+def check_fixed_steps(exprs, steps: int, diag: Collector, who: str) -> None:
+    """`x[first+k]` and `x[last-k]` name a step of the horizon; lowering would otherwise clamp them silently."""
+    for e in exprs:
+        for ref in _indexed_refs(e):
+            index = ref.index
+            if index.base == "t":
+                continue
+            step = index.offset if index.base == "first" else steps - 1 + index.offset
+            if not 0 <= step < steps:
+                diag.error("E0503", f"`{ref.name}[{index.base}{index.offset:+d}]` is outside the horizon of {steps} "
+                                    f"steps{who}", index.span, "no such step",
+                           help="`first+k` and `last-k` count from the ends of the horizon: k from 0 to "
+                                f"{steps - 1}")
+                return
+
+
 def check_couple_values(cp: CoupleIR, env: dict, steps: int, dt_h: float, diag: Collector) -> None:
     """The constants of a coupling (`couple h: a.x * k == b.y`) are finite and in range; `env` maps the
     system's profiles and constants to their Const."""
@@ -156,6 +200,7 @@ def check_couple_values(cp: CoupleIR, env: dict, steps: int, dt_h: float, diag: 
 
     # a poisoned name (its definition failed, already reported) is left out: its uses stay silent
     params = {name: _rows([c.value], steps) for name, c in env.items() if c is not POISONED}
+    check_fixed_steps((cp.lhs, cp.rhs), steps, diag, "")
     values = _Values(params, [(f"couple {cp.name}", None)], dt_h, diag, "the constants of `{name}`")
     with np.errstate(all="ignore"):
         values.statement(lambda: (values.top(cp.lhs), values.top(cp.rhs)))
