@@ -139,6 +139,18 @@ def test_network_values_must_be_numbers_not_series_or_overflows():
     assert codes(error_of(HEAD + network(body=" load 2: p = 1e13 kW\n"))) == ["E0404"]
 
 
+def test_slack_selling_above_its_purchase_price():
+    err = error_of(HEAD + network().replace("buys at price", "buys at price sells at 1 yuan/kWh"))
+    assert codes(err) == ["E0404"] and "step 0" in err.diagnostics[0].message
+
+
+def test_division_by_a_tiny_value_in_a_template():
+    """eta_dis = 1e-300 made a coefficient of 1e300, which failed inside linopy with an IndexError."""
+    err = error_of(HEAD + "microgrid m {\n es = Storage(electricity, capacity = 10 kWh, p_max = 1 kW, "
+                          "eta_dis = 1e-300)\n g = ElectricityTrade(buy_price = price)\n}\n")
+    assert codes(err) == ["E0404"] and "coefficient" in err.diagnostics[0].message
+
+
 def test_bus_numbers_and_counts():
     assert codes(error_of(HEAD + network(buses="1 .. 2147483648"))) == ["E0404"]      # not a bus number
     t0 = time.perf_counter()

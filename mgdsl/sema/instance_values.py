@@ -87,6 +87,12 @@ class _Values:
             if a is None or b is None:
                 self.constant(a, e.left.span)
                 self.constant(b, e.right.span)
+                if e.op == "/" and b is not None:
+                    # x / b multiplies x by 1 / b: that coefficient must stay in range too
+                    tiny = np.abs(b) < 1 / MAX_MAGNITUDE
+                    if tiny.any():
+                        self.report(tiny, e.right.span, f"dividing by this value makes a coefficient beyond "
+                                                        f"{MAGNITUDE_TEXT}", "too close to 0")
                 return None
             value = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[e.op](a, b)
             return self.checked(value, e.span)
