@@ -50,8 +50,9 @@ FRAGMENTS = [
     "microgrid mg2 at dn.2 limit 1 MW {\n s = Storage(electricity, capacity = 1 MWh, p_max = 100 kW)\n"
     " f = F(k = 0)\n}\n",
     "network dn {\n base 1 MVA, 12.66 kV\n buses 1 .. 3\n slack 1 buys at price\n"
-    " line 1 - 2: r = 0.1 ohm, x = 0.1 ohm\n line 2 - 3: r = 0.1 ohm, x = 0.1 ohm\n"
-    " at 3: h = Load(heat, base = 1 kW)\n}\n",
+    " line 1 - 2: r = 0.1 ohm, x = 0.1 ohm\n line 2 - 3: r = 0.1 ohm, x = 0.1 ohm\n}\n",
+    "network dn {\n base 1 MVA, 0 kV\n buses 1 .. 2\n slack 1 buys at price sells at 2 yuan/kWh\n"
+    " line 1 - 2: r = 0.1 ohm, x = 0.1 ohm\n at 2: h = Load(heat, base = 1 kW)\n}\n",
     "cluster c1 = {mg1, mg2}\n", "switch k between mg1 and mg2 limit 100 kW\n",
     "couple h: mg1.d.x == mg2.s.ch\n", "minimize cost\n", "decompose atc {\n tolerance 1e-3\n}\n",
 ]
@@ -146,13 +147,18 @@ def run_stages(text: str, path: str, stages: tuple[str, ...] = ("check", "lower"
 
 
 
+MUTATIONS = ["delete", "insert", "replace", "dup_line", "drop_line", "number", "number"]
+# Mutations that mostly keep a model valid, so that it reaches the later stages (compile, solve, ATC).
+MILD_MUTATIONS = ["dup_line", "drop_line", "number", "number", "number"]
+
+
 @st.composite
-def mutated_model(draw, models: dict[str, str] | None = None):
+def mutated_model(draw, models: dict[str, str] | None = None, kinds: list[str] = MUTATIONS, most: int = 3):
     models = models or {str(p): p.read_text() for p in MODELS}
     path = draw(st.sampled_from(sorted(models)))
     text = models[path]
-    for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["delete", "insert", "replace", "dup_line", "drop_line", "number", "number"]))
+    for _ in range(draw(st.integers(1, most))):
+        kind = draw(st.sampled_from(kinds))
         n = len(text)
         i = draw(st.integers(0, max(0, n - 1)))
         if kind == "delete":
@@ -193,8 +199,18 @@ def test_token_soup(text: str):
     run_stages(text, str(ROOT / "fuzz.mgd"), ("check", "lower", "solve"))
 
 
+# Most soups start with the library, a horizon and a price, so that they reach compile and solve.
+SOUP_HEAD = "use stdlib\nhorizon 3 steps of 1 h\nprofile price: yuan/kWh = [0.2, 0.5, 1.0]\n"
+
+
+def statement_soup(most: int):
+    heads = st.sampled_from([SOUP_HEAD, SOUP_HEAD, SOUP_HEAD, ""])
+    bodies = st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=most).map("".join)
+    return st.tuples(heads, bodies).map("".join)
+
+
 @settings(max_examples=50, **FAST)
-@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=8).map("".join))
+@given(statement_soup(8))
 def test_statement_soup(text: str):
     run_stages(text, str(ROOT / "fuzz.mgd"), ("check", "lower", "solve"))
 
@@ -214,8 +230,8 @@ def test_mutated_small_models_solve(case):
     run_stages(text, path, ("check", "lower", "solve"))
 
 
-@settings(max_examples=8, **FAST)
-@given(mutated_model({ATC_PATH: ATC_SEED}), atc_options)
+@settings(max_examples=12, **FAST)
+@given(mutated_model({ATC_PATH: ATC_SEED}, MILD_MUTATIONS, most=1), atc_options)
 def test_mutated_systems_atc(case, options):
     path, text = case
     run_stages(text, path, ("check", "atc"), options)
@@ -242,7 +258,7 @@ def test_token_soup_slow(text: str):
 
 @pytest.mark.slow
 @settings(**dict(SLOW, max_examples=1000))
-@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=10).map("".join))
+@given(statement_soup(10))
 def test_statement_soup_slow(text: str):
     run_stages(text, str(ROOT / "fuzz.mgd"), ("check", "lower", "solve"))
 
@@ -265,7 +281,7 @@ def test_mutated_small_models_solve_slow(case):
 
 @pytest.mark.slow
 @settings(**dict(SLOW, max_examples=300))
-@given(mutated_model({ATC_PATH: ATC_SEED}), atc_options)
+@given(mutated_model({ATC_PATH: ATC_SEED}, MUTATIONS + MILD_MUTATIONS), atc_options)
 def test_mutated_systems_atc_slow(case, options):
     path, text = case
     run_stages(text, path, ("check", "atc"), options)
