@@ -22,7 +22,10 @@ class _Reported(Exception):
 
 
 def _rows(values: list, steps: int) -> np.ndarray:
-    """One row per item: (items, 1) when every value is a number, else (items, steps)."""
+    """One row per item: (items, 1) when every value is a number, else (items, steps); a single row when every
+    item has the same series (a shared profile), which broadcasts."""
+    if values and isinstance(values[0], np.ndarray) and all(v is values[0] for v in values):
+        return np.broadcast_to(values[0].astype(float, copy=False), (steps,)).reshape(1, steps)
     if any(isinstance(v, np.ndarray) for v in values):
         return np.stack([np.broadcast_to(np.asarray(v, dtype=float), (steps,)) for v in values])
     return np.asarray(values, dtype=float).reshape(-1, 1)
@@ -51,18 +54,18 @@ class _Values:
         raise _Reported()
 
     def checked(self, value: np.ndarray, span) -> np.ndarray:
-        bad = ~np.isfinite(value)
-        if bad.any():
-            self.report(bad, span, "this expression has no finite value", "overflows or is undefined")
+        # a finite sum means finite values, without an array of flags (the values are at most ~1e24 each)
+        if not np.isfinite(value.sum()):
+            bad = ~np.isfinite(value)
+            if bad.any():
+                self.report(bad, span, "this expression has no finite value", "overflows or is undefined")
         return value
 
     def constant(self, value: np.ndarray | None, span) -> None:
         """A parameter-only part that becomes a coefficient, bound or constant of the model."""
-        if value is None:
+        if value is None or (value.max() <= MAX_MAGNITUDE and value.min() >= -MAX_MAGNITUDE):
             return
-        bad = np.abs(value) > MAX_MAGNITUDE
-        if bad.any():
-            self.report(bad, span, f"this value is beyond {MAGNITUDE_TEXT}", "out of range")
+        self.report(~(np.abs(value) <= MAX_MAGNITUDE), span, f"this value is beyond {MAGNITUDE_TEXT}", "out of range")
 
     def eval(self, e: ast.Expr) -> np.ndarray | None:
         if isinstance(e, ast.Quantity):

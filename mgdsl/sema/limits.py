@@ -36,6 +36,8 @@ MAX_ATC_WORKERS = 256
 
 def is_finite(value) -> bool:
     """True when a scalar or array holds only finite numbers."""
+    if type(value) is float:                      # the common case first: checking runs this per operation
+        return math.isfinite(value)
     if isinstance(value, np.ndarray):
         return bool(np.isfinite(value).all())
     try:
@@ -47,12 +49,14 @@ def is_finite(value) -> bool:
 def largest(value) -> float:
     """The largest magnitude in a finite scalar or array."""
     if isinstance(value, np.ndarray):
-        return float(np.abs(value).max()) if value.size else 0.0
+        return float(max(value.max(), -value.min())) if value.size else 0.0
     return abs(float(value))
 
 
 def in_range(value) -> bool:
     """Finite and at most MAX_MAGNITUDE in magnitude."""
+    if type(value) is float:
+        return -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE       # False for nan
     return is_finite(value) and largest(value) <= MAX_MAGNITUDE
 
 

@@ -129,7 +129,11 @@ class Evaluator:
         self.csvs = csvs
 
     def eval(self, e: ast.Expr) -> Const:
-        c = getattr(self, "e_" + type(e).__name__)(e)
+        return getattr(self, "e_" + type(e).__name__)(e)
+
+    def finite(self, c: Const, e: ast.Expr) -> Const:
+        """`c`, the value of `e`, if it is finite; otherwise an error at `e`. Literals, names and data cells are
+        finite when read, so only the results of arithmetic are checked."""
         if not is_finite(c.value):
             # an overflow (1e200 * 1e200) or an undefined result (a product of an overflow and 0)
             too_large = np.isinf(c.value).any() if c.is_series else math.isinf(c.value)
@@ -212,7 +216,7 @@ class Evaluator:
             c = self.eval(e.args[0].value)
             fn = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[e.func]
             dim = c.dim * units.NONE
-            return Const(float(fn(c.value)), dim)
+            return self.finite(Const(float(fn(c.value)), dim), e)
         self.fail("E0101", f"unknown function `{e.func}`", e.func_span, "not a function",
                   help="functions in system files: csv(file, column), sum, mean, max, min")
 
@@ -293,12 +297,13 @@ class Evaluator:
                           help=conversion_hint(a.dim, b.dim))
             dim = b.dim if a.zero else a.dim
             value = a.value + b.value if e.op == "+" else a.value - b.value
-            return Const(value, dim, a.zero and b.zero)
+            return self.finite(Const(value, dim, a.zero and b.zero), e)
         if e.op == "*":
-            return Const(a.value * b.value, a.dim * b.dim, a.zero or b.zero)
+            return self.finite(Const(a.value * b.value, a.dim * b.dim, a.zero or b.zero), e)
         if np.any(np.asarray(b.value) == 0):
-            self.fail("E0404", "division by zero", e.right.span, "this is zero")
-        return Const(a.value / b.value, a.dim / b.dim, a.zero)
+            self.fail("E0404", "division by zero", e.right.span, "this is zero",
+                      help="a divisor is never 0; check the value and its unit")
+        return self.finite(Const(a.value / b.value, a.dim / b.dim, a.zero), e)
 
     def e_Pow(self, e: ast.Pow) -> Const:
         c = self.eval(e.base)
@@ -308,8 +313,8 @@ class Evaluator:
         try:
             value = np.power(c.value, float(k)) if c.is_series else float(c.value) ** int(k)
         except OverflowError:
-            value = math.inf                         # reported by eval as a value too large
-        return Const(value, c.dim ** int(k))
+            value = math.inf                         # reported by finite() as a value too large
+        return self.finite(Const(value, c.dim ** int(k)), e)
 
 
 def convert(c: Const, want: Dim, span, diag: Collector, what: str) -> float | np.ndarray | None:
