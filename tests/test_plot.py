@@ -9,7 +9,6 @@ import pytest
 
 import mgdsl
 from mgdsl import plot
-from mgdsl.solve.atc import Iteration
 
 SMALL = """use stdlib
 horizon 6 steps of 1 h
@@ -93,7 +92,7 @@ def test_balance_closes(central):
     """What the balance figure stacks (device injections + tie import) sums to zero in a centralized solve."""
     for mg in ("mg1", "mg2"):
         total = central["ties"]["import"].sel(microgrid=mg).values.copy()
-        for name, ds in central.datasets.items():
+        for ds in central.datasets.values():
             if "owner" in ds.coords and "electricity_injection" in ds:
                 total += ds["electricity_injection"].where(ds["owner"] == mg, 0).sum("instance").values
         np.testing.assert_allclose(total, 0, atol=1e-6)
