@@ -14,9 +14,14 @@ import mgdsl
 from mgdsl.cli import main
 from mgdsl.decompose.partition import partition
 from mgdsl.diagnostics import MgdError
+from mgdsl.highs import hipo_available, new_highs
 from mgdsl.solve.atc import ATCOptions, run_atc
 
 from .atc_cases import CONTINUOUS, MILP, optimum_with_fixed_couplings
+
+# the quadratic penalty needs HiPO (highspy-extras of highspy's version); without it ATC refuses it (E0606,
+# tested in tests/test_highs_qp.py)
+needs_hipo = pytest.mark.skipif(not hipo_available(), reason="HiPO not available (highspy-extras must match highspy)")
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +29,7 @@ def central():
     return mgdsl.loads(CONTINUOUS).solve().objective
 
 
-@pytest.mark.parametrize("penalty", ["pwl", "quadratic"])
+@pytest.mark.parametrize("penalty", ["pwl", pytest.param("quadratic", marks=needs_hipo)])
 def test_atc_reaches_the_centralized_optimum(penalty, central):
     run = run_atc(mgdsl.loads(CONTINUOUS).ir, ATCOptions(penalty=penalty, tolerance=1e-4))
     assert run.converged
@@ -116,7 +121,8 @@ def test_child_to_child_couplings_go_through_the_parent():
     text = CONTINUOUS.replace("es = Storage(electricity, capacity = 200 kWh, p_max = 100 kW)",
                               "es = Storage(electricity, capacity = 200 kWh, p_max = 100 kW)\n"
                               "    hin = Import(heat, p_max = 50 kW)") \
-        .replace("gb = GasBoiler(h_max = 200 kW)", "gb = GasBoiler(h_max = 200 kW)\n    hout = Export(heat, p_max = 50 kW)")
+        .replace("gb = GasBoiler(h_max = 200 kW)",
+                 "gb = GasBoiler(h_max = 200 kW)\n    hout = Export(heat, p_max = 50 kW)")
     text += "switch k between a and b limit 100 kW\n"
     text = text.replace("load = Load(electricity, base = 150 kW * shape)",
                         "load = Load(electricity, base = 150 kW * shape)\n    hl = Load(heat, base = 20 kW)")
@@ -137,25 +143,54 @@ MARKED = CONTINUOUS.replace("capacity = 200 kWh", "capacity = 271.828 kWh").repl
                                                                                      "p_max = 314.159 kW, profile")
 
 
-def test_subproblem_files_hold_only_their_own_data(tmp_path):
+def _read_back(path: Path) -> tuple[list[str], np.ndarray]:
+    """The column and row names of a written model file, and every number in it (costs, bounds, row bounds,
+    matrix), as HiGHS reads them back: the test speaks of the model, not of how a writer formats numbers
+    (HiGHS 1.16 writes 244.64519999999999 where 1.15 wrote 244.6452)."""
+    h = new_highs()
+    assert str(h.readModel(str(path))).endswith("kOk"), path
+    lp = h.getLp()
+    values = np.concatenate([np.asarray(a, dtype=float) for a in (
+        lp.col_cost_, lp.col_lower_, lp.col_upper_, lp.row_lower_, lp.row_upper_, lp.a_matrix_.value_)])
+    return list(lp.col_names_) + list(lp.row_names_), values
+
+
+def _coordinates(name: str) -> list[str]:
+    """`Storage.e(b.es,3)` -> ["b.es", "3"]; `balance(dn.3.electricity,0)` -> ["dn.3.electricity", "0"]."""
+    inside = re.fullmatch(r"[^()]*\((.*)\)", name)
+    return inside.group(1).split(",") if inside else []
+
+
+def _holds(values: np.ndarray, x: float) -> bool:
+    return bool(np.any(np.isclose(values, x, rtol=1e-9, atol=0)))
+
+
+@pytest.mark.parametrize("fmt", ["lp", "mps"])
+def test_subproblem_files_hold_only_their_own_data(tmp_path, fmt):
     system = mgdsl.loads(MARKED)
-    system.write_subproblems(tmp_path, fmt="lp")
-    texts = {p.stem: p.read_text() for p in tmp_path.glob("*.lp")}
-    assert set(texts) == {"dn", "a", "b"}
+    system.write_subproblems(tmp_path, fmt=fmt)
+    models = {p.stem: _read_back(p) for p in tmp_path.glob(f"*.{fmt}")}
+    assert set(models) == {"dn", "a", "b"}
     manifest = json.loads((tmp_path / "couplings.json").read_text())
     assert {c["id"] for c in manifest["couplings"]} == {"tie.a", "tie.b"}
-    instances = {i.name: i.owner for insts in system.ir.instances.values() for i in insts}
-    for part, text in texts.items():
-        names = set(re.findall(r"[A-Za-z_][\w]*\.[\w.]*", text))
-        for inst, owner in instances.items():
-            if owner != part:
-                assert inst not in text, f"{part}'s file mentions {inst}"
-        foreign_buses = [n for n in names if n.startswith("dn.")] if part != "dn" else []
-        assert not foreign_buses, f"{part}'s file mentions the network: {foreign_buses[:3]}"
-    # b's parameters (271.828 kWh * 0.9, 314.159 kW * profile) appear in b's file only
+    owner_of = {i.name: i.owner for insts in system.ir.instances.values() for i in insts}
+    subsystems = set(system.ir.owners())                       # dn, a, b
+    for part, (names, _) in models.items():
+        assert names, f"{part}'s file has no names"
+        for name in names:
+            coords = _coordinates(name)
+            # another part's instance (b.es in a's file) or another subsystem's node (dn.3.electricity)
+            foreign = [c for c in coords if (c in owner_of and owner_of[c] != part)
+                       or (c.split(".")[0] in subsystems - {part} and c.count(".") >= 1)]
+            assert not foreign, f"{part}'s file has {name}: data of {foreign}"
+            if part != "dn":
+                assert not name.startswith("dn."), f"{part}'s file holds the network's {name}"
+    # b's parameters (271.828 kWh * 0.9 and * 0.1, 314.159 kW * 0.9) are in b's model, and nowhere else
+    marked = [244.6452, 27.1828, 282.7431, 271.828, 314.159]
+    assert _holds(models["b"][1], 244.6452) and _holds(models["b"][1], 282.7431)
     for part in ("dn", "a"):
-        assert "314.159" not in texts[part] and "282.7431" not in texts[part] and "244.6452" not in texts[part]
-    assert "244.6452" in texts["b"] or "271.828" in texts["b"]
+        leaked = [x for x in marked if _holds(models[part][1], x)]
+        assert not leaked, f"{part}'s model holds b's values {leaked}"
 
 
 def test_subproblem_objects_hold_only_their_own_data():
@@ -230,7 +265,9 @@ def test_cli_compile_decompose(tmp_path):
     r = CliRunner().invoke(main, ["compile", str(path), "--decompose", "atc", "-o", str(tmp_path / "sub"),
                                   "--format", "mps"])
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["a.mps", "b.mps", "couplings.json", "dn.mps"]
+    # (not the dot-files that mark the folder as mgdsl's output)
+    written = sorted(p.name for p in (tmp_path / "sub").iterdir() if not p.name.startswith("."))
+    assert written == ["a.mps", "b.mps", "couplings.json", "dn.mps"]
 
 
 def test_decompose_block_sets_options_and_is_checked():
@@ -241,3 +278,38 @@ def test_decompose_block_sets_options_and_is_checked():
     with pytest.raises(MgdError) as e:
         mgdsl.loads(CONTINUOUS + "decompose atc {\n    penalti pwl\n}\n")
     assert e.value.diagnostics[0].code == "E0504" and "penalty" in e.value.diagnostics[0].help
+
+
+def test_unknown_executor_is_reported_by_check_at_its_value(tmp_path):
+    """`executor dask` used to pass `mgdsl check` and crash at solve; it is an E0504 at the word."""
+    with pytest.raises(MgdError) as e:
+        mgdsl.loads(CONTINUOUS + "decompose atc {\n    executor dask\n}\n")
+    (d,) = e.value.diagnostics
+    assert d.code == "E0504" and "`dask`" in d.message
+    assert d.span.file.text[d.span.start:d.span.end] == "dask"
+    assert "not available yet" in d.help and "serial, processes" in d.help
+    path = tmp_path / "m.mgd"
+    path.write_text(CONTINUOUS + "decompose atc {\n    executor dask\n}\n")
+    r = CliRunner().invoke(main, ["check", str(path)])
+    assert r.exit_code == 1 and "E0504" in r.output and "Traceback" not in r.output
+    with pytest.raises(ValueError, match="serial or processes"):
+        ATCOptions(executor="dask").check()
+
+
+def test_subproblem_time_limit_is_read_from_the_block_and_checked():
+    opts = mgdsl.loads(CONTINUOUS + "decompose atc {\n    subproblem_time_limit 2 min\n}\n").atc_options()
+    assert opts.subproblem_time_limit == 120.0
+    assert ATCOptions().subproblem_time_limit == 300.0                 # the documented default
+    with pytest.raises(MgdError) as e:
+        mgdsl.loads(CONTINUOUS + "decompose atc {\n    subproblem_time_limit 0\n}\n")
+    assert e.value.diagnostics[0].code == "E0504" and "subproblem_time_limit" in e.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize("text", [CONTINUOUS, MILP], ids=["lp-parts", "milp-part"])
+def test_subproblem_that_reaches_its_time_limit_stops_atc_with_E0605(text):
+    with pytest.raises(MgdError) as e:
+        run_atc(mgdsl.loads(text).ir, ATCOptions(subproblem_time_limit=1e-9))
+    (d,) = e.value.diagnostics
+    assert d.code == "E0605"
+    assert re.match(r"subproblem `\w+` \(ATC iteration 1\): HiGHS reached the subproblem time limit", d.message)
+    assert "subproblem_time_limit" in d.help

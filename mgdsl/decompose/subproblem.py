@@ -13,7 +13,25 @@ import pandas as pd
 import xarray as xr
 
 from ..diagnostics import Diagnostic, MgdError
+from ..highs import (
+    OPTIMAL,
+    QP_RETRY_TIME_LIMIT,
+    SOLVE_ERROR,
+    TIME_LIMIT,
+    column_positions,
+    from_linopy,
+    has_feasible_point,
+    new_solution,
+    qp_solver,
+    row_positions,
+    run,
+    set_option,
+    status_text,
+)
+from ..lower.export import write_model
 from ..lower.system import Lowered, lower_system
+from ..results import Results, collect
+from ..solve.centralized import diagnose_infeasible
 from .partition import Part
 
 PENALTIES = ("pwl", "quadratic", "l1")
@@ -31,6 +49,7 @@ class SubproblemSpec:
     tangents: np.ndarray          # positive tangent points of d^2 for the pwl penalty (p.u.)
     bounds: dict[str, float]      # |z| bound per coupling, where known (tie and switch limits)
     fix_integers: int = 0         # MILP parts: hold integers after this many unchanged solves (0: never)
+    time_limit: float = 300.0     # seconds per solve; a solve that reaches it stops ATC with E0605
 
 
 @dataclass
@@ -41,17 +60,6 @@ class SolveOutcome:
     seconds: float                # HiGHS time
     status: str
     integers_fixed: bool = False  # solved as an LP with its integers held at their settled values
-
-
-def qp_solver() -> str:
-    """HiGHS's interior-point QP solver (HiPO, from highspy-extras) where installed: the default active-set
-    QP solver was measured to stall on ATC subproblems (millions of iterations on 30-variable QPs)."""
-    try:
-        import highspy_extras  # noqa: F401
-
-        return "hipo"
-    except ImportError:
-        return "ipm"
 
 
 def tangent_points(tolerance: float, largest: float, ratio: float = 1.41) -> np.ndarray:
@@ -69,10 +77,6 @@ class Subproblem:
     before it accepts convergence."""
 
     def __init__(self, spec: SubproblemSpec, steps: int):
-        import highspy
-
-        from ..solve.centralized import quiet_stdout
-
         self.spec = spec
         self.fix_integers = spec.fix_integers
         self.name = spec.part.name
@@ -86,7 +90,7 @@ class Subproblem:
         if not spec.couplings:
             self.z = self.d = self.s = None
             self.h = None
-            self._finish_build(quiet_stdout, highspy)
+            self._finish_build()
             return
         cidx = pd.Index(spec.couplings, name="coupling")
         bound = np.array([spec.bounds.get(c, np.inf) for c in spec.couplings])
@@ -126,33 +130,36 @@ class Subproblem:
         if spec.penalty == "quadratic":
             pen = (self.d * self.d).sum() + (0.0 * self.d).sum()
         m.add_objective(pen if obj is None else obj + pen, overwrite=True)
-        self._finish_build(quiet_stdout, highspy)
+        self._finish_build()
 
-    def _finish_build(self, quiet_stdout, highspy) -> None:
+    def _finish_build(self) -> None:
         m = self.low.model
-        with quiet_stdout():
-            self.h = m.to_highspy()
-        self.h.setOptionValue("output_flag", False)
-        if self.spec.penalty == "quadratic" or m.is_quadratic:
-            self.h.setOptionValue("solver", qp_solver())
-        self.highspy = highspy
-        vpos = m.variables.label_index.label_to_pos
-        cpos = m.constraints.label_index.label_to_pos
+        self.h = from_linopy(m)
+        if self._is_qp():
+            set_option(self.h, "solver", qp_solver())
+        elif not (len(m.binaries) or len(m.integers)):
+            # An LP part: HiGHS uses presolve only for the first solve (later ones start from the last basis),
+            # and its choice among equally good vertices there sets ATC's whole path. HiGHS 1.16 presolves
+            # differently from 1.15, and a system that converged in 50 iterations on 1.15 cycled on 1.16
+            # (tests/test_atc_properties.py, PWL_STALL); without presolve both take the same path.
+            set_option(self.h, "presolve", "off")
 
         def cols(var):
-            return None if var is None else vpos[np.asarray(var.labels.values)].astype(np.int32)
+            return None if var is None else column_positions(m, var.labels.values)
 
         self.z_cols, self.d_cols, self.s_cols = cols(self.z), cols(self.d), cols(self.s)
         self.diff_rows = None
         if self.d is not None:
-            self.diff_rows = cpos[np.asarray(m.constraints["atc.diff"].labels.values)].astype(np.int32)
+            self.diff_rows = row_positions(m, m.constraints["atc.diff"].labels.values)
         self.hess_pos = None
         if self.spec.penalty == "quadratic" and self.d is not None:
             hess = self.h.getModel().hessian_
             start, index = np.asarray(hess.start_), np.asarray(hess.index_)
             self.hessian = hess
             flat = self.d_cols.ravel()
-            self.hess_pos = np.array([start[c] + int(np.nonzero(index[start[c]:start[c + 1]] == c)[0][0]) for c in flat])
+            # where each d column's diagonal entry sits in the Hessian's value array
+            self.hess_pos = np.array([start[c] + int(np.nonzero(index[start[c]:start[c + 1]] == c)[0][0])
+                                      for c in flat])
         self.lam = self.w2 = None
         self._last_solution = None
         lp = self.h.getLp()
@@ -214,17 +221,12 @@ class Subproblem:
             # a MIP start: the last iterate's integer values stay feasible (only the penalty's costs and the
             # targets changed; HiGHS completes the continuous part), so branch and bound begins with an
             # incumbent instead of searching for one
-            start = self.highspy.HighsSolution()
-            start.col_value = self._last_solution
-            start.value_valid = True
-            h.setSolution(start)
-        h.run()
-        seconds = time.perf_counter() - t0
-        status = h.getModelStatus()
-        if status != self.highspy.HighsModelStatus.kOptimal and self._is_qp():
+            h.setSolution(new_solution(self._last_solution))
+        status = run(h, self.spec.time_limit)
+        if status != OPTIMAL and self._is_qp():
             status = self._retry_qp(status)
-            seconds = time.perf_counter() - t0
-        if status != self.highspy.HighsModelStatus.kOptimal and not self._near_optimal(status):
+        seconds = time.perf_counter() - t0
+        if status != OPTIMAL and not self._near_optimal(status):
             return self._failure(status)
         x = np.asarray(h.getSolution().col_value)
         if self.has_integers:
@@ -252,49 +254,52 @@ class Subproblem:
 
     def _retry_qp(self, status):
         """HiPO (interior point) sometimes stops with "no progress" on these QPs; the active-set solver then
-        usually finishes them (and the reverse holds on others, which is why HiPO goes first). Bounded in time."""
+        usually finishes them (and the reverse holds on others, which is why HiPO goes first). Each retry is
+        bounded in time; the status of the last one is returned."""
         h = self.h
-        ok = self.highspy.HighsModelStatus.kOptimal
-        h.setOptionValue("time_limit", 30.0)
+        limit = min(QP_RETRY_TIME_LIMIT, self.spec.time_limit)
         try:
             # the active-set solver, then HiPO from a cold start, then both without presolve (presolve was
             # seen to break the active-set solver on degenerate parts: "Solve error" on a 30-column QP)
-            for solver, presolve in (("qpasm", "choose"), (qp_solver(), "choose"), ("qpasm", "off"),
-                                     (qp_solver(), "off")):
-                h.setOptionValue("solver", solver)
-                h.setOptionValue("presolve", presolve)
+            attempts = dict.fromkeys([("qpasm", "choose"), (qp_solver(), "choose"), ("qpasm", "off"),
+                                      (qp_solver(), "off")])          # (without HiPO: the active-set solver twice)
+            for solver, presolve in attempts:
+                set_option(h, "solver", solver)
+                set_option(h, "presolve", presolve)
                 h.clearSolver()
-                h.run()
-                status = h.getModelStatus()
-                if status == ok or self._near_optimal(status):
+                status = run(h, limit)
+                if status == OPTIMAL or self._near_optimal(status):
                     return status
             return status
         finally:
-            h.setOptionValue("solver", qp_solver())
-            h.setOptionValue("presolve", "choose")
-            h.setOptionValue("time_limit", float("inf"))
+            set_option(h, "solver", qp_solver())
+            set_option(h, "presolve", "choose")
 
     def _near_optimal(self, status) -> bool:
         """A stop with a feasible point whose dual residual is small (HiPO's "Solve error" a hair above its
         1e-7 limit) is accepted."""
-        if not self._is_qp() or status != self.highspy.HighsModelStatus.kSolveError:
+        if not self._is_qp() or status != SOLVE_ERROR:
             return False        # not "Unknown": HiPO was seen to end so with a far-from-optimal point
         info = self.h.getInfo()
-        feasible = int(info.primal_solution_status) == 2
-        return feasible and info.max_primal_infeasibility <= 1e-6 and info.max_dual_infeasibility <= 1e-4
+        return has_feasible_point(self.h) and info.max_primal_infeasibility <= 1e-6 \
+            and info.max_dual_infeasibility <= 1e-4
 
     def _failure(self, status):
-        from ..solve.centralized import diagnose_infeasible
-
-        text = self.h.modelStatusToString(status)
+        text = status_text(self.h, status)
         if "nfeasible" in text:
             try:
-                diagnose_infeasible(self.low)
+                diagnose_infeasible(self.low, self.h)
             except MgdError as err:
                 for d in err.diagnostics:
                     d.message = f"subproblem `{self.name}`: {d.message}"
-                raise
-        help_ = "check the part's data; raise the time limit for large MILP parts"
+                raise MgdError(err.diagnostics) from None
+        if status == TIME_LIMIT:
+            raise MgdError([Diagnostic(
+                "E0605", f"subproblem `{self.name}`: HiGHS reached the subproblem time limit "
+                         f"({self.spec.time_limit:g} s) without an optimum", None,
+                help="raise `subproblem_time_limit` in the `decompose atc { ... }` block, or make the part "
+                     "smaller (`children microgrids`; `fix_integers K` re-solves settled MILP parts as LPs)")])
+        help_ = "check the part's data"
         if self._is_qp():
             help_ = ("HiGHS's QP solvers (HiPO and the active-set solver, with and without presolve) all failed on "
                      "this part, a known weakness on small degenerate QPs; use `penalty pwl` (the default), whose "
@@ -304,29 +309,22 @@ class Subproblem:
 
     def results(self):
         """The part's results in the same form as a centralized solve (assigns the last solution)."""
-        from ..results import Results, collect
-
         m = self.low.model
         if self.h.getNumCol() == 0:
             return Results({}, {})
         m.status, m.termination_condition = "ok", "optimal"     # values assigned below, for expressions
         x = np.asarray(self.h.getSolution().col_value)
-        vl = m.variables.label_index
         for _, var in m.variables.items():
-            labels = np.asarray(var.labels.values)
-            pos = vl.label_to_pos[np.where(labels >= 0, labels, 0)]
-            values = np.where(labels >= 0, x[pos], np.nan)
+            pos = column_positions(m, var.labels.values)
+            values = np.where(pos >= 0, x[np.maximum(pos, 0)], np.nan)
             var.solution = xr.DataArray(values, var.coords, dims=var.dims)
         if not self.has_integers and self.low.balance_name is not None:
             dual = np.asarray(self.h.getSolution().row_dual)
             con = m.constraints[self.low.balance_name]
-            labels = np.asarray(con.labels.values)
-            pos = m.constraints.label_index.label_to_pos[np.where(labels >= 0, labels, 0)]
-            con.dual = xr.DataArray(np.where(labels >= 0, dual[pos], np.nan),
+            pos = row_positions(m, con.labels.values)
+            con.dual = xr.DataArray(np.where(pos >= 0, dual[np.maximum(pos, 0)], np.nan),
                                     {d: con.coords[d] for d in con.labels.dims}, dims=con.labels.dims)
         return collect(self.low)
 
     def write(self, path) -> None:
-        from ..lower.export import write_model
-
         write_model(self.low.model, path)

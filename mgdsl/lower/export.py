@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..highs import column_positions, from_linopy, quiet_stdout, row_positions
+
 # Characters an LP-file name may hold (CPLEX LP rules as HiGHS applies them: no brackets, colon or minus).
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.,!#$%&()/;?@{}|~']")
-
-
 
 
 def _item_names(name: str, labels: np.ndarray, coords: list[np.ndarray]) -> tuple[np.ndarray, list[str]]:
@@ -39,19 +39,15 @@ def _label_names(items) -> dict[str, np.ndarray]:
 
 def write_model(model, path: str | Path) -> None:
     """LP or MPS by the file's suffix."""
-    from ..solve.centralized import quiet_stdout
-
+    h = from_linopy(model)
+    for kind, items in (("col", model.variables.items()), ("row", model.constraints.items())):
+        labels, names = _label_names(items)
+        pos = column_positions(model, labels) if kind == "col" else row_positions(model, labels)
+        setter = h.passColName if kind == "col" else h.passRowName
+        for p, n in zip(pos.tolist(), names):
+            if p >= 0:
+                setter(int(p), _UNSAFE.sub("_", n.replace(":", ".")))
     with quiet_stdout():
-        h = model.to_highspy()
-        h.setOptionValue("output_flag", False)
-        for kind, items, index in (("col", model.variables.items(), model.variables.label_index),
-                                   ("row", model.constraints.items(), model.constraints.label_index)):
-            labels, names = _label_names(items)
-            pos = index.label_to_pos[labels]
-            setter = h.passColName if kind == "col" else h.passRowName
-            for p, n in zip(pos.tolist(), names):
-                if p >= 0:
-                    setter(int(p), _UNSAFE.sub("_", n.replace(":", ".")))
         status = h.writeModel(str(path))
     if str(status).endswith("kError"):
         raise OSError(f"HiGHS could not write {path}")

@@ -3,6 +3,7 @@ microgrids or clusters (children). Only coupling values, multipliers and weights
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import time
 from dataclasses import dataclass, field
 
@@ -11,9 +12,12 @@ import numpy as np
 from ..decompose.partition import Partition, partition
 from ..decompose.subproblem import PENALTIES, SubproblemSpec, tangent_points
 from ..diagnostics import Diagnostic, MgdError
+from ..highs import hipo_available, installed_versions
 from ..ir import SystemIR
 from ..syntax import ast
 from .executors import make_executor
+
+EXECUTORS = ("serial", "processes")
 
 
 @dataclass
@@ -36,6 +40,7 @@ class ATCOptions:
     fix_integers: int = 0                 # MILP parts: LP re-solves once integers settled this many times; 0 off
     executor: str = "serial"              # serial | processes
     workers: int | None = None
+    subproblem_time_limit: float = 300.0  # seconds per subproblem solve; reaching it stops ATC (E0605)
 
     def check(self) -> None:
         if self.children not in ("microgrids", "clusters"):
@@ -51,9 +56,19 @@ class ATCOptions:
             raise ValueError(f"weights must be balanced or classic, not {self.weights!r}")
         if self.initial not in ("zero", "value", "random"):
             raise ValueError(f"initial must be zero, value or random, not {self.initial!r}")
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be {' or '.join(EXECUTORS)}, not {self.executor!r}"
+                             + ("; a Dask executor is not available yet" if self.executor == "dask" else ""))
+        if not self.subproblem_time_limit > 0:
+            raise ValueError("need subproblem_time_limit > 0 (seconds)")
 
 
 SETTINGS = {f.name for f in dataclasses.fields(ATCOptions)}
+# the settings that take one word out of a known few: checked where they are written, so `mgdsl check` points
+# at the word (the others are checked by ATCOptions.check)
+CHOICES = {"children": ("microgrids", "clusters"), "penalty": PENALTIES, "weights": ("balanced", "classic"),
+           "initial": ("zero", "value", "random"), "executor": EXECUTORS}
+_SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0}      # units `subproblem_time_limit` may be written in
 
 
 def options_from_block(block: ast.Decompose | None, base: ATCOptions | None = None) -> ATCOptions:
@@ -67,8 +82,6 @@ def options_from_block(block: ast.Decompose | None, base: ATCOptions | None = No
                                  "not a method", help="the method is `atc`"))
     for s in block.settings:
         if s.name not in SETTINGS:
-            import difflib
-
             close = difflib.get_close_matches(s.name, sorted(SETTINGS), n=1)
             errors.append(Diagnostic("E0504", f"unknown ATC setting `{s.name}`", s.span, "not a setting",
                                      help=(f"did you mean `{close[0]}`? " if close else "")
@@ -79,6 +92,8 @@ def options_from_block(block: ast.Decompose | None, base: ATCOptions | None = No
             value: object = v.parts[0]
         elif isinstance(v, ast.Quantity) and v.unit in (None, "kW", "pu"):
             value = v.value
+        elif isinstance(v, ast.Quantity) and s.name == "subproblem_time_limit" and v.unit in _SECONDS:
+            value = v.value * _SECONDS[v.unit]
         else:
             errors.append(Diagnostic("E0504", f"`{s.name}` takes a word or a plain number", v.span, "",
                                      help="for example `penalty pwl` or `tolerance 1e-3`"))
@@ -94,13 +109,29 @@ def options_from_block(block: ast.Decompose | None, base: ATCOptions | None = No
                 value = int(value)
             elif isinstance(value, str):
                 raise ValueError
-            setattr(opts, s.name, value)
         except ValueError:
             errors.append(Diagnostic("E0504", f"bad value for `{s.name}`", v.span, "",
                                      help=f"`{s.name}` is like `{default!r}`"))
+            continue
+        if s.name in CHOICES and value not in CHOICES[s.name]:
+            errors.append(_unknown_choice(s.name, str(value), v.span))
+            continue
+        setattr(opts, s.name, value)
     if errors:
         raise MgdError(errors)
     return opts
+
+
+def _unknown_choice(setting: str, value: str, span) -> Diagnostic:
+    known = CHOICES[setting]
+    help_ = f"`{setting}` is one of: {', '.join(known)}"
+    if setting == "executor" and value == "dask":
+        help_ = f"a Dask executor is not available yet; the executors are: {', '.join(known)}"
+    else:
+        close = difflib.get_close_matches(value, known, n=1)
+        if close:
+            help_ = f"did you mean `{close[0]}`? " + help_
+    return Diagnostic("E0504", f"unknown {setting} `{value}`", span, f"not a known {setting}", help=help_)
 
 
 @dataclass
@@ -158,7 +189,7 @@ def specs_for(part_of: Partition, options: ATCOptions, base_kw: float) -> list[S
         pairs = [(p.id, p.coupling) for p in part_of.pairs_of(part.name)]
         scales = [_scale(c, base_kw) for _, c in pairs]
         specs.append(SubproblemSpec(part, couplings, pairs, scales, options.penalty, tangents, bounds,
-                                    options.fix_integers))
+                                    options.fix_integers, options.subproblem_time_limit))
     return specs
 
 
@@ -188,6 +219,14 @@ def run_atc(ir: SystemIR, options: ATCOptions, progress=None) -> ATCRun:
     if mixed_quad:
         raise MgdError([Diagnostic("E0604", f"part `{mixed_quad[0].name}` has binaries and a quadratic cost (an MIQP)",
                                    None, help="replace the quadratic cost by a piecewise-linear one")])
+    if options.penalty == "quadratic" and not hipo_available():
+        raise MgdError([Diagnostic(
+            "E0606", "penalty `quadratic` needs HiGHS's interior-point QP solver HiPO, which this installation "
+                     "does not have", None,
+            notes=[f"installed: {installed_versions()}; HiPO comes with highspy-extras of the same version as "
+                   "highspy, and HiGHS's other QP solver stalls on these subproblems"],
+            help="use `penalty pwl` (the default: its subproblems are LPs or MILPs), or install matching "
+                 "highspy and highspy-extras versions")])
     base_kw = ir.network.base_kva if ir.network is not None else 1000.0
     executor = make_executor(options.executor, options.workers)
     t_build = time.perf_counter()
@@ -262,7 +301,7 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
             idx = child_pairs[part.name]
             requests.append((part.name, r[pair_c[idx]], money * lam[idx], np.sqrt(money) * w[idx], verify))
         t0 = time.perf_counter()
-        outcomes = executor.solve(requests)
+        outcomes = _solve_parts(executor, requests, k)
         solve_s += time.perf_counter() - t0
         held = False                                      # some part solved with its integers held
         for out in outcomes:
@@ -273,7 +312,7 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
                 x[j] = out.z[rows[pairs[j].coupling]]
         # the parent sets new targets from the responses
         t0 = time.perf_counter()
-        (pout,) = executor.solve([(part_of.parent.name, x, money * lam, np.sqrt(money) * w, verify)])
+        (pout,) = _solve_parts(executor, [(part_of.parent.name, x, money * lam, np.sqrt(money) * w, verify)], k)
         held |= pout.integers_fixed
         solve_s += time.perf_counter() - t0
         own[pout.part] = pout.own_cost
@@ -341,6 +380,18 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
     by_part = executor.results(names)
     run.results = _merge_results({n: by_part[n] for n in names}, ir)
     return run
+
+
+def _solve_parts(executor, requests: list[tuple], k: int):
+    """Solve subproblems; a failure of one (infeasible, time limit, solver failure) is reported with the ATC
+    iteration it happened in."""
+    try:
+        return executor.solve(requests)
+    except MgdError as err:
+        for d in err.diagnostics:
+            if d.message.startswith("subproblem `"):
+                d.message = d.message.replace("`: ", f"` (ATC iteration {k}): ", 1)
+        raise MgdError(err.diagnostics) from None
 
 
 def _merge_results(by_part: dict, ir: SystemIR):

@@ -1,59 +1,48 @@
 """Solve a lowered model with HiGHS; on infeasibility or unboundedness, name the .mgd declarations involved."""
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
+import math
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import xarray as xr
 
 from ..diagnostics import Diagnostic, Label, MgdError
+from ..highs import (
+    IIS_TIME_LIMIT,
+    OPTIMAL,
+    PRICE_TIME_LIMIT,
+    UNBOUNDED_TIME_LIMIT,
+    Conflict,
+    column_label,
+    column_positions,
+    conflict,
+    from_linopy,
+    has_feasible_point,
+    quiet_stdout,
+    row_label,
+    row_positions,
+    run,
+    solve_options,
+)
+from ..highs import mip_gap as relative_mip_gap
 from ..lower.system import Lowered
+from ..source import Span
 
-
-@contextlib.contextmanager
-def quiet_stdout():
-    """Silence what HiGHS writes straight to file descriptor 1 (its banner), which Python cannot redirect, and
-    linopy's own log lines ("Optimization potentially failed" on an infeasible model: mgdsl reports that)."""
-    import logging
-
-    log = logging.getLogger("linopy")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        with _quiet_fd1():
-            yield
-    finally:
-        log.setLevel(level)
-
-
-@contextlib.contextmanager
-def _quiet_fd1():
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
+# The termination of a solve stopped by its time limit with a feasible, maybe not optimal, point: its results
+# are written, and summary.json says so.
+TIME_LIMIT_FEASIBLE = "time limit (feasible)"
 
 
 @dataclass
 class SolveInfo:
-    status: str
-    termination: str
+    status: str                   # linopy's solver status ("ok", "warning")
+    termination: str              # "optimal" or TIME_LIMIT_FEASIBLE
     objective: float
     solve_seconds: float
+    mip_gap: float | None = None  # relative gap between the point and HiGHS's best bound (models with integers)
 
 
 def _is_miqp(low: Lowered) -> bool:
@@ -61,10 +50,15 @@ def _is_miqp(low: Lowered) -> bool:
     return m.is_quadratic and (len(m.binaries) > 0 or len(m.integers) > 0)
 
 
+def _has_integers(low: Lowered) -> bool:
+    return bool(len(low.model.binaries) or len(low.model.integers))
+
+
 def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float | None = None,
                   mip_prices: bool = False) -> SolveInfo:
     """Solve; with `mip_prices`, a model with integers is solved again as an LP with its integers fixed to
-    obtain nodal prices (that LP can cost as much as the MILP, so it is asked for, not done by default)."""
+    obtain nodal prices (that LP can cost as much as the MILP, so it is asked for, not done by default).
+    At the time limit a feasible point is returned as TIME_LIMIT_FEASIBLE with its MIP gap; without one, E0605."""
     m = low.model
     if _is_miqp(low):
         quad = [lt.template for lt in low.templates.values() if any(c.quadratic for c in lt.template.costs)]
@@ -75,73 +69,63 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
             secondary[0].span if secondary else None, "quadratic cost", secondary=secondary[1:],
             notes=[f"integer variables: {', '.join(ints[:6])}"],
             help="replace the quadratic cost by a piecewise-linear one, or make the binaries continuous")])
-    options = {"output_flag": False}
-    if time_limit is not None:
-        options["time_limit"] = float(time_limit)
-    if mip_gap is not None:
-        options["mip_rel_gap"] = float(mip_gap)
+    options = solve_options(time_limit, mip_gap, quadratic=m.is_quadratic)
     t0 = time.perf_counter()
-    if m.is_quadratic:
-        from ..decompose.subproblem import qp_solver
-
-        options["solver"] = qp_solver()
     with quiet_stdout():
         status, termination = m.solve(solver_name="highs", io_api="direct", progress=False, **options)
     seconds = time.perf_counter() - t0
+    h = m.solver_model
+    gap = relative_mip_gap(h) if h is not None and _has_integers(low) else None
     if termination == "optimal":
-        if mip_prices and low.balance_name is not None and (len(m.binaries) or len(m.integers)):
+        if mip_prices and low.balance_name is not None and gap is not None:
             t1 = time.perf_counter()
-            low.balance_dual = fixed_integer_duals(low)
+            low.balance_dual = fixed_integer_duals(low, min(PRICE_TIME_LIMIT, time_limit or math.inf))
             low.price_seconds = time.perf_counter() - t1
-        return SolveInfo(status, termination, float(m.objective.value) + low.objective_constant, seconds)
+        return SolveInfo(status, termination, _objective(low), seconds, gap)
     if termination in ("infeasible", "infeasible_or_unbounded"):
-        diagnose_infeasible(low)
+        diagnose_infeasible(low, h)
     if termination == "unbounded":
         diagnose_unbounded(low)
     if termination == "time_limit":
-        raise MgdError([Diagnostic("E0603", f"HiGHS reached its time limit ({time_limit:g} s) before proving an optimum",
-                                   None, help="raise --time-limit, or loosen --mip-gap for models with binaries")])
+        if has_feasible_point(h):
+            return SolveInfo(status, TIME_LIMIT_FEASIBLE, _objective(low), seconds, gap)
+        raise MgdError([Diagnostic(
+            "E0605", f"HiGHS reached the time limit ({time_limit:g} s) without finding a feasible point", None,
+            notes=["with a feasible point mgdsl would have written it, marked `time limit (feasible)`"],
+            help="raise --time-limit; if no limit finds one, look for an infeasibility the solver is slow to "
+                 "prove (check loads against supply and tie-line limits, on/off minimums against demand)")])
     raise MgdError([Diagnostic("E0603", f"HiGHS stopped without an optimal solution ({termination})", None,
                                help="check for extreme coefficients (very large or very small parameters)")])
 
 
-def fixed_integer_duals(low: Lowered):
+def _objective(low: Lowered) -> float:
+    return float(low.model.objective.value) + low.objective_constant
+
+
+def fixed_integer_duals(low: Lowered, time_limit: float = PRICE_TIME_LIMIT):
     """Balance duals of a MILP: fix every integer and binary variable at its optimal value, solve the remaining
     LP with HiGHS (the linopy model and its solution are left untouched) and read the balance rows' duals.
-    These are the usual MILP nodal prices; None if that LP does not solve."""
-    import highspy
-    import xarray as xr
-
+    These are the usual MILP nodal prices; None if that LP does not solve within `time_limit` seconds."""
     m = low.model
     try:
-        with quiet_stdout():
-            h = m.to_highspy()
-        h.setOptionValue("output_flag", False)
-        vlabels = np.asarray(m.variables.label_index.vlabels)
-        col_of = np.full(int(vlabels.max()) + 1, -1, dtype=np.int64)
-        col_of[vlabels] = np.arange(len(vlabels))
+        h = from_linopy(m)
         cols, values = [], []
         for name in list(m.binaries) + list(m.integers):
             var = m.variables[name]
             labels = np.asarray(var.labels.values).ravel()
             sol = np.round(np.asarray(var.solution.values, dtype=float).ravel())
             keep = labels >= 0
-            cols.append(col_of[labels[keep]])
+            cols.append(column_positions(m, labels[keep]))
             values.append(sol[keep])
-        cols = np.concatenate(cols).astype(np.int32)
+        cols = np.concatenate(cols)
         values = np.concatenate(values)
-        h.changeColsIntegrality(len(cols), cols, np.full(len(cols), highspy.HighsVarType.kContinuous))
+        h.changeColsIntegrality(len(cols), cols, np.zeros(len(cols), dtype=np.uint8))     # continuous
         h.changeColsBounds(len(cols), cols, values, values)
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        if run(h, time_limit) != OPTIMAL:
             return None
         row_dual = np.asarray(h.getSolution().row_dual, dtype=float)
-        clabels = np.asarray(m.constraints.label_index.clabels)
-        row_of = np.full(int(clabels.max()) + 1, -1, dtype=np.int64)
-        row_of[clabels] = np.arange(len(clabels))
         con = m.constraints[low.balance_name]
-        labels = np.asarray(con.labels.values)
-        rows = np.where(labels >= 0, row_of[np.maximum(labels, 0)], -1)
+        rows = row_positions(m, np.asarray(con.labels.values))
         dual = np.where(rows >= 0, row_dual[np.maximum(rows, 0)], np.nan)
         return xr.DataArray(dual, coords=con.labels.coords, dims=con.labels.dims)
     except Exception:          # prices are a by-product: never fail a solve over them
@@ -172,84 +156,224 @@ def _ranges(steps: list[int]) -> str:
     return ", ".join(out)
 
 
-# An IIS can hold thousands of rows; grouping them by declaration and instance keeps the report readable.
-_IIS_ITEMS = 5000
+# ---------------------------------------------------------------- infeasibility
+_SHOWN_GROUPS = 8          # conflict lines shown; the rest are counted
+_SHOWN_LABELS = 8          # source lines underlined
 
 
-def diagnose_infeasible(low: Lowered) -> None:
-    """Compute an irreducible infeasible subsystem with HiGHS and report it as .mgd declarations, one line
-    per declaration and instance with the steps involved."""
-    import highspy
+@dataclass
+class _Group:
+    """The members of a conflict that one declaration makes for one instance (or one subsystem)."""
 
+    rank: int                         # 0 the network's voltage limits and loads, 1 the user's instance lines,
+                                      # 2 other declarations in the user's files, 3 the library's only
+    description: str
+    library: Span | None              # the template line in stdlib, if the declaration is the library's
+    users: dict[tuple, tuple[Span, str]] = field(default_factory=dict)   # lines in the user's files to act
+                                      # on (the instances' lines, the network), with their labels
+    places: dict[str, list[str]] = field(default_factory=dict)   # "bus 3" -> ["electricity", "reactive"]
+    steps: set[int] = field(default_factory=set)
+    bounds: set[str] = field(default_factory=set)
+    loads: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)   # (bus, t) -> (kW, kvar)
+    preposition: str = "at"           # "at bus 3", "for mg1.chp"
+
+    def text(self) -> str:
+        out = self.description
+        if self.bounds == {"lower"} or self.bounds == {"upper"}:
+            out += f": {next(iter(self.bounds))} bound"
+        if self.places:
+            places = sorted(self.places.items(), key=lambda item: _natural(item[0]))
+            shown = [p + (f" ({', '.join(d)})" if d else "") for p, d in places[:6]]
+            more = f" and {len(places) - 6} more" if len(places) > 6 else ""
+            out += f" {self.preposition} " + ", ".join(shown) + more
+        if self.steps:
+            steps = sorted(self.steps)
+            out += (" at step " if len(steps) == 1 else " at steps ") + _ranges(steps)
+        if self.loads:
+            # what the user can act on: the load these buses carry at each step
+            total: dict[int, list[float]] = {}
+            for (_, t), (p, q) in self.loads.items():
+                sums = total.setdefault(t, [0.0, 0.0])
+                sums[0] += p
+                sums[1] += q
+            out += "; network load at these buses: " + ", ".join(
+                f"{p:,.0f} kW and {q:,.0f} kvar at step {t}" for t, (p, q) in sorted(total.items())[:3])
+        return out
+
+
+def _natural(text: str) -> list:
+    """"bus 10" after "bus 9"."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _in_library(span: Span | None) -> bool:
+    return span is not None and span.file.path.startswith("stdlib/")
+
+
+def _group_of(low: Lowered, name: str, coords: dict, bound: str, is_col: bool, groups: dict) -> None:
+    """Put one conflict member into its group, keyed by declaration and instance (or subsystem)."""
+    ir = low.ir
+    net = ir.network
+    prov = low.builder.provenance.get(name)
+    span = prov.span if prov else None
+    description = prov.description if prov else name
+    instance = coords.get(prov.dim) if prov is not None and prov.dim else None
+    place, detail = None, None
+    user: tuple[Span, str] | None = None
+    rank = 2
+    load = None
+    preposition = "at"
+    if instance is not None:
+        # one group per declaration and bound side, listing the instances: three CHPs at their maximum are
+        # one line, not three
+        inst = next((i for i in ir.instances.get(prov.dim, []) if i.name == instance), None)
+        if inst is not None:
+            user, rank = (inst.span, f"`{inst.name}`"), 1
+        place, preposition = instance, "for"
+    elif name == "balance":
+        owner, *rest = str(coords.get("node", "")).split(":")
+        if net is not None and owner == net.name:
+            bus, carrier = int(rest[0]), rest[1]
+            user, rank, place, detail = (net.span, "limits and loads"), 0, f"bus {bus}", carrier
+            description = f"carrier balance of network `{owner}`"
+            load = bus
+        elif owner in ir.microgrids:
+            user = (ir.microgrids[owner].span, f"`{owner}`")
+            description = f"{rest[-1] if rest else 'carrier'} balance of microgrid `{owner}`"
+            instance = coords.get("node")          # one group per microgrid and carrier
+    elif net is not None and name.startswith(f"{net.name}."):
+        user, rank = (net.span, "limits and loads"), 0 if name == f"{net.name}.v" else 2
+        if name == f"{net.name}.v":
+            description = f"voltage limit ({net.vmin:g} .. {net.vmax:g} p.u.) of network `{net.name}`"
+            # the side that binds, per bus (the slack bus is held at 1 p.u.)
+            detail = "slack, 1 p.u." if int(coords["bus"]) == net.slack_bus else (f"{bound} limit" if bound in (
+                "lower", "upper") else None)
+            bound = ""
+        if "bus" in coords:
+            place = f"bus {coords['bus']}"
+        elif "line" in coords:
+            place = f"line {coords['line']}"
+    elif "tie" in coords and coords["tie"] in ir.microgrids:
+        user = (ir.microgrids[coords["tie"]].span, f"tie line of `{coords['tie']}`")
+        description += f" ({coords['tie']})"
+    elif "switch" in coords:
+        switch = next((s for s in ir.switches if s.name == coords["switch"]), None)
+        if switch is not None:
+            user = (switch.span, f"switch `{switch.name}`")
+        description += f" ({coords['switch']})"
+    if user is None and span is not None and not _in_library(span):
+        user = (span, "involved")
+    if user is None:
+        rank = 3
+    if preposition == "for":
+        key = (name, bound if is_col else "")
+    else:
+        key = (name, instance if instance is not None else ((user[0].file.path, user[0].start) if user else None))
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = _Group(rank, description, span if _in_library(span) else None,
+                                     preposition=preposition)
+    if user is not None:
+        group.users.setdefault((user[0].file.path, user[0].start), user)
+    if is_col and bound:
+        group.bounds.add(bound)
+    if place is not None:
+        details = group.places.setdefault(place, [])
+        if detail is not None and detail not in details:
+            details.append(detail)
+    if "t" in coords:
+        group.steps.add(int(coords["t"]))
+        if load is not None and net is not None and load in net.buses:
+            k = net.buses.index(load)
+            p, q = float(net.load_p[k, int(coords["t"])]), float(net.load_q[k, int(coords["t"])])
+            if p or q:
+                group.loads[(load, int(coords["t"]))] = (p, q)
+
+
+def diagnose_infeasible(low: Lowered, h=None, time_limit: float = IIS_TIME_LIMIT) -> None:
+    """Find a conflict (mgdsl.highs.conflict, bounded by `time_limit` seconds) and raise E0601 with it as .mgd
+    declarations: the user's own lines first (the instance lines, the network's voltage limits and loads at
+    the steps involved), then the library's, one line per declaration and instance with its places and steps,
+    at most _SHOWN_GROUPS of them. `h`: a Highs object holding the model, only read (by default it is built
+    again from the linopy model)."""
     m = low.model
-    members: list[tuple[str, dict]] = []
     try:
-        with quiet_stdout():
-            h = m.to_highspy()
-            h.setOptionValue("output_flag", False)
-            h.run()
-        h.setOptionValue("iis_strategy", int(highspy.IisStrategy.kIisStrategyFromLp)
-                         | int(highspy.IisStrategy.kIisStrategyIrreducible))
-        status, iis = h.getIis()
-        clabels = m.constraints.label_index.clabels
-        vlabels = m.variables.label_index.vlabels
-        for r in list(iis.row_index_)[:_IIS_ITEMS]:
-            members.append(m.constraints.get_label_position(int(clabels[r])))
-        for c in list(iis.col_index_)[:_IIS_ITEMS]:
-            members.append(m.variables.get_label_position(int(vlabels[c])))
-    except Exception:          # the IIS is a help, not a requirement: fall back to the plain report
-        pass
-    groups: dict[tuple, tuple[str, dict, list[int]]] = {}
-    for name, coords in members:
-        key = (name, tuple((k, str(v)) for k, v in coords.items() if k != "t"))
-        entry = groups.setdefault(key, (name, coords, []))
-        if "t" in coords:
-            entry[2].append(int(coords["t"]))
-    seen_spans = {}
-    lines = []
-    for name, coords, steps in groups.values():
-        span, text = _describe(low, name, coords, sorted(set(steps)))
-        lines.append(text)
-        if span is not None and id(span) not in seen_spans:
-            seen_spans[id(span)] = Label(span, "involved")
-    labels = list(seen_spans.values())
-    primary = labels[0].span if labels else None
-    notes = [f"conflict: {t}" for t in lines[:12]]
-    if len(lines) > 12:
-        notes.append(f"... and {len(lines) - 12} more")
+        found = conflict(h if h is not None else from_linopy(m), time_limit)
+    except Exception:          # the conflict is a help, not a requirement: fall back to the plain report
+        found = Conflict([], [], False, "failed")
+    groups: dict[tuple, _Group] = {}
+    for pos, bound in found.rows:
+        name, coords = m.constraints.get_label_position(row_label(m, pos))
+        _group_of(low, name, coords, bound, False, groups)
+    for pos, bound in found.cols:
+        name, coords = m.variables.get_label_position(column_label(m, pos))
+        _group_of(low, name, coords, bound, True, groups)
+    ordered = sorted(groups.values(), key=lambda g: g.rank)          # stable: HiGHS's order within a rank
+    # the user's lines first (all groups), then the library's: the cap on labels must not drop a user's line
+    users = [u for g in ordered for u in g.users.values()]
+    library = [(g.library, "declared here") for g in ordered if g.library]
+    labels: list[Label] = []
+    seen: set[tuple] = set()
+    for span, text in users + library:
+        where = (span.file.path, span.start)
+        if where not in seen:
+            seen.add(where)
+            labels.append(Label(span, text))
+    notes = [f"conflict: {g.text()}" for g in ordered[:_SHOWN_GROUPS]]
+    if len(ordered) > _SHOWN_GROUPS:
+        notes.append(f"... and {len(ordered) - _SHOWN_GROUPS} more declarations "
+                     f"({len(found.rows)} rows and {len(found.cols)} bounds in the conflict)")
+    notes += _conflict_status(low, found, time_limit)
+    primary = labels[0] if labels else None
     raise MgdError([Diagnostic(
-        "E0601", "the model is infeasible: these declarations cannot all hold", primary,
-        "involved" if primary is not None else "", secondary=labels[1:8], notes=notes,
-        help="relax a limit (tie-line, capacity, state of charge) or check the loads and profiles; "
+        "E0601", "the model is infeasible: these declarations cannot all hold", primary.span if primary else None,
+        primary.message if primary else "", secondary=labels[1:_SHOWN_LABELS], notes=notes,
+        help="relax a limit (voltage, tie-line, capacity, state of charge) or lower the loads at these steps; "
              "`mgdsl explain E0601` says more")])
 
 
-def diagnose_unbounded(low: Lowered) -> None:
-    """Bound every variable by a large box, re-solve, and report the variables that ran to the box."""
+def _conflict_status(low: Lowered, found: Conflict, time_limit: float) -> list[str]:
+    if found.irreducible:
+        return []
+    if found.stopped == "relaxation feasible":
+        ints = ", ".join(list(low.model.binaries) + list(low.model.integers))
+        return [f"without its integer restrictions the model is feasible: the conflict lies in the on/off and "
+                f"integer decisions ({ints})"]
+    if found.rows or found.cols:
+        return [f"partial: the search for a minimal conflict stopped at its time limit ({time_limit:g} s); these "
+                "cannot all hold, but not all of them may be needed"]
+    return [f"HiGHS found no conflict within {time_limit:g} s"]
+
+
+# ---------------------------------------------------------------- unboundedness
+def diagnose_unbounded(low: Lowered, time_limit: float = UNBOUNDED_TIME_LIMIT) -> None:
+    """Bound every variable by a large box, re-solve (for at most `time_limit` seconds), and report the
+    variables that ran to the box."""
     m = low.model
     big = 1e9
-    with quiet_stdout():
-        h = m.to_highspy()
-    h.setOptionValue("output_flag", False)
+    h = from_linopy(m)
     n = h.getNumCol()
     lp = h.getLp()
     lo = np.maximum(np.asarray(lp.col_lower_), -big)
     hi = np.minimum(np.asarray(lp.col_upper_), big)
     h.changeColsBounds(n, np.arange(n, dtype=np.int32), lo, hi)
-    h.run()
-    values = np.asarray(h.getSolution().col_value)
+    finished = run(h, time_limit) == OPTIMAL or has_feasible_point(h)
+    values = np.asarray(h.getSolution().col_value) if finished else np.zeros(0)
     hit = np.nonzero(np.abs(values) >= big * 0.999)[0]
-    vlabels = m.variables.label_index.vlabels
     labels, notes, seen = [], [], set()
     for c in hit[:40]:
-        name, coords = m.variables.get_label_position(int(vlabels[c]))
+        name, coords = m.variables.get_label_position(column_label(m, int(c)))
         span, text = _describe(low, name, coords)
         notes.append(f"unbounded: {text}")
         if span is not None and id(span) not in seen:
             seen.add(id(span))
             labels.append(Label(span, "grows without limit"))
+    notes = notes[:12]
+    if not finished:
+        notes.append(f"the search for the variables that grow without limit stopped at its time limit "
+                     f"({time_limit:g} s)")
     primary = labels[0].span if labels else None
     raise MgdError([Diagnostic(
         "E0602", "the model is unbounded: the cost can fall without limit", primary,
-        "grows without limit" if primary is not None else "", secondary=labels[1:8], notes=notes[:12],
+        "grows without limit" if primary is not None else "", secondary=labels[1:8], notes=notes,
         help="give these variables physical bounds (`in 0 .. p_max`), or check the sign of prices")])
