@@ -98,9 +98,10 @@ def test_when_the_search_runs_out_of_time_the_certificate_is_reported_as_partial
     assert not _is_library(d.span)
 
 
-def test_no_time_at_all_still_gives_a_report():
+def test_no_time_at_all_still_gives_a_located_report():
     d = _report(OVERLOADED, time_limit=0.0)
-    assert d.notes and d.help
+    assert d.notes[-1] == "HiGHS found no conflict within 0 s"
+    assert d.span is not None and not _is_library(d.span)            # the system's own lines
 
 
 # a CHP that must run at 60 kW or more, or not at all, for a 30 kW load it cannot export to
@@ -121,6 +122,7 @@ def test_a_conflict_of_integer_decisions_is_named_so():
     (d,) = e.value.diagnostics
     assert d.code == "E0601"
     assert any("integer decisions" in n and "CHPUnit.on" in n for n in d.notes), d.notes
+    assert "chp = CHPUnit(" in d.span.file.line_text(d.span.line)     # the instance that decides on/off
 
 
 @pytest.mark.slow

@@ -324,12 +324,34 @@ def diagnose_infeasible(low: Lowered, h=None, time_limit: float = IIS_TIME_LIMIT
         notes.append(f"... and {len(ordered) - _SHOWN_GROUPS} more declarations "
                      f"({len(found.rows)} rows and {len(found.cols)} bounds in the conflict)")
     notes += _conflict_status(low, found, time_limit)
+    if not labels:
+        labels = _without_conflict(low, found)
     primary = labels[0] if labels else None
     raise MgdError([Diagnostic(
         "E0601", "the model is infeasible: these declarations cannot all hold", primary.span if primary else None,
         primary.message if primary else "", secondary=labels[1:_SHOWN_LABELS], notes=notes,
         help="relax a limit (voltage, tie-line, capacity, state of charge) or lower the loads at these steps; "
              "`mgdsl explain E0601` says more")])
+
+
+def _without_conflict(low: Lowered, found: Conflict) -> list[Label]:
+    """Where to point when no conflict was found: the instances with integer decisions when the relaxation is
+    feasible (their lines, then the declarations of those variables), else the system's subsystems."""
+    ir = low.ir
+    labels = []
+    if found.stopped == "relaxation feasible":
+        for name in list(low.model.binaries) + list(low.model.integers):
+            prov = low.builder.provenance.get(name)
+            if prov is not None and prov.dim:
+                labels += [Label(i.span, f"`{i.name}` decides on/off") for i in ir.instances.get(prov.dim, [])]
+        for name in list(low.model.binaries) + list(low.model.integers):
+            prov = low.builder.provenance.get(name)
+            if prov is not None and prov.span is not None:
+                labels.append(Label(prov.span, "an integer decision"))
+    if not labels:
+        subsystems = ([ir.network.span] if ir.network else []) + [mg.span for mg in ir.microgrids.values()]
+        labels = [Label(span, "in this system") for span in subsystems]
+    return labels[:_SHOWN_LABELS]
 
 
 def _conflict_status(low: Lowered, found: Conflict, time_limit: float) -> list[str]:
