@@ -164,10 +164,13 @@ def centralized(ir, time_limit: float | None) -> dict:
     t1 = time.perf_counter()
     status = "optimal"
     try:
-        objective = solve_lowered(low, time_limit=time_limit).objective
+        info = solve_lowered(low, time_limit=time_limit)
+        objective = info.objective
+        if info.termination != "optimal":          # "time limit (feasible)": the incumbent at the time limit
+            status = "time_limit"
     except MgdError as err:
-        # E0603 on the time limit: mgdsl refuses to call an incumbent optimal; the benchmark still compares it
-        status = "time_limit" if "time limit" in str(err.diagnostics[0].message) else "failed"
+        # E0605: the time limit without an incumbent
+        status = "time_limit" if err.diagnostics[0].code == "E0605" else "failed"
         try:
             objective = float(low.model.objective.value) + low.objective_constant
         except Exception:

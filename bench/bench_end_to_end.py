@@ -63,7 +63,7 @@ t1 = time.perf_counter()
 h.readModel(path)
 t2 = time.perf_counter()
 if h.getModel().hessian_.dim_ > 0 and "solver" not in options:
-    # mgdsl solves a QP with HiPO where installed (mgdsl/decompose/subproblem.py: qp_solver)
+    # mgdsl solves a QP with HiPO where HiGHS accepts it (mgdsl/highs.py: qp_solver)
     try:
         import highspy_extras  # noqa: F401
         h.setOptionValue("solver", "hipo")

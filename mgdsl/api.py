@@ -78,6 +78,9 @@ class System:
         results = collect(low)
         self.timings["results"] = time.perf_counter() - t0
         results.summary = self._summary(info.objective, info.termination, results.costs)
+        if info.mip_gap is not None:
+            # relative gap to HiGHS's best bound: within mip_rel_gap when optimal, larger at "time limit (feasible)"
+            results.summary["mip_gap"] = info.mip_gap
         results.summary["size"] = self.size()
         add_network_figures(results)
         return results

@@ -156,10 +156,13 @@ The system has no instances: no microgrid devices and no network. Add at least o
 """),
     # ---- E06xx: solving
     "E0601": ("infeasible model", """
-No operating point satisfies every constraint. mgdsl re-solves the model with an elastic slack on every
-constraint and every variable bound, and reports the declarations whose slack was needed: these are the
-constraints that cannot hold together. Look for demand that exceeds supply plus tie-line limits,
-storage end-state requirements that cannot be met, or bounds that contradict each other.
+No operating point satisfies every constraint. mgdsl solves the model's continuous relaxation once for a
+certificate of infeasibility and narrows its rows to an irreducible conflict with HiGHS, within a time
+bound (a conflict found when the bound is reached is reported as partial). The report names the network's
+voltage limits and loads and your own instance lines first, then the library's declarations, one line per
+declaration with its instances, buses and steps. Look for demand that exceeds supply plus tie-line limits,
+voltage limits a load cannot meet, storage end-state requirements that cannot be met, or bounds that
+contradict each other. If the relaxation is feasible, the conflict lies in on/off and integer decisions.
 """),
     "E0602": ("unbounded model", """
 The objective can decrease without limit: some variable can grow forever while lowering the cost, for
@@ -167,8 +170,8 @@ example a sale at a positive price with no upper bound. mgdsl re-solves with lar
 reports the variables that ran to them. Give them a physical bound (`in 0 .. p_max`).
 """),
     "E0603": ("solver failure", """
-HiGHS stopped without an optimal solution for another reason (time limit, numerical trouble). The
-message gives the solver's status. Check for extreme coefficients (very large or very small parameters).
+HiGHS stopped without an optimal solution for another reason than a time limit (E0605), infeasibility or
+unboundedness: numerical trouble, or a QP its solvers could not finish. The message gives the solver's status. Check for extreme coefficients (very large or very small parameters).
 """),
     "E0604": ("mixed-integer quadratic model", """
 The model has binary or integer variables (a CHP on/off, a switch) and a quadratic cost term. That is a

@@ -54,6 +54,8 @@ def test_golden(path: Path):
 
 # codes that no .mgd file can produce, each with the test that covers it instead
 NOT_FROM_A_MODEL = {
+    "E0603": "a HiGHS stop other than a limit, infeasibility or unboundedness: tests/test_highs_solve.py",
+    "E0606": "HiPO missing from the installation: tests/test_highs_runs.py",
     "E0610": "a lost ATC worker process: tests/test_atc_faults.py",
     "E0701": "an unwritable or full output folder: tests/test_results_folder.py",
     "E0702": "an output folder another run is writing: tests/test_results_folder.py",
