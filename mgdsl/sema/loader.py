@@ -69,7 +69,8 @@ def _parse_library(path: Path) -> ast.Module:
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
     module = _LIBRARY_CACHE.get(key)
     if module is None:
-        text = decode_text(read_bytes(path, MAX_SOURCE_BYTES, "file"), "file", nul_is_binary=False)
+        # a NUL byte means the file is not .mgd text (a binary renamed, say): reported without quoting it
+        text = decode_text(read_bytes(path, MAX_SOURCE_BYTES, "file"), "file")
         module = parse(SourceFile(_display_path(path), text))
         _LIBRARY_CACHE[key] = module
     return module
@@ -111,43 +112,62 @@ def load_program(main: SourceFile, access: FileAccess | None = None) -> Program:
             return None
         return target
 
-    def visit_uses(module: ast.Module) -> None:
+    def used_files(module: ast.Module):
+        """(the `use`, a file it names) for each file of each `use` of `module`, in order; bad ones reported."""
         for item in module.items:
             if not isinstance(item, ast.Use):
                 continue
             if item.is_path:
                 target = use_target(module, item)
-                if target is None:
-                    continue
-                targets = [target]
+                if target is not None:
+                    yield item, target
             elif item.target == "stdlib":
-                targets = sorted(stdlib_dir().glob("*.mgd"))
+                for path in sorted(stdlib_dir().glob("*.mgd")):
+                    yield item, path
             else:
                 diag.error("E0101", f"unknown library `{item.target}`", item.span, "not a library",
                            help='write `use stdlib`, or `use "path/to/file.mgd"` for a file of your own')
+
+    def open_library(item: ast.Use, path: Path) -> ast.Module | None:
+        """The parsed library at `path` (first visit only), or None, with its problems reported."""
+        key = str(path.resolve())
+        if key in seen:
+            return None
+        seen.add(key)
+        try:
+            lib = _parse_library(path)
+        except FileProblem as e:
+            code = "E0004" if "larger than" in e.reason else "E0003"
+            diag.error(code, f"cannot read `{item.target}`: {e.reason}", item.span, "used here",
+                       help="`use` reads .mgd files: UTF-8 text of device templates and constants")
+            return None
+        except MgdError as e:
+            diag.extend(e)
+            return None
+        for stmt in lib.items:
+            if not isinstance(stmt, (ast.Device, ast.Use, ast.Let)):
+                diag.error("E0504", "a library file may only contain `device`, `let` and `use`",
+                           stmt.span, "not allowed in a library",
+                           help="put systems (microgrids, networks, profiles) in the main file")
+        return lib
+
+    def visit_uses(module: ast.Module) -> None:
+        """Depth first through the `use`s, each library listed after the ones it uses. An explicit stack, not
+        recursion: a chain of a thousand files, each using the next, must not exhaust Python's stack."""
+        walks = [used_files(module)]
+        opened: list[ast.Module | None] = [None]          # the library whose uses each walk goes through
+        while walks:
+            step = next(walks[-1], None)
+            if step is None:
+                walks.pop()
+                lib = opened.pop()
+                if lib is not None:
+                    libraries.append(lib)
                 continue
-            for path in targets:
-                key = str(path.resolve())
-                if key in seen:
-                    continue
-                seen.add(key)
-                try:
-                    lib = _parse_library(path)
-                except FileProblem as e:
-                    code = "E0004" if "larger than" in e.reason else "E0003"
-                    diag.error(code, f"cannot read `{item.target}`: {e.reason}", item.span, "used here",
-                               help="`use` reads .mgd files: UTF-8 text of device templates and constants")
-                    continue
-                except MgdError as e:
-                    diag.extend(e)
-                    continue
-                for stmt in lib.items:
-                    if not isinstance(stmt, (ast.Device, ast.Use, ast.Let)):
-                        diag.error("E0504", "a library file may only contain `device`, `let` and `use`",
-                                   stmt.span, "not allowed in a library",
-                                   help="put systems (microgrids, networks, profiles) in the main file")
-                visit_uses(lib)
-                libraries.append(lib)
+            lib = open_library(*step)
+            if lib is not None:
+                walks.append(used_files(lib))
+                opened.append(lib)
 
     if main.path != "<string>" and not main.path.startswith("<"):
         seen.add(str(Path(main.path).resolve()))

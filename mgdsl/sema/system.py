@@ -14,6 +14,7 @@ from .instance_values import check_couple_values, check_instance_values
 from .limits import MAX_ATC_ITERATIONS, MAX_ATC_WORKERS, MAX_SERIES_VALUES, MAX_STEPS, in_range
 from .loader import Program
 from .network import check_network
+from .size import check_model_size, model_shares
 from .templates import check_template
 from .typing import ExprTyper, Symbol, unit_of
 from .values import Const, CsvCache, Evaluator, Failed, check_magnitude, convert
@@ -116,6 +117,10 @@ class SystemChecker:
         if network is not None:
             for at in at_stmts:
                 self.network_instances(at, network)
+        shares = model_shares(self.templates, self.instances, self.steps or 1, network, microgrids, switches)
+        horizon = next((i.steps.span for i in main.items if isinstance(i, ast.Horizon)), None)
+        if not check_model_size(shares, horizon, self.diag):
+            self.diag.raise_if_any()          # the per-instance values below would already cost that much memory
         for name, insts in self.instances.items():
             if name not in self.bad_templates:
                 check_instance_values(self.templates[name], insts, self.steps or 1, self.dt_h, self.diag)
