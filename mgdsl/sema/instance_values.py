@@ -21,6 +21,19 @@ class _Reported(Exception):
     """A problem was reported for the statement being evaluated; skip the rest of it."""
 
 
+class _Linear:
+    """A part with decision variables, known by the largest magnitude its variables' coefficients can reach
+    (per item, and per step where a coefficient varies): `p[t] * 1e11 * 1e11` has coefficients of 1e22, which
+    HiGHS refuses (its matrix values stop at 1e15) although each number is in range."""
+
+    def __init__(self, scale: np.ndarray):
+        self.scale = scale
+
+
+# A reference to a decision variable: coefficient 1.
+_VARIABLE = _Linear(np.ones((1, 1)))
+
+
 def _rows(values: list, steps: int) -> np.ndarray:
     """One row per item: (items, 1) when every value is a number, else (items, steps); a single row when every
     item has the same series (a shared profile), which broadcasts."""
@@ -33,7 +46,7 @@ def _rows(values: list, steps: int) -> np.ndarray:
 
 class _Values:
     """Evaluates expressions for several items at once (the instances of a template, or one coupling). Values
-    are arrays of shape (items, 1) or (items, steps); None stands for anything with a decision variable."""
+    are arrays of shape (items, 1) or (items, steps); a part with decision variables is a _Linear."""
 
     def __init__(self, params: dict[str, np.ndarray], items: list[tuple[str, object | None]], dt_h: float,
                  diag: Collector, what: str):
@@ -42,7 +55,7 @@ class _Values:
         self.dt_h = dt_h
         self.diag = diag
         self.what = what                                   # what to change, for the hint
-        self.lets: dict[str, np.ndarray | None] = {}
+        self.lets: dict[str, np.ndarray | _Linear] = {}
 
     def report(self, bad: np.ndarray, span, message: str, label: str) -> None:
         bad = np.broadcast_to(bad, (len(self.items), bad.shape[-1]))
@@ -61,13 +74,33 @@ class _Values:
                 self.report(bad, span, "this expression has no finite value", "overflows or is undefined")
         return value
 
-    def constant(self, value: np.ndarray | None, span) -> None:
+    def constant(self, value: np.ndarray | _Linear, span) -> None:
         """A parameter-only part that becomes a coefficient, bound or constant of the model."""
-        if value is None or (value.max() <= MAX_MAGNITUDE and value.min() >= -MAX_MAGNITUDE):
+        if isinstance(value, _Linear) or (value.max() <= MAX_MAGNITUDE and value.min() >= -MAX_MAGNITUDE):
             return
         self.report(~(np.abs(value) <= MAX_MAGNITUDE), span, f"this value is beyond {MAGNITUDE_TEXT}", "out of range")
 
-    def eval(self, e: ast.Expr) -> np.ndarray | None:
+    def coefficients(self, scale: np.ndarray, span) -> _Linear:
+        """A part with variables whose coefficients must stay within MAX_MAGNITUDE."""
+        if not scale.max() <= MAX_MAGNITUDE:
+            largest = float(np.nanmax(np.where(np.isfinite(scale), scale, np.inf)))
+            self.report(~(scale <= MAX_MAGNITUDE), span, f"a variable's coefficient here reaches {largest:.3g}, beyond "
+                        f"{MAGNITUDE_TEXT}", "coefficient out of range")
+        return _Linear(scale)
+
+    def linear(self, op: str, a: np.ndarray | _Linear, b: np.ndarray | _Linear, span) -> _Linear:
+        """`a op b` where a or b has variables: a bound on its coefficients (a sum's add up)."""
+        if op in "+-":
+            return self.coefficients(sum(x.scale for x in (a, b) if isinstance(x, _Linear)), span)
+        sa = a.scale if isinstance(a, _Linear) else np.abs(a)
+        sb = b.scale if isinstance(b, _Linear) else np.abs(b)
+        if op == "*":
+            return self.coefficients(sa * sb, span)
+        if isinstance(b, _Linear):
+            return _Linear(sa)                             # divided by a variable: the typing refuses it
+        return self.coefficients(sa / sb, span)
+
+    def eval(self, e: ast.Expr) -> np.ndarray | _Linear:
         if isinstance(e, ast.Quantity):
             scale = parse_unit(e.unit)[0] if e.unit else 1.0
             return np.full((1, 1), e.value * scale)
@@ -79,38 +112,41 @@ class _Values:
                 return self.params[name]
             if name in self.lets:
                 return self.lets[name]
-            return None                                    # a decision variable
+            return _VARIABLE
         if isinstance(e, ast.Neg):
             inner = self.eval(e.operand)
-            return None if inner is None else -inner
+            return inner if isinstance(inner, _Linear) else -inner
         if isinstance(e, ast.BinOp):
             a, b = self.eval(e.left), self.eval(e.right)
-            if e.op == "/" and b is not None and (b == 0).any():
+            if e.op == "/" and not isinstance(b, _Linear) and (b == 0).any():
                 self.report(b == 0, e.right.span, "division by zero", "this is 0")
-            if a is None or b is None:
+            if isinstance(a, _Linear) or isinstance(b, _Linear):
                 self.constant(a, e.left.span)
                 self.constant(b, e.right.span)
-                if e.op == "/" and b is not None:
+                if e.op == "/" and not isinstance(b, _Linear):
                     # x / b multiplies x by 1 / b: that coefficient must stay in range too
                     tiny = np.abs(b) < 1 / MAX_MAGNITUDE
                     if tiny.any():
                         self.report(tiny, e.right.span, f"dividing by this value makes a coefficient beyond "
                                                         f"{MAGNITUDE_TEXT}", "too close to 0")
-                return None
+                return self.linear(e.op, a, b, e.span)
             value = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[e.op](a, b)
             return self.checked(value, e.span)
         if isinstance(e, ast.Pow):
             base = self.eval(e.base)
-            if base is None:
-                return None
+            if isinstance(base, _Linear):
+                return self.coefficients(base.scale ** float(e.exponent.value), e.span)
             return self.checked(np.power(base, float(e.exponent.value)), e.span)
         if isinstance(e, ast.Call):
             inner = self.eval(e.args[0].value)
-            if inner is None or inner.shape[1] == 1:
+            if isinstance(inner, _Linear):
+                # sum(x) and mean(x) take each step's variable once: its coefficient at that step, at most
+                return _Linear(inner.scale.max(axis=1, keepdims=True))
+            if inner.shape[1] == 1:
                 return inner                                # lowering: a value without time is left as it is
             reduce = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[e.func]
             return self.checked(reduce(inner, axis=1, keepdims=True), e.span)
-        return None
+        return _VARIABLE
 
     def top(self, e: ast.Expr | None) -> None:
         """A whole expression of the body: its parts are checked as they are evaluated."""
@@ -123,7 +159,7 @@ class _Values:
         for init in tpl.initials.values():
             self.statement(lambda init=init: self.top(init.value))
         for name, let in tpl.lets.items():
-            self.lets[name] = None
+            self.lets[name] = _VARIABLE                     # until evaluated (a failed let stays so)
             self.statement(lambda name=name, let=let: self.lets.__setitem__(name, self.eval(let.value)))
         for c in tpl.constraints:
             if not c.is_assertion:                          # assertions were evaluated when binding

@@ -11,7 +11,7 @@ from ..diagnostics import Collector, Label
 from ..ir import LineIR, NetworkIR
 from ..syntax import ast
 from . import units
-from .limits import MAX_BUS_NUMBER, MAX_BUS_STEPS, MAX_BUSES
+from .limits import MAGNITUDE_TEXT, MAX_BUS_NUMBER, MAX_BUS_STEPS, MAX_BUSES, MAX_MAGNITUDE
 from .values import Evaluator, Failed, cell_number, cell_text, check_magnitude, convert, not_a_number
 
 FORMULATIONS = ("lindistflow", "distflow_socp")
@@ -229,6 +229,8 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
     # a radial check after a line failed (or ends at an unknown bus) would only echo that error
     if buses and lines and not lines_incomplete and not any(d.code == "E0109" for d in diag.diagnostics[n_before:]):
         _check_radial(net, buses, lines, slack_bus if slack_bus is not None else buses[0], diag)
+    if base_kv is not None and len(diag.diagnostics) == n_before:
+        _check_per_unit(lines, base_kva, base_kv, formulation, seen.get(ast.NetBase), diag)
     if len(diag.diagnostics) > n_before:
         return None, at_stmts
     order = {b: k for k, b in enumerate(buses)}
@@ -240,6 +242,28 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
         lq[order[b]] += arr
     return NetworkIR(net.name, base_kva, base_kv, vmin, vmax, formulation, buses, slack_bus, buy, sell, None,
                      lines, lp, lq, net.span, slack.span, cone_accuracy), at_stmts
+
+
+def _check_per_unit(lines: list[LineIR], base_kva: float, base_kv: float, formulation: str, base: ast.Stmt | None,
+                    diag: Collector) -> None:
+    """The coefficients lowering writes for each line (lower/network.py: impedances in p.u. of kV^2 / MVA,
+    flows in p.u. of the base power) stay within MAX_MAGNITUDE: a 1e-6 kV base makes every impedance huge in
+    p.u., and HiGHS refuses matrix values beyond 1e15. The first line out of range is reported."""
+    z_base = base_kv ** 2 / (base_kva / 1000.0)                      # ohm
+    for line in lines:
+        r_pu, x_pu = abs(line.r_ohm) / z_base, abs(line.x_ohm) / z_base
+        coefficients = {"its voltage drop": 2 * max(r_pu, x_pu) / base_kva}
+        if formulation == "distflow_socp":
+            coefficients["its losses"] = max(r_pu * r_pu + x_pu * x_pu, (r_pu + x_pu) * base_kva)
+            coefficients["its current cone"] = 2 / base_kva
+        for what, value in coefficients.items():
+            if not value <= MAX_MAGNITUDE:
+                diag.error("E0404", f"line {line.from_bus}-{line.to_bus}: a coefficient of {what} would be "
+                                    f"{value:.3g}, beyond {MAGNITUDE_TEXT}", line.span, "out of range in p.u.",
+                           secondary=[Label(base.span, "per unit of these base values")] if base is not None else [],
+                           help=f"check the base values and the line's impedance: in p.u. of Z_base = kV^2 / MVA = "
+                                f"{z_base:.3g} ohm it is r = {r_pu:.3g}, x = {x_pu:.3g}")
+                return
 
 
 def _check_radial(net, buses, lines, slack_bus, diag: Collector) -> None:

@@ -333,9 +333,9 @@ def check_magnitude(value, dim: Dim, span, diag: Collector, what: str) -> bool:
     """A value in canonical units is finite and at most MAX_MAGNITUDE; otherwise E0404 at `span`."""
     if in_range(value):
         return True
-    unit = units.describe(dim)
-    shown = f"{largest(value):.3g} {unit}" if is_finite(value) else "not finite"
-    diag.error("E0404", f"{what} is out of range: {shown}", span, f"beyond {MAGNITUDE_TEXT} {unit}",
+    unit = "" if dim == units.NONE else " " + units.describe(dim)          # a plain number: no unit
+    shown = f"{largest(value):.3g}{unit}" if is_finite(value) else "not finite"
+    diag.error("E0404", f"{what} is out of range: {shown}", span, f"beyond {MAGNITUDE_TEXT}{unit}",
                help=f"values stay within {MAGNITUDE_TEXT} in canonical units (kW, kWh, kvar, h, currency): larger "
                     "ones leave the solver's numerical range; check the number and its unit")
     return False
