@@ -32,6 +32,21 @@ class Coupling:
     target_in_parent: bool        # one side is the parent's own variable (else the parent holds a copy)
     responders: list[str] = field(default_factory=list)   # child parts that respond
 
+    @property
+    def kind(self) -> str:
+        """tie | switch_flow | switch_status | couple. A switch status is a 0/1 decision, not an ATC coupling:
+        the parent owns it and the children receive it as data (see solve/atc.py)."""
+        return coupling_kind(self.id)
+
+
+def coupling_kind(coupling_id: str) -> str:
+    """The kind of a coupling from its id (the ids are made in lower/system.py:coupling_ids)."""
+    if coupling_id.startswith("tie."):
+        return "tie"
+    if coupling_id.startswith("switch."):
+        return "switch_status" if coupling_id.endswith(".closed") else "switch_flow"
+    return "couple"
+
 
 @dataclass
 class Pair:

@@ -161,6 +161,7 @@ class Subproblem:
             self.hess_pos = np.array([start[c] + int(np.nonzero(index[start[c]:start[c + 1]] == c)[0][0])
                                       for c in flat])
         self.lam = self.w2 = None
+        self._held: set[str] = set()          # couplings whose copies are fixed (see _hold)
         self._last_solution = None
         lp = self.h.getLp()
         integrality = np.asarray(lp.integrality_, dtype=int) if len(lp.integrality_) else np.zeros(0, dtype=int)
@@ -171,10 +172,13 @@ class Subproblem:
         self._same_integers = 0               # how many MILP solves in a row gave them
         self.integers_fixed = False
 
-    def set_values(self, remote: np.ndarray, lam: np.ndarray, w: np.ndarray) -> None:
-        """The other level's values v (pair, t), and the multipliers and weights of this part's pairs."""
+    def set_values(self, remote: np.ndarray, lam: np.ndarray, w: np.ndarray,
+                   held: dict[str, np.ndarray] | None = None) -> None:
+        """The other level's values v (pair, t), the multipliers and weights of this part's pairs, and the
+        couplings held at given values over t (switch statuses received as data; the others are free again)."""
         if self.d is None:
             return
+        self._hold(held or {})
         h = self.h
         rows = self.diff_rows.ravel()
         v = np.asarray(remote, dtype=float).ravel()
@@ -193,6 +197,20 @@ class Subproblem:
             hess.value_ = values
             h.passHessian(hess)
         self.lam, self.w2 = lam, w2
+
+    def _hold(self, held: dict[str, np.ndarray]) -> None:
+        """Fix the copies z of the `held` couplings to their values; release those held before and not now."""
+        if not held and not self._held:
+            return
+        row = {c: k for k, c in enumerate(self.spec.couplings)}
+        bound = np.array([self.spec.bounds.get(c, np.inf) for c in self.spec.couplings])
+        lower = np.repeat(-bound[:, None], self.steps, axis=1)
+        upper = np.repeat(bound[:, None], self.steps, axis=1)
+        for coupling, values in held.items():
+            lower[row[coupling]] = upper[row[coupling]] = values
+        cols = self.z_cols.ravel()
+        self.h.changeColsBounds(len(cols), cols, lower.ravel(), upper.ravel())
+        self._held = set(held)
 
     def _fix_integers(self, values: np.ndarray) -> None:
         n, cols = len(self.int_cols), self.int_cols

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..decompose.partition import Partition, partition
+from ..decompose.partition import Partition, coupling_kind, partition
 from ..decompose.subproblem import PENALTIES, SubproblemSpec, tangent_points
 from ..diagnostics import Diagnostic, MgdError
 from ..highs import hipo_available, installed_versions
@@ -252,7 +252,7 @@ def cost_scale(ir: SystemIR, base_kw: float) -> float:
 
 def _scale(coupling_id: str, base_kw: float) -> float:
     """Inconsistencies are measured in p.u. of the base power; a switch status is already in [0, 1]."""
-    return 1.0 if coupling_id.endswith(".closed") else base_kw
+    return 1.0 if coupling_kind(coupling_id) == "switch_status" else base_kw
 
 
 def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, progress, build_seconds) -> ATCRun:
@@ -271,7 +271,7 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
         # uniform within +-1 p.u. of the base (statuses in [0, 1])
         for k, c in enumerate(couplings):
             s = _scale(c, base_kw)
-            r[k] = rng.uniform(0, 1, T) if c.endswith(".closed") else rng.uniform(-s, s, T)
+            r[k] = rng.uniform(0, 1, T) if coupling_kind(c) == "switch_status" else rng.uniform(-s, s, T)
     # multipliers and weights act on deviations in p.u. and are relative to the cost scale, so one setting
     # fits kW ties and 0/1 statuses, any currency and any base
     money = cost_scale(ir, base_kw)
@@ -290,16 +290,38 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
     child_pairs = {part.name: [k for k, p in enumerate(pairs) if p.child == part.name] for part in part_of.children}
     child_coupling_row = {part.name: {c.id: j for j, c in enumerate(part_of.couplings_of(part.name))}
                           for part in part_of.children}
+    # Switch statuses are 0/1 decisions that multipliers and weights cannot reach (measured: a status
+    # disagreement of 1.0 held for tens of iterations, or a stop several % above the optimum). The parent owns
+    # every cut switch's status and the children receive it as data, unpenalized: while the flows settle they
+    # are told "closed" (a status only permits flow, so closed is the relaxation and the parent still opens
+    # what it wants), then the parent's statuses are held on both sides and the flows settle once more.
+    is_status = np.array([coupling_kind(p.coupling) == "switch_status" for p in pairs], dtype=bool)
+    status_couplings = [cid for cid in couplings if coupling_kind(cid) == "switch_status"]
+    statuses: dict[str, np.ndarray] | None = None        # the parent's statuses, once held
+    unpenalized = is_status[:, None] if len(pairs) else np.zeros((0, 1), dtype=bool)
+
+    def held_for(part_name: str) -> dict[str, np.ndarray] | None:
+        if not status_couplings:
+            return None
+        if part_name == part_of.parent.name:
+            return statuses
+        mine = {c.id for c in part_of.couplings_of(part_name)}
+        return {cid: (statuses[cid] if statuses is not None else np.ones(T)) for cid in status_couplings
+                if cid in mine}
+
     converged = False
     verify = False
     own = {}
     for k in range(1, options.max_iterations + 1):
         t_it = time.perf_counter()
+        lam_sent = np.where(unpenalized, 0.0, lam)
+        w_sent = np.where(unpenalized, 0.0, w)
         # children respond to the targets
         requests = []
         for part in part_of.children:
             idx = child_pairs[part.name]
-            requests.append((part.name, r[pair_c[idx]], money * lam[idx], np.sqrt(money) * w[idx], verify))
+            requests.append((part.name, r[pair_c[idx]], money * lam_sent[idx], np.sqrt(money) * w_sent[idx],
+                             verify, held_for(part.name)))
         t0 = time.perf_counter()
         outcomes = _solve_parts(executor, requests, k)
         solve_s += time.perf_counter() - t0
@@ -312,13 +334,15 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
                 x[j] = out.z[rows[pairs[j].coupling]]
         # the parent sets new targets from the responses
         t0 = time.perf_counter()
-        (pout,) = _solve_parts(executor, [(part_of.parent.name, x, money * lam, np.sqrt(money) * w, verify)], k)
+        (pout,) = _solve_parts(executor, [(part_of.parent.name, x, money * lam_sent, np.sqrt(money) * w_sent,
+                                           verify, held_for(part_of.parent.name))], k)
         held |= pout.integers_fixed
         solve_s += time.perf_counter() - t0
         own[pout.part] = pout.own_cost
         r_seen = r                                        # the targets the children answered
         r = pout.z if len(couplings) else r
         c = (r[pair_c] - x) / scale if len(pairs) else np.zeros((0, T))     # p.u.
+        c = np.where(unpenalized, 0.0, c)                 # statuses: the children hold what they were sent
         objective = float(sum(own.values()))
         if c.size:
             rel = np.abs(c)
@@ -343,6 +367,13 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
         lam_motion = 2 * w * w * np.abs(c)
         dual_ok = not c.size or float(np.max(lam_motion)) <= dual_tol
         if inc <= options.tolerance and (obj_change <= obj_tol or not c.size) and dual_ok:
+            if status_couplings and statuses is None:
+                # the flows have settled with every switch closed for the children: hold the parent's
+                # statuses on both sides from now on and let the flows settle under them
+                statuses = {cid: np.clip(np.round(r[cpos[cid]]), 0.0, 1.0) for cid in status_couplings}
+                verify = held
+                prev_c = None
+                continue
             if not held:
                 converged = True
                 break

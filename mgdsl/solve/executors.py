@@ -27,12 +27,13 @@ class SubproblemWorker:
         return [s.part.name for s in specs]
 
     def solve(self, requests: list[tuple]) -> list[SolveOutcome]:
-        """requests: (name, other level's values, multipliers, weights[, exact]); `exact` solves a MILP part
-        with its integers free even where they had settled and were held (Subproblem.solve)."""
+        """requests: (name, other level's values, multipliers, weights[, exact[, held]]); `exact` solves a MILP
+        part with its integers free even where they had settled and were held (Subproblem.solve); `held` maps
+        couplings received as data (switch statuses) to their values over t."""
         out = []
         for name, remote, lam, w, *rest in requests:
             sp = self.subproblems[name]
-            sp.set_values(remote, lam, w)
+            sp.set_values(remote, lam, w, rest[1] if len(rest) > 1 else None)
             out.append(sp.solve(exact=bool(rest and rest[0])))
         return out
 
