@@ -86,9 +86,10 @@ def check_switch_system(text: str, children: str, max_price: float, note=print, 
         # equally good vertices just above the tolerance (docs/atc.md). The cost is still the optimum's.
         assert run.converged or run.iterations[-1].inconsistency <= 10 * TOLERANCE, \
             f"stopped at {run.iterations[-1].inconsistency:.3g} p.u."
-    # what the remaining inconsistency (at most 0.1 kW per coupling and step) may be worth
+    # what the remaining inconsistency (kW per coupling and step, 1 MVA base) may be worth
     inconsistency_kw = max(TOLERANCE, run.iterations[-1].inconsistency) * 1000
-    slack = 2 * max_price * inconsistency_kw * len(run.responses) * system.ir.steps * system.ir.dt_h + 1e-6 * abs(central)
+    energy_kwh = inconsistency_kw * len(run.responses) * system.ir.steps * system.ir.dt_h
+    slack = 2 * max_price * energy_kwh + 1e-6 * abs(central)
     assert abs(run.objective - central) <= REL * abs(central) + slack, \
         f"ATC {run.objective:.6f} vs centralized {central:.6f}"
     _statuses_respected(run)
