@@ -173,7 +173,8 @@ reports the variables that ran to them. Give them a physical bound (`in 0 .. p_m
 """),
     "E0603": ("solver failure", """
 HiGHS stopped without an optimal solution for another reason than a time limit (E0605), infeasibility or
-unboundedness: numerical trouble, or a QP its solvers could not finish. The message gives the solver's status. Check for extreme coefficients (very large or very small parameters).
+unboundedness: numerical trouble, or a QP its solvers could not finish. The message gives the solver's
+status. Check for extreme coefficients (very large or very small parameters).
 """),
     "E0604": ("mixed-integer quadratic model", """
 The model has binary or integer variables (a CHP on/off, a switch) and a quadratic cost term. That is a
