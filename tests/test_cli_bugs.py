@@ -28,7 +28,7 @@ def _run(args):
 
 
 def test_an_unexpected_exception_is_a_bug_report(monkeypatch, tmp_path):
-    def broken(path):
+    def broken(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
 
     monkeypatch.setattr(mgdsl.api, "load", broken)
@@ -44,7 +44,7 @@ def test_an_unexpected_exception_is_a_bug_report(monkeypatch, tmp_path):
 
 
 def test_internal_error_is_a_bug_too(monkeypatch):
-    def broken(path):
+    def broken(*args, **kwargs):
         raise InternalError("partition lost a coupling")
 
     monkeypatch.setattr(mgdsl.api, "load", broken)

@@ -82,8 +82,9 @@ def test_model_solves_and_saves_results(path: Path, tmp_path: Path):
             np.testing.assert_allclose(back[v].values, ds[v].values, equal_nan=True)
         header = (tmp_path / "out" / f"{name}.csv").read_text().splitlines()[0].split(",")
         assert set(ds.data_vars) <= set(header), name
-    # no leftover temporary files from the atomic writes
-    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+    # no leftover temporary files from the atomic writes (the folder's own marker aside)
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".") and p.name != ".mgdsl-output"]
+    assert not [p for p in tmp_path.iterdir() if ".staging" in p.name or p.name.endswith(".tmp")]
     # the per-instance costs of each microgrid add up to its cost (the network adds its purchases)
     for owner in system.ir.microgrids:
         own = sum(float(ds["cost"].where(ds.owner == owner, 0).sum())
