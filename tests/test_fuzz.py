@@ -117,7 +117,7 @@ atc_options = st.fixed_dictionaries({
 # Errors of a stage that carry no .mgd span: ATC refuses a quadratic penalty for a part with integers (E0604,
 # caused by an option of the call, not by the model), and an ATC subproblem that HiGHS fails to solve (E0603)
 # names its part, not a declaration (legal but extreme data does it: a price of 2e9 yuan/kWh).
-LOCATED_EXCEPT = {"atc": {"E0604", "E0603"}}
+LOCATED_EXCEPT = {"atc": {"E0604", "E0606"}}   # options or installation, not a place in the model
 
 
 def check_error(err: MgdError, stage: str) -> None:

@@ -123,7 +123,8 @@ def partition(ir: SystemIR, children: str = "microgrids") -> Partition:
     if children not in ("microgrids", "clusters"):
         raise ValueError(f"children must be microgrids or clusters, not {children!r}")
     if not ir.microgrids:
-        raise MgdError([Diagnostic("E0504", "nothing to decompose: the system has no microgrids", None,
+        where = ir.network.span if ir.network is not None else None
+        raise MgdError([Diagnostic("E0504", "nothing to decompose: the system has no microgrids", where,
                                    help="ATC makes each microgrid (or cluster) a child of the network")])
     groups: list[tuple[str, frozenset[str]]] = []
     if children == "clusters":

@@ -314,7 +314,7 @@ class Subproblem:
         if status == TIME_LIMIT:
             raise MgdError([Diagnostic(
                 "E0605", f"subproblem `{self.name}`: HiGHS reached the subproblem time limit "
-                         f"({self.spec.time_limit:g} s) without an optimum", None,
+                         f"({self.spec.time_limit:g} s) without an optimum", self._part_span(),
                 help="raise `subproblem_time_limit` in the `decompose atc { ... }` block, or make the part "
                      "smaller (`children microgrids`; `fix_integers K` re-solves settled MILP parts as LPs)")])
         help_ = "check the part's data"
@@ -323,7 +323,15 @@ class Subproblem:
                      "this part, a known weakness on small degenerate QPs; use `penalty pwl` (the default), whose "
                      "subproblems are LPs")
         raise MgdError([Diagnostic("E0603", f"subproblem `{self.name}`: HiGHS stopped without an optimum ({text})",
-                                   None, help=help_)])
+                                   self._part_span(), help=help_)])
+
+    def _part_span(self):
+        """Where the part is declared: the network for the parent, else its first microgrid."""
+        ir, part = self.spec.part.ir, self.spec.part
+        if part.is_parent and ir.network is not None:
+            return ir.network.span
+        spans = [ir.microgrids[o].span for o in sorted(part.owners) if o in ir.microgrids]
+        return spans[0] if spans else None
 
     def results(self):
         """The part's results in the same form as a centralized solve (assigns the last solution)."""

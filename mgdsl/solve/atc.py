@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -43,6 +44,13 @@ class ATCOptions:
     subproblem_time_limit: float = 300.0  # seconds per subproblem solve; reaching it stops ATC (E0605)
 
     def check(self) -> None:
+        """Raise ValueError naming the first bad setting (the CLI shows it as a usage error)."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, not {value}")
+        if self.max_iterations > MAX_ITERATIONS or (self.workers is not None and not 1 <= self.workers <= MAX_WORKERS):
+            raise ValueError(f"need max_iterations <= {MAX_ITERATIONS:,} and 1 <= workers <= {MAX_WORKERS}")
         if self.children not in ("microgrids", "clusters"):
             raise ValueError(f"children must be microgrids or clusters, not {self.children!r}")
         if self.penalty not in PENALTIES:
@@ -64,6 +72,8 @@ class ATCOptions:
 
 
 SETTINGS = {f.name for f in dataclasses.fields(ATCOptions)}
+MAX_ITERATIONS = 1_000_000                # the same limits `mgdsl check` applies to a decompose block
+MAX_WORKERS = 256
 # the settings that take one word out of a known few: checked where they are written, so `mgdsl check` points
 # at the word (the others are checked by ATCOptions.check)
 CHOICES = {"children": ("microgrids", "clusters"), "penalty": PENALTIES, "weights": ("balanced", "classic"),
@@ -109,7 +119,7 @@ def options_from_block(block: ast.Decompose | None, base: ATCOptions | None = No
                 value = int(value)
             elif isinstance(value, str):
                 raise ValueError
-        except ValueError:
+        except (ValueError, OverflowError):          # int(inf) overflows
             errors.append(Diagnostic("E0504", f"bad value for `{s.name}`", v.span, "",
                                      help=f"`{s.name}` is like `{default!r}`"))
             continue
