@@ -114,10 +114,10 @@ atc_options = st.fixed_dictionaries({
     "fix_integers": st.sampled_from([0, 1]),
 })
 
-# Errors of a stage that carry no .mgd span: ATC refuses a quadratic penalty for a part with integers (E0604,
-# caused by an option of the call, not by the model), and an ATC subproblem that HiGHS fails to solve (E0603)
-# names its part, not a declaration (legal but extreme data does it: a price of 2e9 yuan/kWh).
-LOCATED_EXCEPT = {"atc": {"E0604", "E0606"}}   # options or installation, not a place in the model
+# Errors of a stage that carry no .mgd span, because their cause is an option of the call or the installation,
+# not the model: ATC refuses a quadratic penalty for a part with integers (E0604) or without HiGHS's HiPO
+# (E0606). A subproblem that HiGHS fails on (E0603, E0605) points at its part's declaration.
+LOCATED_EXCEPT = {"atc": {"E0604", "E0606"}}
 
 
 def check_error(err: MgdError, stage: str) -> None:
