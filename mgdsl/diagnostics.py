@@ -28,7 +28,7 @@ class Diagnostic:
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
-            raise ValueError(f"internal: unregistered error code {self.code}")
+            raise InternalError(f"unregistered error code {self.code}")
 
     def location(self) -> str:
         return self.span.location() if self.span is not None else "<no location>"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..diagnostics import Diagnostic, MgdError
+from ..diagnostics import Diagnostic, InternalError, MgdError
 from ..highs import (
     OPTIMAL,
     QP_RETRY_TIME_LIMIT,
@@ -106,7 +106,7 @@ class Subproblem:
             have |= set(ids)
         missing = [c for c in spec.couplings if c not in have and not spec.part.is_parent]
         if missing:
-            raise AssertionError(f"internal: {self.name} has no copy of {missing}")
+            raise InternalError(f"part {self.name} has no copy of {missing}")
         pidx = pd.Index([p for p, _ in spec.pairs], name="pair")
         self.d = m.add_variables(coords=[pidx, time_], name="atc.d")
         of = [c for _, c in spec.pairs]
