@@ -88,3 +88,34 @@ def test_a_used_file_with_nul_bytes_is_not_quoted(tmp_path):
     (d,) = err.diagnostics
     assert d.code == "E0003" and d.span.file.path.endswith("m.mgd") and "not text" in d.message
     assert "SECRET" not in err.render()
+
+
+def test_data_files_together_have_a_limit(tmp_path, monkeypatch):
+    """Each file within its limit, but not all of them together: checking keeps every table's text."""
+    import mgdsl.sema.values as values
+
+    monkeypatch.setattr(values, "MAX_TOTAL_DATA_BYTES", 100)
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.csv").write_text("x\n" + "1\n" * 30)          # 62 bytes each
+    text = ('horizon 30 steps of 1 h\nprofile a = csv("a.csv", "x")\nprofile b = csv("b.csv", "x")\n'
+            "let c = 1\n")
+    (d,) = errors(text, tmp_path / "m.mgd").diagnostics
+    assert d.code == "E0004" and "together" in d.message and d.span.line == 3
+
+
+def test_csv_columns_are_read_from_quoted_ragged_and_blank_lines(tmp_path):
+    """Cells are parsed again when a column is read: quoting, spaces, blank lines and empty trailing cells
+    give the same values as the checked table."""
+    (tmp_path / "p.csv").write_text('"name, with comma",x ,y\n\n"a",1, 2,\n b ,"3",4\n\n')
+    text = ('use stdlib\nhorizon 2 steps of 1 h\nprofile x = csv("p.csv", "x")\nprofile y = csv("p.csv", "y")\n'
+            "microgrid m {\n l = Load(electricity, base = 1 kW * x)\n"
+            " g = ElectricityTrade(buy_price = 0.1 yuan/kWh * y)\n}\n")
+    system = mgdsl.loads(text, path=str(tmp_path / "m.mgd"))
+    assert list(system.ir.instances["Load"][0].values["base"]) == [1.0, 3.0]
+    from mgdsl.sema.values import read_table
+
+    table = read_table(tmp_path / "p.csv")
+    assert table.header == ["name, with comma", "x", "y"]
+    assert table.column("x") == ["1", "3"] and table.column("y") == ["2", "4"]
+    assert list(table.lines) == [3, 4]
+    assert [row for _, row in table.records()][1] == {"name, with comma": "b", "x": "3", "y": "4"}

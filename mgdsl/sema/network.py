@@ -381,7 +381,7 @@ def _lines_from_csv(stmt: ast.NetLines, ev: Evaluator, diag: Collector) -> list[
                 help="columns: from, to, r_ohm, x_ohm, and optionally i_max_a, in_service")
     s, table = _read_table(call, ev, ["from", "to", "r_ohm", "x_ohm"], diag)
     out = []
-    for k, row in zip(table.lines, table.rows):
+    for k, row in table.records():
         service = _IN_SERVICE.get(row.get("in_service", "").lower())
         if service is None:
             ev.fail("E0403", f"{s.value} row {k}: `{cell_text(row['in_service'])}` in column `in_service` is not "
@@ -412,7 +412,7 @@ def _loads_from_csv(stmt: ast.NetLoads, ev: Evaluator, diag: Collector, steps: i
         if v is None:
             raise Failed()
         scale = scale * v
-    for k, row in zip(table.lines, table.rows):
+    for k, row in table.records():
         bus = _bus_cell(row["bus"], s, k, "bus", ev, call.span)
         p = _num(row["p_kw"], s, k, "p_kw", ev, call.span)
         q = _num(row["q_kvar"], s, k, "q_kvar", ev, call.span) if row.get("q_kvar") else 0.0

@@ -3,9 +3,11 @@ with dimensions: a scalar or a series over the horizon, in canonical units. Ever
 files are read only where the model may read (files.py), within the size limits (limits.py)."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +17,16 @@ from ..diagnostics import Collector, Label
 from ..syntax import ast
 from . import units
 from .files import FileAccess, FileProblem, bad_path_text, decode_text, read_bytes
-from .limits import MAGNITUDE_TEXT, MAX_CSV_FIELD_CHARS, MAX_DATA_BYTES, fmt_bytes, in_range, is_finite, largest
+from .limits import (
+    MAGNITUDE_TEXT,
+    MAX_CSV_FIELD_CHARS,
+    MAX_DATA_BYTES,
+    MAX_TOTAL_DATA_BYTES,
+    fmt_bytes,
+    in_range,
+    is_finite,
+    largest,
+)
 from .typing import conversion_hint, unit_of
 from .units import Dim
 
@@ -41,45 +52,76 @@ POISONED = Const(float("nan"), units.NONE)
 
 @dataclass
 class Table:
-    """A CSV table: its header and, per data row, the cells by column and the row's line in the file."""
+    """A CSV table, checked whole when read: its header, the line of each data row, and the decoded text.
+    Cells are parsed from the text again when a column is asked for rather than kept: as Python strings, a
+    64 MB file of short numbers took 1.4 GB, and a model may name several such files."""
 
     header: list[str]
-    rows: list[dict[str, str]] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
+    text: str
+    lines: array = field(default_factory=lambda: array("q"))
+
+    def _rows(self):
+        """The cells of each data row, in header order (the text was checked by read_table)."""
+        width = len(self.header)
+        header_seen = False
+        for cells in csv.reader(io.StringIO(self.text, newline="")):
+            if not cells:
+                continue
+            if header_seen:
+                yield [c.strip() for c in cells[:width]]
+            header_seen = True
+
+    def column(self, name: str) -> list[str]:
+        k = self.header.index(name)
+        with _field_limit():
+            return [cells[k] for cells in self._rows()]
+
+    def records(self):
+        """(line, {column: cell}) per data row, parsed one at a time."""
+        with _field_limit():
+            for line, cells in zip(self.lines, self._rows()):
+                yield line, dict(zip(self.header, cells))
+
+
+@contextlib.contextmanager
+def _field_limit():
+    """csv's cell-size limit is global: MAX_CSV_FIELD_CHARS while a table is parsed, the previous one after."""
+    previous = csv.field_size_limit(MAX_CSV_FIELD_CHARS)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def read_table(path: Path) -> Table:
-    """Parse a CSV file into a Table. Raises FileProblem with a reason that quotes no cell: a binary or
-    non-UTF-8 file, an oversized cell or file, a duplicate column, a row with fewer cells than the header."""
+    """Read and check a CSV file. Raises FileProblem with a reason that quotes no cell: a binary or non-UTF-8
+    file, an oversized cell or file, a duplicate column, a row with fewer cells than the header."""
     text = decode_text(read_bytes(path, MAX_DATA_BYTES, "data file"), "data file")
     reader = csv.reader(io.StringIO(text, newline=""))
-    table: Table | None = None
-    previous_limit = csv.field_size_limit(MAX_CSV_FIELD_CHARS)
+    header: list[str] | None = None
+    lines = array("q")
     try:
-        for cells in reader:
-            if not cells:
-                continue                                  # a blank line
-            cells = [c.strip() for c in cells]
-            if table is None:
-                table = _header(cells, reader.line_num)
-                continue
-            width = len(table.header)
-            if len(cells) < width or any(cells[width:]):
-                raise FileProblem(f"line {reader.line_num} has {len(cells)} cells but the header has {width}")
-            table.rows.append(dict(zip(table.header, cells)))
-            table.lines.append(reader.line_num)
+        with _field_limit():
+            for cells in reader:
+                if not cells:
+                    continue                                  # a blank line
+                if header is None:
+                    header = _header([c.strip() for c in cells], reader.line_num)
+                    continue
+                width = len(header)
+                if len(cells) < width or any(c.strip() for c in cells[width:]):
+                    raise FileProblem(f"line {reader.line_num} has {len(cells)} cells but the header has {width}")
+                lines.append(reader.line_num)
     except csv.Error as e:
         reason = (f"a cell on line {reader.line_num} is larger than {fmt_bytes(MAX_CSV_FIELD_CHARS)}"
                   if "field larger" in str(e) else f"line {reader.line_num} is not valid CSV ({e})")
         raise FileProblem(reason) from None
-    finally:
-        csv.field_size_limit(previous_limit)
-    if table is None:
+    if header is None:
         raise FileProblem("the data file is empty (it needs a header line of column names)")
-    return table
+    return Table(header, text, lines)
 
 
-def _header(cells: list[str], line: int) -> Table:
+def _header(cells: list[str], line: int) -> list[str]:
     seen: set[str] = set()
     for k, name in enumerate(cells, start=1):
         if not name:
@@ -87,7 +129,7 @@ def _header(cells: list[str], line: int) -> Table:
         if name in seen:
             raise FileProblem(f"the header (line {line}) names column `{cell_text(name)}` twice")
         seen.add(name)
-    return Table(cells)
+    return cells
 
 
 def cell_text(text: str, width: int = 32) -> str:
@@ -97,17 +139,26 @@ def cell_text(text: str, width: int = 32) -> str:
 
 
 class CsvCache:
-    """Reads each CSV file once (or fails once), under the model's FileAccess."""
+    """Reads each CSV file once (or fails once), under the model's FileAccess, and all of them within
+    MAX_TOTAL_DATA_BYTES: their text is kept while the model is checked."""
 
     def __init__(self, access: FileAccess | None = None) -> None:
         self.access = access
         self.tables: dict[Path, Table | FileProblem] = {}
+        self.bytes_read = 0
 
     def read(self, path: Path) -> Table:
         key = path.resolve()
         if key not in self.tables:
             try:
+                size = path.stat().st_size if path.is_file() else 0
+                if self.bytes_read + size > MAX_TOTAL_DATA_BYTES:
+                    raise FileProblem(f"the model's data files together are larger than "
+                                      f"{fmt_bytes(MAX_TOTAL_DATA_BYTES)}")
                 self.tables[key] = read_table(path)
+                self.bytes_read += size
+            except OSError as e:
+                self.tables[key] = FileProblem(((e.strerror or str(e)) or "cannot be read").lower())
             except FileProblem as e:
                 self.tables[key] = e
         found = self.tables[key]
@@ -271,11 +322,11 @@ class Evaluator:
         if column not in table.header:
             self.no_column(table, s, column, e.args[1].value.span)
         values = []
-        for line, row in zip(table.lines, table.rows):
-            values.append(cell_number(row[column]))
+        for line, cell in zip(table.lines, table.column(column)):
+            values.append(cell_number(cell))
             if values[-1] is None:
-                self.fail("E0403", f"{s.value} row {line}: `{cell_text(row[column])}` in column `{column}` "
-                                   f"{not_a_number(row[column])}", e.span, "read here",
+                self.fail("E0403", f"{s.value} row {line}: `{cell_text(cell)}` in column `{column}` "
+                                   f"{not_a_number(cell)}", e.span, "read here",
                           help="fix the cell in the file, or read another column")
         if not values:
             self.fail("E0403", f"{s.value} has no data rows", e.span, "read here",
