@@ -20,12 +20,12 @@ not UTF-8 text. Paths in `use` are relative to the file that contains the `use`.
 """),
     "E0004": ("input too large", """
 The model exceeds one of mgdsl's size limits, which are checked before anything of that size is read or
-allocated: a .mgd file over 4 MB, a CSV file over 64 MB (256 MB for all of a model's) or a CSV cell over
-128 kB, a horizon over 1,000,000 steps, a network over 100,000 buses (or 50,000,000 buses x steps), an
-expression nested over 100 levels deep (a chain `a + b + c ...` of n terms counts n levels: name parts of it
-with `let`), a time offset beyond the horizon limit, more than 100,000,000 values in the model's series, or a
-model of more than about 100,000,000 variables and constraint rows (estimated from the counts of instances,
-lines and steps). docs/language.md lists the limits.
+allocated: a .mgd file over 4 MB (16 MB for all of a model's), a CSV file over 64 MB (256 MB for all of a
+model's) or a CSV cell over 128 kB, a horizon over 1,000,000 steps, a network over 100,000 buses (or
+50,000,000 buses x steps), an expression nested over 100 levels deep (a chain `a + b + c ...` of n terms
+counts n levels: name parts of it with `let`), a time offset beyond the horizon limit, more than 100,000,000
+values in the model's series, or a model of more than about 100,000,000 variables and constraint rows
+(estimated from the counts of instances, lines and steps). docs/language.md lists the limits.
 """),
     # ---- E01xx: names
     "E0101": ("unknown name", """

@@ -119,3 +119,14 @@ def test_csv_columns_are_read_from_quoted_ragged_and_blank_lines(tmp_path):
     assert table.column("x") == ["1", "3"] and table.column("y") == ["2", "4"]
     assert list(table.lines) == [3, 4]
     assert [row for _, row in table.records()][1] == {"name, with comma": "b", "x": "3", "y": "4"}
+
+
+def test_source_files_together_have_a_limit(tmp_path, monkeypatch):
+    import mgdsl.sema.loader as loader
+
+    monkeypatch.setattr(loader, "MAX_TOTAL_SOURCE_BYTES", 200)
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.mgd").write_text(f"let {name} = 1\n" + "# padding\n" * 10)      # 108 bytes each
+    err = errors('use "a.mgd"\nuse "b.mgd"\n', tmp_path / "m.mgd")
+    (d,) = err.diagnostics
+    assert d.code == "E0004" and "together" in d.message and d.span.text == 'use "b.mgd"'

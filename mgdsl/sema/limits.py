@@ -8,6 +8,7 @@ import numpy as np
 
 # ---- files
 MAX_SOURCE_BYTES = 4 * 1024 * 1024        # one .mgd file (about 20 s to parse); the 1000-microgrid benchmark is 0.6 MB
+MAX_TOTAL_SOURCE_BYTES = 16 * 1024 * 1024  # the main file and every library it uses, together
 MAX_DATA_BYTES = 64 * 1024 * 1024         # one CSV file: a year of 1-minute values in ten columns fits
 MAX_TOTAL_DATA_BYTES = 256 * 1024 * 1024  # all CSV files of one model: checking keeps their text
 MAX_CSV_FIELD_CHARS = 128 * 1024          # one CSV cell (Python's csv default, kept explicit)

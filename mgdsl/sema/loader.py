@@ -11,7 +11,7 @@ from ..source import SourceFile
 from ..syntax import ast
 from ..syntax.parser import parse
 from .files import BOM, FileAccess, FileProblem, bad_path_text, decode_text, read_bytes
-from .limits import MAX_SOURCE_BYTES, fmt_bytes
+from .limits import MAX_SOURCE_BYTES, MAX_TOTAL_SOURCE_BYTES, fmt_bytes
 
 
 @dataclass
@@ -82,6 +82,7 @@ def load_program(main: SourceFile, access: FileAccess | None = None) -> Program:
     diag = Collector()
     seen: set[str] = set()
     libraries: list[ast.Module] = []
+    source_bytes = [len(main.text)]           # of the files parsed so far (MAX_TOTAL_SOURCE_BYTES)
 
     def parse_collect(src: SourceFile) -> ast.Module | None:
         try:
@@ -135,7 +136,16 @@ def load_program(main: SourceFile, access: FileAccess | None = None) -> Program:
             return None
         seen.add(key)
         try:
+            size = path.stat().st_size
+            if source_bytes[0] + size > MAX_TOTAL_SOURCE_BYTES:
+                raise FileProblem("the model's .mgd files together are larger than "
+                                  f"{fmt_bytes(MAX_TOTAL_SOURCE_BYTES)}")
             lib = _parse_library(path)
+            source_bytes[0] += size
+        except OSError as e:
+            diag.error("E0003", f"cannot read `{item.target}`: {(e.strerror or 'cannot be read').lower()}", item.span,
+                       "used here")
+            return None
         except FileProblem as e:
             code = "E0004" if "larger than" in e.reason else "E0003"
             diag.error(code, f"cannot read `{item.target}`: {e.reason}", item.span, "used here",
