@@ -8,7 +8,7 @@ import re
 import lark
 from lark import Token, Tree
 
-from ..diagnostics import Collector, MgdError
+from ..diagnostics import Collector, InternalError, MgdError
 from ..resources import grammar_text
 from ..sema.limits import MAX_EXPRESSION_DEPTH, MAX_REPARSED_CHARS, MAX_SYNTAX_ERRORS, MAX_TIME_OFFSET
 from ..source import SourceFile, Span
@@ -408,7 +408,7 @@ class _Builder:
                 return self.qty(t, None)
             if t.type == "STRING":
                 return ast.String(_unquote(t.value), sp)
-            raise AssertionError(f"unexpected token {t.type}")
+            raise InternalError(f"the grammar produced an expression token {t.type}")
         kind = t.data
         if kind == "quantity":
             return self.qty(t.children[0], t.children[1])
