@@ -44,6 +44,16 @@ def atc_options(f):
         click.option("--executor", type=click.Choice(["serial", "processes"]), default=None,
                      help="Run subproblems here (serial) or in resident worker processes."),
         click.option("--workers", type=int, default=None, help="Worker processes (default: CPU count)."),
+        click.option("--objective-tolerance", type=float, default=None,
+                     help="Relative objective change (over two iterations) accepted as settled (default: tolerance)."),
+        click.option("--weights", type=click.Choice(["balanced", "classic"]), default=None,
+                     help="Weight rule: balanced (grow and shrink against target motion, default) or classic (grow)."),
+        click.option("--balance", type=float, default=None,
+                     help="Balanced rule: ratio of disagreement to target motion that moves a weight (default 10)."),
+        click.option("--fix-integers", type=int, default=None,
+                     help="MILP parts: re-solve as LPs once their integers came out the same K times (0 = off)."),
+        click.option("--subproblem-time-limit", type=float, default=None,
+                     help="Seconds per subproblem solve; reaching it stops ATC with E0605 (default 300)."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -51,8 +61,10 @@ def atc_options(f):
 
 
 def _atc_overrides(kw: dict) -> dict:
-    over = {k: kw.get(k) for k in ("children", "penalty", "tolerance", "max_iterations", "initial_weight", "beta",
-                                    "gamma", "dual_tolerance", "max_weight", "seed", "executor", "workers")}
+    from .solve.atc import SETTINGS
+
+    # every ATC setting is a flag of the same name (tests/test_cli_atc_flags.py); `initial_value` comes with --initial
+    over = {k: kw.get(k) for k in SETTINGS - {"initial", "initial_value"}}
     initial = kw.get("initial")
     if initial is not None:
         if initial in ("zero", "random"):
