@@ -634,8 +634,9 @@ def main(argv=None) -> int:
                          "whose 166 million variables would not fit in memory)")
     ap.add_argument("--pyomo-max-cells", type=int, default=100_000,
                     help="largest N*T that Pyomo builds (default 100000: up to 10 x 8760, a few minutes)")
-    ap.add_argument("--max-check-cells", type=int, default=10_000_000,
-                    help="sizes above --max-cells but up to this N*T still get mgdsl parse + check (default: all)")
+    # 1000 x 8760 (166M variables, 315M rows) is over mgdsl's model-size limit: check refuses it (E0004)
+    ap.add_argument("--max-check-cells", type=int, default=2_500_000,
+                    help="sizes above --max-cells but up to this N*T still get mgdsl parse + check (default 2.5M)")
     ap.add_argument("--solve-max-cells", type=int, default=2400,
                     help="sizes up to this N*T are also solved by all tools and the objectives compared (default 2400)")
     ap.add_argument("--profiles", choices=["csv", "inline"], default="csv",

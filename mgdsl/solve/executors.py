@@ -122,7 +122,8 @@ class ProcessExecutor:
         self.ctx = mp.get_context("spawn")
         self.steps = steps
         self.specs = {spec.part.name: spec for spec in specs}
-        n = max(1, min(self.n, len(specs)))
+        # no more processes than parts or cores: each holds a Python interpreter with linopy (150-200 MB)
+        n = max(1, min(self.n, len(specs), os.cpu_count() or 1))
         self.conns, self.procs, self.home = [None] * n, [None] * n, {}
         for k, spec in enumerate(specs):
             self.home[spec.part.name] = k % n
