@@ -1,10 +1,10 @@
 # mgdsl: `make run` sets everything up and solves the bundled example; `make test` runs the tests.
-# Installs use the exact versions in requirements.lock (Python 3.11, Linux); `make lock` refreshes it.
+# Installs use the exact versions in requirements.txt (Python 3.11, Linux); `make lock` refreshes it.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-LOCK   := requirements.lock
+LOCK   := requirements.txt
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: setup run test test-all test-newest lint lock fmt-check bench-setup bench clean
@@ -39,13 +39,13 @@ test-newest:
 	.venv-newest/bin/python -m pip install --quiet --upgrade -e ".[dev]"
 	MGDSL_UNLOCKED=1 .venv-newest/bin/python -m pytest -q
 
-# refresh requirements.lock from the newest compatible releases; run `make test` after it and commit both
+# refresh requirements.txt from the newest compatible releases; run `make test` after it and commit both
 lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip setuptools wheel
 	.venv-lock/bin/python -m pip install --quiet -e ".[dev,bench]"
-	( echo "# Exact versions mgdsl is tested with (Python 3.11, Linux x86_64). Made by \`make lock\`; do not edit."; \
+	( echo "# The lock file: exact versions mgdsl is tested with (Python 3.11, Linux x86_64). Made by \`make lock\`; do not edit."; \
 	  .venv-lock/bin/python -m pip freeze --all --exclude-editable | grep -v '^-e ' ) > $(LOCK).tmp
 	mv $(LOCK).tmp $(LOCK)
 	rm -rf .venv-lock
