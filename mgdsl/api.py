@@ -115,7 +115,7 @@ class System:
 
         from .decompose.partition import partition
         from .decompose.subproblem import Subproblem
-        from .results import _atomic
+        from .files import atomic_write
         from .solve.atc import specs_for
 
         options = options or self.atc_options()
@@ -127,11 +127,11 @@ class System:
         written = []
         for spec in specs_for(part_of, options, base_kw):
             sub = Subproblem(spec, self.ir.steps)
-            written.append(_atomic(out / f"{spec.part.name}.{fmt}", lambda p, sub=sub: sub.write(p)))
+            written.append(atomic_write(out / f"{spec.part.name}.{fmt}", lambda p, sub=sub: sub.write(p)))
         manifest = part_of.manifest()
         manifest["penalty"] = options.penalty
         manifest["files"] = {p.name: f"{p.name}.{fmt}" for p in part_of.parts}
-        written.append(_atomic(out / "couplings.json",
+        written.append(atomic_write(out / "couplings.json",
                                lambda p: Path(p).write_text(json.dumps(manifest, indent=2) + "\n")))
         return written
 

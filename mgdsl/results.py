@@ -46,9 +46,9 @@ class Results:
         out.mkdir(parents=True, exist_ok=True)
         written = []
         for name, ds in self.datasets.items():
-            written.append(_atomic(out / f"{name}.nc", lambda p, ds=ds: ds.to_netcdf(p)))
-            written.append(_atomic(out / f"{name}.csv", lambda p, ds=ds: _to_csv(ds, p)))
-        written.append(_atomic(out / "summary.json",
+            written.append(atomic_write(out / f"{name}.nc", lambda p, ds=ds: ds.to_netcdf(p)))
+            written.append(atomic_write(out / f"{name}.csv", lambda p, ds=ds: _to_csv(ds, p)))
+        written.append(atomic_write(out / "summary.json",
                                lambda p: Path(p).write_text(json.dumps(self.summary, indent=2) + "\n")))
         return written
 
@@ -76,11 +76,6 @@ def _to_csv(ds: xr.Dataset, path) -> None:
             if np.issubdtype(ds[d].dtype, np.integer):
                 frame[d] = frame[d].astype("Int64")
     frame.to_csv(path, index=False)
-
-
-def _atomic(target: Path, write) -> Path:
-    """One file written atomically (kept for callers that import it from here)."""
-    return atomic_write(target, write)
 
 
 def _unit(dim) -> str:

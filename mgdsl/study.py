@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_write
 from .ir import InstanceIR, MicrogridIR, SystemIR
 from .lower.system import lower_system
-from .results import _atomic
 from .solve.atc import ATCOptions, run_atc
 from .solve.centralized import solve_lowered
 
@@ -38,7 +38,7 @@ def _write_csv(path: Path, rows: list[dict]) -> Path:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
 
 def _figure(path: Path, draw) -> Path:

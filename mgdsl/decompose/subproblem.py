@@ -94,6 +94,8 @@ class Subproblem:
             return
         cidx = pd.Index(spec.couplings, name="coupling")
         bound = np.array([spec.bounds.get(c, np.inf) for c in spec.couplings])
+        self.z_bound = bound                  # |z| per coupling: the bounds a held coupling returns to
+        self.coupling_row = {c: k for k, c in enumerate(spec.couplings)}
         self.z = m.add_variables(lower=xr.DataArray(-bound, coords=[cidx]), upper=xr.DataArray(bound, coords=[cidx]),
                                  coords=[cidx, time_], name="atc.z")
         have = set()
@@ -202,12 +204,10 @@ class Subproblem:
         """Fix the copies z of the `held` couplings to their values; release those held before and not now."""
         if not held and not self._held:
             return
-        row = {c: k for k, c in enumerate(self.spec.couplings)}
-        bound = np.array([self.spec.bounds.get(c, np.inf) for c in self.spec.couplings])
-        lower = np.repeat(-bound[:, None], self.steps, axis=1)
-        upper = np.repeat(bound[:, None], self.steps, axis=1)
+        lower = np.repeat(-self.z_bound[:, None], self.steps, axis=1)
+        upper = np.repeat(self.z_bound[:, None], self.steps, axis=1)
         for coupling, values in held.items():
-            lower[row[coupling]] = upper[row[coupling]] = values
+            lower[self.coupling_row[coupling]] = upper[self.coupling_row[coupling]] = values
         cols = self.z_cols.ravel()
         self.h.changeColsBounds(len(cols), cols, lower.ravel(), upper.ravel())
         self._held = set(held)

@@ -309,15 +309,16 @@ def _iterate(ir, part_of: Partition, options: ATCOptions, executor, base_kw, pro
     status_couplings = [cid for cid in couplings if coupling_kind(cid) == "switch_status"]
     statuses: dict[str, np.ndarray] | None = None        # the parent's statuses, once held
     unpenalized = is_status[:, None] if len(pairs) else np.zeros((0, 1), dtype=bool)
+    child_statuses = {part.name: [c.id for c in part_of.couplings_of(part.name) if c.id in status_couplings]
+                      for part in part_of.children}
+    closed = np.ones(T)
 
     def held_for(part_name: str) -> dict[str, np.ndarray] | None:
         if not status_couplings:
             return None
         if part_name == part_of.parent.name:
             return statuses
-        mine = {c.id for c in part_of.couplings_of(part_name)}
-        return {cid: (statuses[cid] if statuses is not None else np.ones(T)) for cid in status_couplings
-                if cid in mine}
+        return {cid: (statuses[cid] if statuses is not None else closed) for cid in child_statuses[part_name]}
 
     converged = False
     verify = False
