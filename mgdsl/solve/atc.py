@@ -18,7 +18,7 @@ from ..ir import SystemIR
 from ..syntax import ast
 from .executors import make_executor
 
-EXECUTORS = ("serial", "processes")
+EXECUTORS = ("serial", "processes", "dask")
 
 
 @dataclass
@@ -41,6 +41,7 @@ class ATCOptions:
     fix_integers: int = 0                 # MILP parts: LP re-solves once integers settled this many times; 0 off
     executor: str = "serial"              # serial | processes
     workers: int | None = None
+    scheduler: str | None = None          # dask: address of an existing scheduler (tcp://HOST:PORT); None: local
     subproblem_time_limit: float = 300.0  # seconds per subproblem solve; reaching it stops ATC (E0605)
 
     def check(self) -> None:
@@ -65,8 +66,7 @@ class ATCOptions:
         if self.initial not in ("zero", "value", "random"):
             raise ValueError(f"initial must be zero, value or random, not {self.initial!r}")
         if self.executor not in EXECUTORS:
-            raise ValueError(f"executor must be {' or '.join(EXECUTORS)}, not {self.executor!r}"
-                             + ("; a Dask executor is not available yet" if self.executor == "dask" else ""))
+            raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {self.executor!r}")
         if not self.subproblem_time_limit > 0:
             raise ValueError("need subproblem_time_limit > 0 (seconds)")
 
@@ -238,7 +238,7 @@ def run_atc(ir: SystemIR, options: ATCOptions, progress=None) -> ATCRun:
             help="use `penalty pwl` (the default: its subproblems are LPs or MILPs), or install matching "
                  "highspy and highspy-extras versions")])
     base_kw = ir.network.base_kva if ir.network is not None else 1000.0
-    executor = make_executor(options.executor, options.workers)
+    executor = make_executor(options.executor, options.workers, scheduler=options.scheduler)
     t_build = time.perf_counter()
     specs = specs_for(part_of, options, base_kw)
     try:

@@ -252,7 +252,7 @@ class ProcessExecutor:
                 proc.terminate()
 
 
-def make_executor(name: str, workers: int | None = None, on_event=None):
+def make_executor(name: str, workers: int | None = None, on_event=None, scheduler: str | None = None):
     """The executor named in the ATC options (checked before: an unknown name here is a bug)."""
     if name == "serial":
         return SerialExecutor()
