@@ -20,50 +20,33 @@ EXIT_BUG = 70           # a bug in mgdsl (EX_SOFTWARE of sysexits.h): the report
 
 
 def atc_options(f):
-    """The ATC settings; each overrides the file's `decompose atc { ... }` block."""
-    opts = [
-        click.option("--children", type=click.Choice(["microgrids", "clusters"]), default=None,
-                     help="ATC children: each microgrid, or each cluster (default: microgrids)."),
-        click.option("--penalty", type=click.Choice(["pwl", "quadratic", "l1"]), default=None,
-                     help="Penalty form (default pwl; quadratic only without binaries; l1 may stall)."),
-        click.option("--tolerance", type=float, default=None,
-                     help="Stop when max |target - response| (p.u. of the base power) and the relative "
-                          "objective change are below this (default 1e-3)."),
-        click.option("--dual-tolerance", type=float, default=None,
-                     help="Also require the multipliers to move less than this per iteration, relative to the "
-                          "mean price (default 10 x tolerance)."),
-        click.option("--max-weight", type=float, default=None, help="Cap of the penalty weights (default 3)."),
-        click.option("--max-iterations", type=int, default=None, help="Iteration limit (default 100)."),
-        click.option("--initial-weight", type=float, default=None, help="Initial penalty weight w0."),
-        click.option("--beta", type=float, default=None, help="Weight growth factor (default 2)."),
-        click.option("--gamma", type=float, default=None,
-                     help="Grow a weight when its inconsistency fell by less than this factor (default 0.4)."),
-        click.option("--initial", "initial", default=None,
-                     help="Initial targets: zero, random, or a value in kW."),
-        click.option("--seed", type=int, default=None, help="Seed for --initial random."),
-        click.option("--executor", type=click.Choice(["serial", "processes"]), default=None,
-                     help="Run subproblems here (serial) or in resident worker processes."),
-        click.option("--workers", type=int, default=None, help="Worker processes (default: CPU count)."),
-        click.option("--objective-tolerance", type=float, default=None,
-                     help="Relative objective change (over two iterations) accepted as settled (default: tolerance)."),
-        click.option("--weights", type=click.Choice(["balanced", "classic"]), default=None,
-                     help="Weight rule: balanced (grow and shrink against target motion, default) or classic (grow)."),
-        click.option("--balance", type=float, default=None,
-                     help="Balanced rule: ratio of disagreement to target motion that moves a weight (default 10)."),
-        click.option("--fix-integers", type=int, default=None,
-                     help="MILP parts: re-solve as LPs once their integers came out the same K times (0 = off)."),
-        click.option("--subproblem-time-limit", type=float, default=None,
-                     help="Seconds per subproblem solve; reaching it stops ATC with E0605 (default 300)."),
-    ]
+    """The decomposition settings as flags (one per setting of mgdsl/decompose/settings.py, same name with
+    dashes); each overrides the file's `decompose` block."""
+    from .decompose.settings import DEFAULTS, SPECS
+
+    opts = []
+    for name, spec in SPECS.items():
+        if not spec.flag:
+            continue
+        default = getattr(DEFAULTS, name)
+        shown = f" (default {default})" if default is not None else ""
+        if name == "initial":          # `--initial 12.5` also sets initial_value
+            opts.append(click.option("--initial", default=None, help="Initial targets: zero, random, or a value "
+                                     "in kW (default zero)."))
+            continue
+        kind = {"word": click.Choice(list(spec.choices)), "number": float, "count": int, "text": str}[spec.kind]
+        unit = f" [{spec.unit}]" if spec.unit and spec.kind == "number" else ""
+        opts.append(click.option("--" + name.replace("_", "-"), name, type=kind, default=None,
+                                 help=spec.help[0].upper() + spec.help[1:] + unit + shown + "."))
     for o in reversed(opts):
         f = o(f)
     return f
 
 
 def _atc_overrides(kw: dict) -> dict:
-    from .solve.atc import SETTINGS
+    from .decompose.settings import SETTINGS
 
-    # every ATC setting is a flag of the same name (tests/test_cli_atc_flags.py); `initial_value` comes with --initial
+    # every setting is a flag of the same name (tests/test_cli_atc_flags.py); `initial_value` comes with --initial
     over = {k: kw.get(k) for k in SETTINGS - {"initial", "initial_value"}}
     initial = kw.get("initial")
     if initial is not None:

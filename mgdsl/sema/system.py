@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..decompose.settings import options_from_block
 from ..diagnostics import Collector, Label, MgdError
 from ..ir import CARRIERS, ClusterIR, CoupleIR, EndpointIR, InstanceIR, MicrogridIR, SwitchIR, SystemIR, TemplateIR
 from ..syntax import ast
 from . import units
 from .instance_values import check_couple_values, check_instance_values
-from .limits import MAX_ATC_ITERATIONS, MAX_ATC_WORKERS, MAX_SERIES_VALUES, MAX_STEPS, in_range
+from .limits import MAX_SERIES_VALUES, MAX_STEPS
 from .loader import Program
 from .network import check_network
 from .size import check_model_size, model_shares
@@ -21,8 +22,6 @@ from .values import Const, CsvCache, Evaluator, Failed, check_magnitude, convert
 
 # The step length: from a second to a (leap) year.
 MIN_STEP_H, MAX_STEP_H = 1 / 3600, 8784.0
-# ATC settings counted in whole units; the others are plain numbers within MAX_MAGNITUDE.
-_ATC_COUNTS = {"max_iterations": MAX_ATC_ITERATIONS, "workers": MAX_ATC_WORKERS}
 
 
 class SystemChecker:
@@ -92,16 +91,10 @@ class SystemChecker:
                 if decompose is not None:
                     self.diag.error("E0504", "`decompose` is given twice", item.span, "")
                 decompose = item
-                if not self.check_decompose_numbers(item):
-                    continue
-                from ..solve.atc import options_from_block
-
                 try:
-                    options_from_block(item).check()
+                    options_from_block(item)       # every setting checked against decompose/settings.py
                 except MgdError as err:
                     self.diag.extend(err)
-                except ValueError as err:
-                    self.diag.error("E0504", f"invalid decomposition settings: {err}", item.span, "")
         ev = self.evaluator(main)
         at_stmts: list[ast.NetAt] = []
         if network_stmt is not None:
@@ -171,25 +164,6 @@ class SystemChecker:
         self.instances[dev.name] = []
         if len(self.diag.diagnostics) > before:
             self.bad_templates.add(dev.name)
-
-    def check_decompose_numbers(self, block: ast.Decompose) -> bool:
-        """The numbers of a `decompose` block are finite, within MAX_MAGNITUDE, and the counts (iterations,
-        workers) within their limits, before the ATC options read them."""
-        ok = True
-        for setting in block.settings:
-            v = setting.value
-            if not isinstance(v, ast.Quantity):
-                continue
-            limit = _ATC_COUNTS.get(setting.name)
-            if limit is not None and not (v.value == int(v.value) and 1 <= v.value <= limit):
-                self.diag.error("E0404", f"`{setting.name}` must be a whole number from 1 to {limit:,}", v.span, "",
-                                help="the ATC driver runs that many iterations or worker processes")
-                ok = False
-            elif not in_range(v.value):
-                self.diag.error("E0404", f"`{setting.name}` is out of range", v.span, "",
-                                help="ATC settings are plain numbers such as `tolerance 1e-3`")
-                ok = False
-        return ok
 
     def count_series(self, values, span) -> bool:
         """Count the distinct series a checked model keeps; False (after an E0004) once over the limit."""
