@@ -78,6 +78,7 @@ class System:
         results = collect(low)
         self.timings["results"] = time.perf_counter() - t0
         results.summary = self._summary(info.objective, info.termination, results.costs)
+        results.summary["instance_costs"] = results.instance_costs()
         if info.mip_gap is not None:
             # relative gap to HiGHS's best bound: within mip_rel_gap when optimal, larger at "time limit (feasible)"
             results.summary["mip_gap"] = info.mip_gap
@@ -105,6 +106,7 @@ class System:
         self.timings["atc"] = time.perf_counter() - t0
         run.results.summary = self._summary(run.objective, "optimal" if run.converged else "not converged",
                                             run.results.costs)
+        run.results.summary["instance_costs"] = run.results.instance_costs()
         run.results.summary["atc"] = atc_summary(run)
         add_network_figures(run.results)
         return run

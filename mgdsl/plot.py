@@ -436,7 +436,7 @@ def tie_convergence(history_targets: Mapping[str, object], path, hours: Iterable
         its = np.arange(1, values.shape[0] + 1)
         for h, color in zip(hours, colors):
             if not -values.shape[1] <= h < values.shape[1]:
-                raise IndexError(f"step {h} is outside 0 .. {values.shape[1] - 1} for {name!r}")
+                raise IndexError(f"t={h} is outside t=0 .. {values.shape[1] - 1} for {name!r}")
             ax.plot(its, values[:, h], marker="o", markersize=3, color=color, label=f"t = {h}")
         unit = "status 0/1" if name.endswith(".closed") else "kW" if name.startswith(("tie.", "switch.")) else "value"
         ax.set_ylabel(f"{name}\n({unit})")

@@ -31,6 +31,11 @@ class Results:
     def objective(self) -> float:
         return self.summary.get("objective", float("nan"))
 
+    def instance_costs(self) -> dict[str, float]:
+        """Each device instance's cost over the horizon (COST_TOTAL of its template's dataset), by name."""
+        return {str(name): float(value) for ds in self.datasets.values() if COST_TOTAL in ds
+                for name, value in zip(ds["instance"].values, ds[COST_TOTAL].values)}
+
     def save(self, out_dir: str | Path) -> list[Path]:
         """Write the results folder whole (see `write_into` for its files): written beside `out_dir` and swapped
         in at the end, so a reader sees the complete previous folder or the complete new one, never a mix.
@@ -53,10 +58,17 @@ class Results:
         return written
 
 
+# A template's cost over the whole horizon, per instance (netCDF and summary.json `instance_costs`). It is left
+# out of the CSV, whose rows are steps: a total repeated on each of them would sum to a wrong number.
+COST_TOTAL = "cost_total"
+
+
 def _to_csv(ds: xr.Dataset, path) -> None:
     """One table per dataset. When every variable's dimensions nest in the widest one (a template's untimed
     variables beside its timed ones) the narrower ones are repeated along the missing dimension; otherwise
-    (the network: buses, lines, the slack) each group of variables gets its own rows, blank elsewhere."""
+    (the network: buses, lines, the slack) each group of variables gets its own rows, blank elsewhere.
+    Totals over the horizon (COST_TOTAL) are not per-row values and stay out."""
+    ds = ds.drop_vars([COST_TOTAL], errors="ignore")
     def frame_of(names):
         return ds[names].to_dataframe().reset_index()
 
@@ -94,15 +106,27 @@ def collect(low: Lowered) -> Results:
             sol.attrs["units"] = _unit(lt.template.vars[vname].dim)
             sol.attrs["kind"] = lt.template.vars[vname].kind
             data[vname] = sol
+        # `cost` is what each step costs (the terms written per step); `cost_total` the instance's whole cost,
+        # which also holds the terms of no single step (an untimed variable's cost, a `sum(...)` over the horizon)
         inst_cost = np.zeros(len(lt.instances))
+        step_cost = np.zeros((len(lt.instances), ir.steps))
         for c in lt.costs:
             sol = c.solution if is_linopy(c) else c          # a cost without variables is a DataArray
-            if "t" in sol.dims:
-                sol = sol.sum("t")                           # skips the steps a t-1 term leaves undefined
             sol = sol.transpose(dim, ...) if dim in sol.dims else sol
-            inst_cost += np.broadcast_to(np.nan_to_num(np.asarray(sol.values, dtype=float)), inst_cost.shape)
-        data["cost"] = xr.DataArray(inst_cost, coords={"instance": [i.name for i in lt.instances]}, dims="instance",
-                                    attrs={"units": ir.currency})
+            if "t" in sol.dims:
+                # a step a t-1 term leaves undefined costs nothing
+                per_step = np.nan_to_num(np.asarray(sol.transpose(..., "t").values, dtype=float))
+                step_cost += np.broadcast_to(per_step, step_cost.shape)
+                inst_cost += np.broadcast_to(per_step.sum(axis=-1), inst_cost.shape)
+            else:
+                inst_cost += np.broadcast_to(np.nan_to_num(np.asarray(sol.values, dtype=float)), inst_cost.shape)
+        names = [i.name for i in lt.instances]
+        data["cost"] = xr.DataArray(step_cost, coords={"instance": names, "t": np.arange(ir.steps)},
+                                    dims=("instance", "t"),
+                                    attrs={"units": ir.currency, "description": "cost at this step"})
+        data[COST_TOTAL] = xr.DataArray(inst_cost, coords={"instance": names}, dims="instance",
+                                        attrs={"units": ir.currency, "description": "the instance's cost over the "
+                                               "horizon, with its terms of no single step"})
         injections: dict[str, np.ndarray] = {}
         for port in list(lt.ports) + list(lt.constants):
             sol = port.expr.solution if is_linopy(port.expr) else port.expr

@@ -64,9 +64,9 @@ def test_the_users_declarations_lead_the_report():
     assert any("load = Load(electricity" in s.file.line_text(s.line) for s in spans)    # the instance line
     conflicts = [n for n in d.notes if n.startswith("conflict:")]
     # first the network's loads and voltage limit at the step that fails, with the numbers to act on
-    assert "network `dn`" in conflicts[0] and "1,500 kW and 300 kvar at step 1" in conflicts[0]
+    assert "network `dn`" in conflicts[0] and "1,500 kW and 300 kvar at t=1" in conflicts[0]
     assert "voltage limit (0.95 .. 1.05 p.u.)" in conflicts[1] and "bus 3 (lower limit)" in conflicts[1]
-    assert "for mg1.load at step 1" in conflicts[2]
+    assert "for mg1.load at t=1" in conflicts[2]
     assert len(conflicts) <= centralized._SHOWN_GROUPS
     assert not any(n.startswith("partial") for n in d.notes)       # the search finished: a minimal conflict
 

@@ -176,8 +176,12 @@ microgrid mg {
     np.testing.assert_allclose(var(r, "ElectricityTrade", "sell", "mg.grid"), [0, 10], atol=1e-9)
     np.testing.assert_allclose(var(r, "Wind", "p", "mg.wt"), [20, 40], atol=1e-9)
     np.testing.assert_allclose(var(r, "FixedDemand", "electricity_injection", "mg.demand"), [-30, -30], atol=1e-12)
-    assert r["FixedDemand"]["cost"].sel(instance="mg.demand") == pytest.approx(3.0)
-    assert r["Wind"]["cost"].sel(instance="mg.wt") == pytest.approx(1.0)
+    # `cost` per step, `cost_total` over the horizon: the fee belongs to no step, the curtailment to step 1
+    assert r["FixedDemand"]["cost_total"].sel(instance="mg.demand") == pytest.approx(3.0)
+    np.testing.assert_allclose(var(r, "FixedDemand", "cost", "mg.demand"), [0, 0], atol=1e-9)
+    assert r["Wind"]["cost_total"].sel(instance="mg.wt") == pytest.approx(1.0)
+    np.testing.assert_allclose(var(r, "Wind", "cost", "mg.wt"), [0, 1], atol=1e-9)
+    assert r.summary["instance_costs"]["mg.demand"] == pytest.approx(3.0)
     assert_costs_add_up(r)
 
 
@@ -376,7 +380,9 @@ microgrid mg {
     assert ds["cap"].dims == ("instance",)
     assert float(ds["cap"].sel(instance="mg.gen")) == pytest.approx(8.0, abs=1e-9)
     np.testing.assert_allclose(var(r, "SizedGen", "p", "mg.gen"), [8, 6, 8], atol=1e-9)
-    assert float(ds["cost"].sel(instance="mg.gen")) == pytest.approx(4.8, abs=1e-9)
+    # the capacity's cost belongs to no step: in the total only
+    assert float(ds["cost_total"].sel(instance="mg.gen")) == pytest.approx(4.8, abs=1e-9)
+    np.testing.assert_allclose(var(r, "SizedGen", "cost", "mg.gen"), [0, 0, 0], atol=1e-9)
     assert_costs_add_up(r)
 
 
@@ -415,7 +421,7 @@ microgrid mg {
         system.solve()
     d = err.value.diagnostics[0]
     assert d.code == "E0601"
-    assert any(re.search(r"at steps \d+–\d+$", n) for n in d.notes), d.notes
+    assert any(re.search(r"at t=\d+–\d+$", n) for n in d.notes), d.notes
     # one line per declaration and instance, not one per step
-    heads = [n.split(" at step")[0] for n in d.notes if n.startswith("conflict:")]
+    heads = [n.split(" at t=")[0] for n in d.notes if n.startswith("conflict:")]
     assert len(heads) == len(set(heads)), d.notes

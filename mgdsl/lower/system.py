@@ -135,7 +135,7 @@ def _check_nodes_without_variables(low: Lowered, total, rhs: xr.DataArray, fixed
     secondary = [Label(s, "fixed injection") for s in ports[:2]] + [Label(i.span, "also fixed") for i in insts[1:3]]
     raise MgdError([Diagnostic(
         "E0601", f"the model is infeasible: nothing in `{owner}` can supply or absorb {carrier} "
-                 f"(a fixed injection of {-float(rhs.values[n, t]):g} at step {t})",
+                 f"(a fixed injection of {-float(rhs.values[n, t]):g} at t={t})",
         primary, "this device's port has no variable" if insts else "", secondary=secondary,
         help=f"give `{owner}` a device that can supply {carrier} (a supply, a trade, a storage), or remove the load")])
 

@@ -215,7 +215,7 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
     if buy is not None and sell is not None and (sell > buy).any():
         # buying at the slack to sell back there would earn without limit: the model would be unbounded
         step = int(np.argmax(sell > buy))
-        diag.error("E0404", f"the slack sells above its purchase price (step {step}: {sell[step]:g} > {buy[step]:g})",
+        diag.error("E0404", f"the slack sells above its purchase price (t={step}: {sell[step]:g} > {buy[step]:g})",
                    slack.sell.span, "above the purchase price",
                    help="a sale price at or below the purchase price at every step; buying to sell back is unbounded")
     for line in lines:

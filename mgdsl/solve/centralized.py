@@ -136,9 +136,9 @@ def _describe(low: Lowered, name: str, coords: dict, steps: list[int] | None = N
     prov = low.builder.provenance.get(name)
     where = ", ".join(f"{k}={v}" for k, v in coords.items() if k != "t")
     if steps:
-        step = f" at step {steps[0]}" if len(steps) == 1 else f" at steps {_ranges(steps)}"
+        step = f" at t={_ranges(steps)}"
     else:
-        step = f" at step {coords['t']}" if "t" in coords else ""
+        step = f" at t={coords['t']}" if "t" in coords else ""
     text = f"{prov.description if prov else name}" + (f" ({where})" if where else "") + step
     return (prov.span if prov else None), text
 
@@ -188,7 +188,7 @@ class _Group:
             out += f" {self.preposition} " + ", ".join(shown) + more
         if self.steps:
             steps = sorted(self.steps)
-            out += (" at step " if len(steps) == 1 else " at steps ") + _ranges(steps)
+            out += " at t=" + _ranges(steps)
         if self.loads:
             # what the user can act on: the load these buses carry at each step
             total: dict[int, list[float]] = {}
@@ -197,7 +197,7 @@ class _Group:
                 sums[0] += p
                 sums[1] += q
             out += "; network load at these buses: " + ", ".join(
-                f"{p:,.0f} kW and {q:,.0f} kvar at step {t}" for t, (p, q) in sorted(total.items())[:3])
+                f"{p:,.0f} kW and {q:,.0f} kvar at t={t}" for t, (p, q) in sorted(total.items())[:3])
         return out
 
 

@@ -1,0 +1,148 @@
+"""What a new user tripped on (issue 16): numbers that silently meant something else, and messages that
+misled. One test (or a few) per item; each failed before its fix."""
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import mgdsl
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _error(text: str, solve: bool = False):
+    with pytest.raises(mgdsl.MgdError) as err:
+        system = mgdsl.loads(text)
+        if solve:
+            system.solve()
+    return err.value.diagnostics[0]
+
+
+# ------------------------------------------------------------------ item 4: one way to count steps
+# Steps are `t`, counted from 0 as in the CSV and netCDF results, and written `t=N` in messages.
+
+def _f_strings(path: Path):
+    """(line, text) of every string literal of a Python file that is an f-string."""
+    for tok in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+        if tok.type == tokenize.STRING and re.match(r"(?i)^[rb]*f", tok.string):
+            yield tok.start[0], tok.string
+        elif tok.type == getattr(tokenize, "FSTRING_START", -1):
+            yield tok.start[0], tok.line
+
+
+def test_no_message_counts_steps_as_step_n():
+    # "at step {t}" read as a 1-based count next to ATC's `t=` and the results' t; every message writes t={t}
+    offenders = [f"{path.relative_to(ROOT)}:{line}: {text.strip()}"
+                 for path in sorted((ROOT / "mgdsl").rglob("*.py"))
+                 for line, text in _f_strings(path) if re.search(r"\bsteps? \{", text)]
+    assert not offenders, "\n".join(offenders)
+
+
+OVER_TIE = """
+use stdlib
+horizon 3 steps of 1 h
+network dn {
+    base 1 MVA, 12.66 kV
+    buses 1 .. 2
+    slack 1 buys at 0.5 yuan/kWh
+    line 1 - 2: r = 0.1 ohm, x = 0.05 ohm
+}
+microgrid mg1 at dn.2 limit 100 kW {
+    load = Load(electricity, base = [50 kW, 50 kW, 150 kW])
+}
+"""
+
+
+def test_infeasibility_names_the_step_as_t_counted_from_zero():
+    d = _error(OVER_TIE, solve=True)
+    assert d.code == "E0601"
+    conflicts = [n for n in d.notes if n.startswith("conflict:")]
+    # the third step is t=2, as in the results' `t` coordinate
+    assert conflicts and all(n.endswith("at t=2") for n in conflicts), d.notes
+    assert not any(re.search(r"\bsteps? \d", n) for n in d.notes), d.notes
+
+
+def test_a_fixed_injection_without_supply_names_t():
+    d = _error("""
+use stdlib
+horizon 2 steps of 1 h
+device FixedDemand(base: kW) {
+    port electricity -= base
+}
+microgrid mg {
+    load = FixedDemand(base = [0 kW, 5 kW])
+}
+microgrid other {
+    grid = ElectricityTrade(buy_price = 0.5 yuan/kWh)
+}
+""", solve=True)
+    assert d.code == "E0601" and "at t=1)" in d.message, d.message
+
+
+def test_a_slack_selling_above_its_price_names_t():
+    d = _error("""
+use stdlib
+horizon 2 steps of 1 h
+network dn {
+    base 1 MVA, 12.66 kV
+    buses 1 .. 2
+    slack 1 buys at [0.5 yuan/kWh, 0.5 yuan/kWh] sells at [0.4 yuan/kWh, 0.6 yuan/kWh]
+    line 1 - 2: r = 0.1 ohm, x = 0.05 ohm
+}
+""")
+    assert d.code == "E0404" and "(t=1:" in d.message, d.message
+
+
+# ------------------------------------------------------------------ item 5: the CSV's cost is per step
+
+TRADE = """
+use stdlib
+horizon 3 steps of 1 h
+profile price: yuan/kWh = [0.2, 0.5, 1.0]
+device Connection(fee: yuan) {
+    var p[t]: kW in 0 .. 0 kW
+    port electricity += p
+    cost += fee
+}
+microgrid mg1 {
+    grid = ElectricityTrade(buy_price = price)
+    load = Load(electricity, base = [10 kW, 20 kW, 30 kW])
+    link = Connection(fee = 7 yuan)
+}
+"""
+
+
+def test_csv_cost_is_the_cost_of_each_step(tmp_path):
+    r = mgdsl.loads(TRADE).solve()
+    written = r.save(tmp_path / "out")
+    assert written
+    import pandas as pd
+
+    csv = pd.read_csv(tmp_path / "out" / "ElectricityTrade.csv")
+    grid = csv[csv["instance"] == "mg1.grid"].sort_values("t")
+    # 10, 20, 30 kW bought at 0.2, 0.5, 1.0 yuan/kWh
+    np.testing.assert_allclose(grid["cost"], [2.0, 10.0, 30.0], atol=1e-6)
+    assert grid["cost"].sum() == pytest.approx(42.0, abs=1e-6)         # summing the column gives the total
+    assert "cost_total" not in csv.columns
+    # the netCDF file says the same per step, and holds the total apart, named so
+    nc = xr.open_dataset(tmp_path / "out" / "ElectricityTrade.nc")
+    assert nc["cost"].dims == ("instance", "t")
+    np.testing.assert_allclose(nc["cost"].sel(instance="mg1.grid"), [2.0, 10.0, 30.0], atol=1e-6)
+    assert float(nc["cost_total"].sel(instance="mg1.grid")) == pytest.approx(42.0, abs=1e-6)
+    nc.close()
+
+
+def test_a_cost_of_no_single_step_is_in_the_total_only(tmp_path):
+    r = mgdsl.loads(TRADE).solve()
+    link = r["Connection"]
+    np.testing.assert_allclose(link["cost"].sel(instance="mg1.link"), [0, 0, 0], atol=1e-9)
+    assert float(link["cost_total"].sel(instance="mg1.link")) == pytest.approx(7.0)
+    assert r.summary["instance_costs"] == pytest.approx({"mg1.grid": 42.0, "mg1.load": 0.0, "mg1.link": 7.0},
+                                                        abs=1e-6)
+    assert sum(r.summary["instance_costs"].values()) == pytest.approx(r.objective, abs=1e-6)
