@@ -24,11 +24,31 @@ def stdlib_templates():
     return out
 
 
+def money_defaults(templates) -> list[tuple[str, str, str, str]]:
+    """(template, parameter, default as written, currency) of every default written in a currency."""
+    from .sema.system import currency_written
+
+    return [(t.name, p.name, fmt_expr(p.default), currency) for t in templates for p in t.params.values()
+            if p.default is not None and (currency := currency_written(p.default)) is not None]
+
+
 def markdown() -> str:
     lines = ["# The standard library", "",
              "Generated from `stdlib/*.mgd` by `mgdsl templates --markdown`; do not edit by hand.",
              "Every template is written in the language itself: read its file for the exact model.", ""]
-    for name, doc, templates in stdlib_templates():
+    every = stdlib_templates()
+    carried = money_defaults([t for _, _, templates in every for t in templates])
+    currencies = sorted({c for *_, c in carried})
+    lines += ["## Defaults that carry money", "",
+              "Prices are declared in `money`, so an argument may be given in any currency. The defaults that are "
+              "zero (`0 money/kWh`) hold in any currency; these are not, and are written in "
+              + ", ".join(currencies) + ". They hold in a system of that currency, or in one that names none "
+              "(whose results are then in it). A system in another currency must give them (error E0205 at the "
+              "instance that leaves one out: mgdsl knows no exchange rates).", "",
+              "| template | parameter | default |", "|---|---|---|"]
+    lines += [f"| {t} | `{p}` | `{d}` |" for t, p, d, _ in carried]
+    lines.append("")
+    for name, doc, templates in every:
         lines += [f"## {name}", "", doc, ""] if doc else [f"## {name}", ""]
         for t in templates:
             lines += [f"### {t.name}", "", "```", t.doc, "```", "", "| parameter | unit | default |", "|---|---|---|"]

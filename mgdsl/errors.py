@@ -93,6 +93,15 @@ another dimension than its variable.
 Only whole, non-negative powers of dimensional quantities are supported (`p^2`). A power of an
 expression with decision variables is allowed only as `x^2` inside a `cost +=` term.
 """),
+    "E0205": ("default in another currency", """
+An instance leaves a price at its template's default, and that default is written in another currency than
+the system's: the standard library's non-zero price defaults (fuel, O&M, compensation, demand-response costs,
+listed in docs/stdlib.md) are yuan values from its case studies. mgdsl knows no exchange rates, and reading
+0.8 yuan/kWh as 0.8 usd/kWh would change the optimum without a word, so the instance is refused. Give the
+named parameters explicitly in the system's currency (`InterruptibleLoad(base = 100 kW, compensation =
+0.11 usd/kWh)`). Defaults written in the neutral `money` (all of them zero) hold in any currency; a system
+that names no currency takes the currency of the defaults it uses.
+"""),
     # ---- E03xx: linearity
     "E0301": ("nonlinear product of variables", """
 A constraint multiplies two decision variables (or divides by one). Constraints must be linear: the

@@ -146,3 +146,97 @@ def test_a_cost_of_no_single_step_is_in_the_total_only(tmp_path):
     assert r.summary["instance_costs"] == pytest.approx({"mg1.grid": 42.0, "mg1.load": 0.0, "mg1.link": 7.0},
                                                         abs=1e-6)
     assert sum(r.summary["instance_costs"].values()) == pytest.approx(r.objective, abs=1e-6)
+
+
+# ------------------------------------------------------------------ item 1: money defaults keep their currency
+
+def _interruptible(currency: str | None, extra: str = "") -> str:
+    grid = f"grid = ElectricityTrade(buy_price = 0.9 {currency}/kWh)" if currency else "gen = PV(p_max = 10 kW)"
+    return f"""
+use stdlib
+horizon 2 steps of 1 h
+microgrid mg {{
+    {grid}
+    shed = InterruptibleLoad(base = 100 kW{extra})
+}}
+"""
+
+
+def test_a_yuan_default_is_refused_in_a_usd_system_at_the_instance():
+    # it used to pay 0.8 usd/kWh of compensation without a word
+    d = _error(_interruptible("usd"))
+    assert d.code == "E0205"
+    assert d.span.file.text[d.span.start:d.span.end] == "InterruptibleLoad(base = 100 kW)"
+    assert "`compensation`" in d.message and "0.8 yuan/kWh" in d.message and "usd" in d.message
+    assert "compensation = ... usd/kWh" in d.help and "exchange rate" in d.help
+    assert d.secondary and d.secondary[0].span.file.path == "stdlib/loads.mgd"
+
+
+def test_every_instance_and_parameter_left_at_a_foreign_default_is_named():
+    with pytest.raises(mgdsl.MgdError) as err:
+        mgdsl.loads("""
+use stdlib
+horizon 2 steps of 1 h
+microgrid mg {
+    grid = ElectricityTrade(buy_price = 0.9 eur/kWh)
+    a = FlexibleLoad(electricity, base = 50 kW, curtail = 10 %)
+    b = Microturbine(p_max = 10 kW)
+    c = Microturbine(p_max = 10 kW, fuel_price = 0.07 eur/kWh)
+}
+""")
+    found = {(d.span.file.line_text(d.span.line).split("=")[0].strip(), d.message) for d in err.value.diagnostics}
+    assert {d.code for d in err.value.diagnostics} == {"E0205"}
+    assert [n for n, _ in sorted(found)] == ["a", "b"]              # `c` gives its price: accepted
+    message_a = next(m for n, m in found if n == "a")
+    assert "`shift_cost` and `curtail_cost`" in message_a
+
+
+def test_the_default_holds_in_its_own_currency_and_when_none_is_named():
+    ir = mgdsl.loads(_interruptible("yuan")).ir
+    inst = ir.instances["InterruptibleLoad"][0]
+    assert inst.values["compensation"] == pytest.approx(0.8) and ir.currency == "yuan"
+    # a system that names no currency takes the currency of the defaults it uses: the results say yuan
+    ir = mgdsl.loads(_interruptible(None)).ir
+    assert ir.currency == "yuan"
+    # given explicitly, any currency is fine
+    ir = mgdsl.loads(_interruptible("usd", ", compensation = 0.11 usd/kWh")).ir
+    assert ir.currency == "usd"
+    assert ir.instances["InterruptibleLoad"][0].values["compensation"] == pytest.approx(0.11)
+
+
+def test_zero_defaults_hold_in_any_currency():
+    # `0 money/kWh` (an O&M cost left out, a sale price of zero) is zero in every currency
+    ir = mgdsl.loads("""
+use stdlib
+horizon 2 steps of 1 h
+microgrid mg {
+    grid = ElectricityTrade(buy_price = 0.9 usd/kWh)
+    pv = PV(p_max = 10 kW)
+    es = Storage(electricity, capacity = 10 kWh, p_max = 5 kW)
+}
+""").ir
+    assert ir.currency == "usd"
+
+
+def test_the_library_reference_lists_every_default_that_carries_money():
+    from mgdsl.docgen import stdlib_templates
+    from mgdsl.sema import units
+    from mgdsl.sema.system import currency_written
+    from mgdsl.syntax.printer import fmt_expr
+
+    doc = (ROOT / "docs" / "stdlib.md").read_text()
+    listed = 0
+    for _, _, templates in stdlib_templates():
+        for t in templates:
+            for p in t.params.values():
+                if p.is_carrier or p.default is None or p.dim.exps[units.BASES.index("money")] == 0:
+                    continue
+                default = fmt_expr(p.default)
+                if float(default.split()[0]) == 0:
+                    assert currency_written(p.default) is None, f"{t.name}.{p.name}: a zero holds in any currency"
+                    continue
+                # a non-zero price default is written in a currency, and the reference lists it
+                assert currency_written(p.default) == "yuan", f"{t.name}.{p.name} = {default}"
+                assert f"| {t.name} | `{p.name}` | `{default}` |" in doc
+                listed += 1
+    assert listed >= 9

@@ -40,6 +40,9 @@ class SystemChecker:
         self.bad_templates: set[str] = set()          # templates with errors of their own: not evaluated
         self.series_values = 0                        # values in the distinct series kept (MAX_SERIES_VALUES)
         self.series_counted: set[int] = set()
+        # defaults written in a currency (`0.8 yuan/kWh`) that instances took: (instance, its call, parameter,
+        # currency), checked against the system's currency once it is known (check_money_defaults)
+        self.money_defaults: list[tuple[str, ast.Call, object, str]] = []
 
     def evaluator(self, module: ast.Module, env: dict[str, Const] | None = None) -> Evaluator:
         return Evaluator(self.env if env is None else env, self.diag, self.steps, self.dt_h,
@@ -124,7 +127,7 @@ class SystemChecker:
         couple_irs = [c for c in (self.check_couple(cp) for cp in couples) if c is not None]
         for c in couple_irs:
             check_couple_values(c, self.env, self.steps or 1, self.dt_h, self.diag)
-        currency = self.check_currency(network)
+        currency = self.check_money_defaults(self.check_currency(network))
         if self.steps is None and mg_stmts and not any(d.code == "E0501" for d in self.diag.diagnostics):
             self.diag.error("E0501", "the system has no horizon", mg_stmts[0].name_span, "this needs a horizon",
                             help="add `horizon 24 steps of 1 h` at the top of the file")
@@ -334,6 +337,9 @@ class SystemChecker:
                 if c is None:
                     ok = False
                     continue
+                currency = currency_written(p.default)
+                if currency is not None and np.any(np.asarray(c.value) != 0):
+                    self.money_defaults.append((qualified, call, p, currency))
             else:
                 self.diag.error("E0105", f"`{tpl.name}` needs `{p.name}`", call.span, "missing argument",
                                 secondary=[Label(p.span, "declared here")],
@@ -566,6 +572,61 @@ class SystemChecker:
                             secondary=[Label(s1, f"this is {c1}")],
                             help="mgdsl knows no exchange rates: express every price in one currency")
         return next(iter(seen), "money")
+
+    def check_money_defaults(self, currency: str) -> str:
+        """A default written in a currency (the standard library's prices are yuan) holds in a system of that
+        currency, or of none named (which then takes it); in another it is refused at the instance, naming the
+        parameters to give: mgdsl knows no exchange rates, and the number read as usd would be wrong."""
+        used = {c for *_, c in self.money_defaults}
+        if currency not in units.CURRENCIES and len(used) == 1:
+            return next(iter(used))
+        if currency not in units.CURRENCIES and len(used) > 1:
+            currency = sorted(used)[0]              # the defaults themselves disagree: the others are reported
+        by_instance: dict[str, list] = {}
+        for name, call, p, cur in self.money_defaults:
+            if cur != currency:
+                by_instance.setdefault(name, [call]).append((p, cur))
+        from ..syntax.printer import fmt_expr
+
+        def both(items):
+            return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+        for name, (call, *params) in by_instance.items():
+            names = both([f"`{p.name}`" for p, _ in params])
+            defaults = both([fmt_expr(p.default) for p, _ in params])
+            wanted = ", ".join(f"{p.name} = ... {units.describe(p.dim).replace('money', currency)}"
+                               for p, _ in params)
+            their = "its default" if len(params) == 1 else "their defaults"
+            self.diag.error(
+                "E0205", f"`{name}` leaves {names} at {their}, {defaults}, but this system's currency is {currency}",
+                call.span, f"takes {their} in {both(sorted({c for _, c in params}))}",
+                secondary=[Label(p.default.span, f"the default, in {cur}") for p, cur in params[:2]],
+                help=f"mgdsl knows no exchange rates: give {'it' if len(params) == 1 else 'them'} in {currency} "
+                     f"({wanted})")
+        return currency
+
+
+def currency_written(expr) -> str | None:
+    """The currency a default is written in (`0.8 yuan/kWh` -> yuan), or None (plain numbers, `money`)."""
+    for node in _nodes(expr):
+        if isinstance(node, ast.Quantity) and node.unit:
+            for part in node.unit.split("/"):
+                if part in units.CURRENCIES:
+                    return part
+    return None
+
+
+def _nodes(node):
+    yield node
+    if isinstance(node, (list, tuple)):
+        for x in node:
+            yield from _nodes(x)
+    elif hasattr(node, "__dataclass_fields__"):
+        for name in node.__dataclass_fields__:
+            if name not in ("span", "file", "name_span", "unit_span"):
+                value = getattr(node, name)
+                if hasattr(value, "__dataclass_fields__") or isinstance(value, (list, tuple)):
+                    yield from _nodes(value)
 
 
 def _units_written(module: ast.Module):

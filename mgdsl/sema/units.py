@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Base dimensions. Power and reactive power are distinct so that kW + kvar is caught. Money is one
-# dimension: yuan, usd, eur and the neutral `money` (used by the standard library, so its templates serve
-# a model in any currency) all measure it; a system file that names two currencies is an error
-# (mgdsl/sema/system.py), as mgdsl knows no exchange rates.
+# dimension: yuan, usd, eur and the neutral `money` (the standard library declares its prices in it, so its
+# templates serve a model in any currency) all measure it; a system file that names two currencies is an error
+# (mgdsl/sema/system.py), as mgdsl knows no exchange rates, and so is an instance that takes a default written
+# in another currency than the system's (the library's non-zero price defaults are yuan: E0205).
 BASES = ("power", "time", "reactive", "money", "voltage", "current", "impedance")
 
 
