@@ -293,8 +293,8 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     ap.add_argument("--executors", nargs="+", choices=EXECUTORS, default=list(EXECUTORS))
     ap.add_argument("--steps", type=int, default=24, help="time steps over one day (default 24)")
-    ap.add_argument("--max-iterations", type=int, default=ATCOptions().max_iterations,
-                    help=f"ATC iteration limit (default {ATCOptions().max_iterations}, mgdsl's)")
+    ap.add_argument("--max-iterations", type=int, default=ATCOptions().iteration_limit,
+                    help=f"ATC iteration limit (default {ATCOptions().iteration_limit}, mgdsl's)")
     ap.add_argument("--tolerance", type=float, default=ATCOptions().tolerance,
                     help=f"ATC tolerance, p.u. (default {ATCOptions().tolerance:g}, mgdsl's)")
     ap.add_argument("--workers", type=int, default=None, help="worker processes for `processes` (default: cores)")
@@ -309,7 +309,7 @@ def main(argv=None) -> int:
     options = ATCOptions(max_iterations=args.max_iterations, tolerance=args.tolerance, workers=args.workers)
 
     print(f"mgdsl ATC scaling benchmark: IEEE 33-bus + N multi-energy microgrids, {args.steps} steps, "
-          f"penalty {options.penalty}, tolerance {options.tolerance:g}, at most {options.max_iterations} iterations")
+          f"penalty {options.penalty}, tolerance {options.tolerance:g}, at most {options.iteration_limit} iterations")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
     rows = []
@@ -325,7 +325,7 @@ def main(argv=None) -> int:
             print(line)
     unconverged = [f"N={r['microgrids']} {r['variant']}/{r['executor']}" for r in rows if not r["converged"]]
     if unconverged:
-        print(f"not converged within {options.max_iterations} iterations: {', '.join(unconverged)}")
+        print(f"not converged within {options.iteration_limit} iterations: {', '.join(unconverged)}")
     write_csv(out, rows)
     return 0
 

@@ -56,7 +56,7 @@ def _gap(a: float, b: float) -> str:
     return f"{(a - b) / max(abs(b), 1e-9):+.3%}"
 
 
-def check_atc_properties(system: GeneratedSystem, penalty: str, note=note) -> None:
+def check_atc_properties(system: GeneratedSystem, penalty: str, note=note, method: str = "atc") -> None:
     """The properties of ATC on one system; `note` records what a failure report shows (hypothesis' `note`
     inside a property, `print` elsewhere)."""
     note(system.text)
@@ -64,7 +64,7 @@ def check_atc_properties(system: GeneratedSystem, penalty: str, note=note) -> No
     if central is None:
         assume(False)           # infeasible: not a system the properties speak of
     try:
-        run = run_atc(mgdsl.loads(system.text).ir, ATCOptions(penalty=penalty, tolerance=TOLERANCE))
+        run = run_atc(mgdsl.loads(system.text).ir, ATCOptions(method=method, penalty=penalty, tolerance=TOLERANCE))
     except MgdError as err:
         # HiGHS's QP solvers fail on some small degenerate parts (see QP_BREAKS_HIGHS below): the driver stops
         # with E0603 and its advice, never with a wrong answer; the properties speak of the solves that succeed
@@ -74,8 +74,8 @@ def check_atc_properties(system: GeneratedSystem, penalty: str, note=note) -> No
             assume(False)
         raise
     last = run.iterations[-1]
-    note(f"penalty={penalty} centralized={central:.6f} atc={run.objective:.6f} iterations={len(run.iterations)} "
-         f"inconsistency={last.inconsistency:.3g} p.u. at {last.where} step {last.step}")
+    note(f"method={method} penalty={penalty} centralized={central:.6f} atc={run.objective:.6f} "
+         f"iterations={len(run.iterations)} inconsistency={last.inconsistency:.3g} p.u. at {last.where} t={last.step}")
 
     converged, objective, targets = run.converged, run.objective, run.targets
     assert converged, f"ATC did not converge in {len(run.iterations)} iterations ({last.inconsistency:.3g} p.u.)"
@@ -130,6 +130,22 @@ def test_atc_properties_small(penalty, system):
 @given(system=systems())
 def test_atc_properties(penalty, system):
     check_atc_properties(system, penalty)
+
+
+# Consensus ADMM shares the parts, executors and results: the same properties hold for it.
+@settings(max_examples=3, deadline=None, derandomize=True, database=None,
+          phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
+@given(system=systems(max_steps=5, max_microgrids=3))
+def test_admm_properties_small(system):
+    check_atc_properties(system, "pwl", method="admm")
+
+
+@pytest.mark.slow
+@settings(max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(system=systems())
+def test_admm_properties(system):
+    check_atc_properties(system, "pwl", method="admm")
 
 
 # ---------------------------------------------------------------- minimal systems that once failed (regressions)

@@ -70,13 +70,14 @@ def _statuses_respected(run) -> None:
     assert np.all(np.abs(flow[closed < 0.5]) <= 1e-6), "an open switch carries power"
 
 
-def check_switch_system(text: str, children: str, max_price: float, note=print, strict: bool = True) -> None:
+def check_switch_system(text: str, children: str, max_price: float, note=print, strict: bool = True,
+                        method: str = "atc") -> None:
     central = centralized(text)
     if central is None:
         assume(False)
     system = mgdsl.loads(text)
-    run = system.solve_atc(system.atc_options(tolerance=TOLERANCE, children=children))
-    note(f"children={children} centralized={central:.6f} atc={run.objective:.6f} "
+    run = system.solve_atc(system.atc_options(tolerance=TOLERANCE, children=children, method=method))
+    note(f"method={method} children={children} centralized={central:.6f} atc={run.objective:.6f} "
          f"iterations={len(run.iterations)} converged={run.converged}")
     if strict:
         assert run.converged
@@ -98,6 +99,12 @@ def check_switch_system(text: str, children: str, max_price: float, note=print, 
 @pytest.mark.parametrize("children", ["microgrids", "clusters"])
 def test_one_switch_between_two_microgrids(children):
     check_switch_system(ONE_SWITCH, children, max_price=1.2)
+
+
+@pytest.mark.parametrize("children", ["microgrids", "clusters"])
+def test_admm_one_switch_between_two_microgrids(children):
+    """ADMM holds switch statuses the same way (the coordinator does it, whatever the rule)."""
+    check_switch_system(ONE_SWITCH, children, max_price=1.2, method="admm")
 
 
 @pytest.mark.parametrize("children", ["microgrids", "clusters"])

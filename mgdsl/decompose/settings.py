@@ -16,6 +16,7 @@ METHODS = ("atc", "admm")
 PENALTIES = ("pwl", "quadratic", "l1")
 EXECUTORS = ("serial", "processes", "dask")
 MAX_SEED = 2**32 - 1
+ITERATION_LIMITS = {"atc": 100, "admm": 500}      # max_iterations by method, when not given
 _SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0}
 _KILOWATTS = {"kW": 1.0, "MW": 1000.0, "W": 1e-3}
 
@@ -75,9 +76,10 @@ class ATCOptions:
     dual_tolerance: float | None = setting(None, Spec(
         "number", "multiplier motion per iteration accepted as settled, relative to the cost scale; default: "
         "10 x tolerance", "stopping", low=0, open_low=True, high=1e6, optional=True))
-    max_iterations: int = setting(100, Spec(
-        "count", "iteration limit (the last iterate is written, marked not converged)", "stopping",
-        low=1, high=MAX_ITERATIONS))
+    max_iterations: int | None = setting(None, Spec(
+        "count", "iteration limit (the last iterate is written, marked not converged); default: "
+        f"{ITERATION_LIMITS['atc']} for atc, {ITERATION_LIMITS['admm']} for admm", "stopping",
+        low=1, high=MAX_ITERATIONS, optional=True))
     initial_weight: float = setting(1.0, Spec(
         "number", "initial penalty weight w0, relative to the cost scale (ADMM: rho = 2 w0^2)", "penalty",
         low=0, open_low=True, high=1e6))
@@ -116,6 +118,12 @@ class ATCOptions:
     subproblem_time_limit: float = setting(300.0, Spec(
         "number", "seconds per subproblem solve; reaching it stops with E0605", "execution", low=0, open_low=True,
         high=1e7, units=_SECONDS, unit="s"))
+
+    @property
+    def iteration_limit(self) -> int:
+        """max_iterations, or the method's default (ADMM's Jacobi rounds need more, each cheaper: all parts solve
+        at once)."""
+        return self.max_iterations if self.max_iterations is not None else ITERATION_LIMITS[self.method]
 
     def check(self) -> None:
         """Raise ValueError naming the first bad setting (the CLI shows it as a usage error)."""

@@ -108,7 +108,7 @@ def coordinate(layout: Layout, rule, options: ATCOptions, executor, money: float
     converged = False
     verify = False
     own: dict[str, float] = {}
-    for k in range(1, options.max_iterations + 1):
+    for k in range(1, options.iteration_limit + 1):
         t_it = time.perf_counter()
         held = False                                      # some part solved with its integers held
         for parts in rule.rounds:
@@ -149,8 +149,7 @@ def coordinate(layout: Layout, rule, options: ATCOptions, executor, money: float
             if layout.status_couplings and statuses is None:
                 # the flows have settled with every switch closed for the children: hold the parent's
                 # statuses on both sides from now on and let the flows settle under them
-                statuses = {cid: np.clip(np.round(rule.targets[layout.cpos[cid]]), 0.0, 1.0)
-                            for cid in layout.status_couplings}
+                statuses = _settled_statuses(layout, rule)
                 verify = held
                 rule.restart()
                 continue
@@ -169,6 +168,22 @@ def coordinate(layout: Layout, rule, options: ATCOptions, executor, money: float
     return Outcome(converged, history, {cid: rule.targets[k] for k, cid in enumerate(layout.couplings)},
                    {pid: rule.responses[j] for j, pid in enumerate(layout.pair_ids)}, per_coupling, solve_s,
                    loop_s, target_history)
+
+
+def _settled_statuses(layout: Layout, rule) -> dict[str, np.ndarray]:
+    """The parent's statuses, closed also where a child still moves power over the switch: a status only
+    permits flow, so closing it never makes a side infeasible, while opening a switch a child relies on can
+    (measured with ADMM, whose parent answers the consensus and not the children's responses)."""
+    statuses = {}
+    for cid in layout.status_couplings:
+        status = np.clip(np.round(rule.targets[layout.cpos[cid]]), 0.0, 1.0)
+        flow = cid[: -len(".closed")] + ".flow"
+        used = [j for j, q in enumerate(layout.pairs) if q.coupling == flow]
+        if used:
+            moving = np.max(np.abs(rule.responses[used]), axis=0) > 1e-6 * layout.base_kw
+            status = np.where(moving, 1.0, status)
+        statuses[cid] = status
+    return statuses
 
 
 def _solve_parts(executor, requests: list[tuple], k: int):
