@@ -207,11 +207,25 @@ extras of 1.15, and HiGHS's other QP solver stalls on these subproblems). Use `p
 subproblems are LPs or MILPs), or install matching versions of highspy and highspy-extras.
 """),
     "E0610": ("ATC worker lost", """
-A worker process of `--executor processes` ended without answering (killed, out of memory, or crashed
-inside the solver). mgdsl replaces a lost worker and rebuilds its parts from their specifications, with
-the coordinator's targets, multipliers and weights, and goes on; this error means workers kept dying
-(three restarts in one run). Look for the out-of-memory killer in the system log, or run with
-`--executor serial` to see the failure in the main process.
+A worker process of `--executor processes`, or a Dask worker of `--executor dask`, ended or left the cluster
+without answering (killed, out of memory, crashed inside the solver, or unreachable). mgdsl replaces a lost
+worker and rebuilds its parts from their specifications, with the coordinator's targets, multipliers and
+weights, and goes on; this error means workers kept dying (three restarts in one run), or that no Dask worker
+was left to take the lost one's parts. Look for the out-of-memory killer in the system log (or the Dask
+worker's log), or run with `--executor serial` to see the failure in the main process.
+"""),
+    "E0611": ("Dask not installed", """
+`executor dask` (`--executor dask`) runs the ATC subproblems on a Dask cluster, through the `distributed`
+package, an optional extra of mgdsl that is not installed here. Install it with `pip install 'mgdsl[dask]'`
+(in every environment that runs a Dask worker for mgdsl as well), or use `--executor processes`, which runs
+the subproblems in worker processes on this machine without Dask.
+"""),
+    "E0612": ("Dask cluster unavailable", """
+`executor dask` could not use its cluster: the scheduler given with `--scheduler tcp://HOST:PORT` (or
+`scheduler` in the `decompose` block) did not answer within 10 s, it has no workers, its workers cannot
+import mgdsl or run another version of it, or a local cluster could not be started. The message gives the
+reason. Check the address (`dask scheduler` prints it), start workers with `dask worker ADDRESS` in an
+environment where the same mgdsl is installed, or leave `--scheduler` out to start a local cluster.
 """),
     # ---- E07xx: writing output (exit code 5)
     "E0701": ("cannot write results", """

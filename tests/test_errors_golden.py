@@ -57,6 +57,8 @@ NOT_FROM_A_MODEL = {
     "E0603": "a HiGHS stop other than a limit, infeasibility or unboundedness: tests/test_highs_solve.py",
     "E0606": "HiPO missing from the installation: tests/test_highs_runs.py",
     "E0610": "a lost ATC worker process: tests/test_atc_faults.py",
+    "E0611": "the dask executor without `distributed` installed: tests/test_atc_dask.py",
+    "E0612": "an unreachable Dask scheduler: tests/test_atc_dask.py",
     "E0701": "an unwritable or full output folder: tests/test_results_folder.py",
     "E0702": "an output folder another run is writing: tests/test_results_folder.py",
     "E0703": "an output folder that is not mgdsl's: tests/test_results_folder.py",

@@ -1,7 +1,7 @@
 """Where ATC subproblems live and run. The worker role (SubproblemWorker) owns subproblems for the whole
 run and exchanges only vectors; executors place workers in this process (`serial`) or in long-lived worker
-processes (`processes`). A Dask executor can host the same worker role as an actor without touching the
-driver, which only calls start / solve / results / write / close."""
+processes (`processes`), or as Dask actors (`dask`, mgdsl/solve/dask_executor.py); the driver only calls
+start / solve / results / write / close."""
 from __future__ import annotations
 
 import logging
@@ -258,4 +258,8 @@ def make_executor(name: str, workers: int | None = None, on_event=None, schedule
         return SerialExecutor()
     if name == "processes":
         return ProcessExecutor(workers, on_event)
+    if name == "dask":
+        from .dask_executor import DaskExecutor  # dask itself is imported at start, and only there
+
+        return DaskExecutor(workers, on_event, scheduler)
     raise InternalError(f"unknown executor {name!r} passed the options check")
