@@ -30,6 +30,12 @@ class System:
     def name(self) -> str:
         return Path(self.ir.main_file).stem
 
+    @property
+    def warnings(self) -> list:
+        """The check's warnings (Diagnostics with a W code): the model is valid and solves, but may not mean
+        what it says (reactive power kept inside a microgrid, W0501)."""
+        return self.ir.warnings
+
     def lower(self) -> Lowered:
         if self._lowered is None:
             if not any(self.ir.instances.values()) and self.ir.network is None:

@@ -186,12 +186,17 @@ def check(file: str, as_json: bool, color: bool | None) -> None:
         _fail(e, as_json, _color(color))
     ir = system.ir
     n_inst = sum(len(v) for v in ir.instances.values())
+    warnings = system.warnings
     if as_json:
         click.echo(json.dumps({"ok": True, "instances": n_inst, "microgrids": len(ir.microgrids),
-                               "templates": len(ir.used_templates())}, indent=2))
+                               "templates": len(ir.used_templates()),
+                               "warnings": [w.to_json() for w in warnings]}, indent=2))
     else:
+        for w in warnings:
+            click.echo(w.render(color=_color(color)) + "\n", err=True)
+        counted = f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else ""
         click.echo(f"{file}: ok ({len(ir.microgrids)} microgrids, {n_inst} device instances of "
-                   f"{len(ir.used_templates())} templates, {ir.steps} steps of {ir.dt_h:g} h)")
+                   f"{len(ir.used_templates())} templates, {ir.steps} steps of {ir.dt_h:g} h{counted})")
 
 
 @main.command()

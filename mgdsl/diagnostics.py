@@ -78,15 +78,23 @@ class InternalError(Exception):
 
 
 class Collector:
-    """Accumulates diagnostics so a stage can report every problem of a file at once."""
+    """Accumulates diagnostics so a stage can report every problem of a file at once. Warnings are kept apart:
+    they do not stop a stage (`raise_if_any`, truth value), and reach the user with a checked model."""
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
 
     def error(self, code: str, message: str, span: Span | None, label: str = "", help: str = "",
               secondary: list[Label] | None = None, notes: list[str] | None = None) -> Diagnostic:
         d = Diagnostic(code, message, span, label, secondary or [], help, notes or [])
         self.diagnostics.append(d)
+        return d
+
+    def warning(self, code: str, message: str, span: Span | None, label: str = "", help: str = "",
+                secondary: list[Label] | None = None, notes: list[str] | None = None) -> Diagnostic:
+        d = Diagnostic(code, message, span, label, secondary or [], help, notes or [], severity="warning")
+        self.warnings.append(d)
         return d
 
     def extend(self, err: MgdError) -> None:
@@ -100,7 +108,8 @@ class Collector:
         return bool(self.diagnostics)
 
 
-_STYLES = {"bold red": "\x1b[1;31m", "bold blue": "\x1b[1;34m", "bold": "\x1b[1m", "cyan": "\x1b[36m"}
+_STYLES = {"bold red": "\x1b[1;31m", "bold yellow": "\x1b[1;33m", "bold blue": "\x1b[1;34m", "bold": "\x1b[1m",
+           "cyan": "\x1b[36m"}
 
 
 def _paint(text: str, style: str, color: bool) -> str:
@@ -146,7 +155,8 @@ def _file_block(labels: list[tuple[Span, str, str]], color: bool, gutter: int) -
 
 def render(d: Diagnostic, color: bool = False) -> str:
     """Render like rustc: header, location arrow, source lines with underlines, notes and help."""
-    head = _paint(f"{d.severity}[{d.code}]", "bold red", color) + _paint(f": {d.message}", "bold", color)
+    head = _paint(f"{d.severity}[{d.code}]", "bold yellow" if d.severity == "warning" else "bold red", color) \
+        + _paint(f": {d.message}", "bold", color)
     lines = [head]
     labels: list[tuple[Span, str, str]] = []
     if d.span is not None:

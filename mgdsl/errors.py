@@ -1,7 +1,8 @@
 """The registry of stable error codes: a title and an explanation for each (`mgdsl explain CODE`)."""
 from __future__ import annotations
 
-# code -> (title, explanation). Codes are stable: never reuse or renumber one.
+# code -> (title, explanation). Codes are stable: never reuse or renumber one. E codes are errors; W codes are
+# warnings, reported with a model that is still checked, compiled and solved.
 CODES: dict[str, tuple[str, str]] = {
     # ---- E00xx: reading and syntax
     "E0001": ("syntax error", """
@@ -165,6 +166,13 @@ statement placed where it is not allowed.
     "E0505": ("nothing to optimize", """
 The system has no instances: no microgrid devices and no network. Add at least one microgrid or a network.
 """),
+    "W0501": ("reactive power kept inside a microgrid (warning)", """
+A device in a microgrid can inject reactive power (a Microturbine with q_min/q_max, an SVC, a capacitor bank, a
+reactive load), but a microgrid's tie line carries active power only: its reactive carrier balances inside the
+microgrid, so whatever the device could do for the network's voltage does nothing. The same device at a network
+bus (`at 10: mt = Microturbine(...)` in the network block) takes part in the bus's reactive balance. The model
+is still solved as written; this warning goes away once ties carry reactive power.
+"""),
     # ---- E06xx: solving
     "E0601": ("infeasible model", """
 No operating point satisfies every constraint. mgdsl solves the model's continuous relaxation once for a
@@ -252,7 +260,7 @@ remove the folder yourself if it really is old output.
 
 def explain(code: str) -> str:
     code = code.strip().upper()
-    if not code.startswith("E"):
+    if not code.startswith(("E", "W")):
         code = "E" + code
     if code not in CODES:
         known = ", ".join(sorted(CODES))

@@ -180,6 +180,7 @@ class SystemIR:
     decompose: ast.Decompose | None
     main_file: str
     files: list[str] = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # W-coded diagnostics of the check (mgdsl check prints them)
 
     def owners(self) -> list[str]:
         """The subsystems: the network (if any) then each microgrid."""

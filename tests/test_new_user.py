@@ -240,3 +240,69 @@ def test_the_library_reference_lists_every_default_that_carries_money():
                 assert f"| {t.name} | `{p.name}` | `{default}` |" in doc
                 listed += 1
     assert listed >= 9
+
+
+# ------------------------------------------------------------------ item 2: reactive power inside a microgrid
+
+def _reactive(where: str, q: str = ", q_min = -100 kvar, q_max = 100 kvar") -> str:
+    mt = f"mt = Microturbine(p_max = 200 kW{q})"
+    return f"""
+use stdlib
+horizon 2 steps of 1 h
+network dn {{
+    base 1 MVA, 12.66 kV
+    buses 1 .. 3
+    slack 1 buys at 0.5 yuan/kWh
+    line 1 - 2: r = 0.5 ohm, x = 0.8 ohm
+    line 2 - 3: r = 0.5 ohm, x = 0.8 ohm
+    load 3: p = 300 kW, q = 200 kvar
+    {"at 2: " + mt if where == "bus" else ""}
+}}
+microgrid mg1 at dn.2 limit 500 kW {{
+    {mt if where == "microgrid" else ""}
+    load = Load(electricity, base = 50 kW)
+}}
+"""
+
+
+def test_reactive_limits_inside_a_microgrid_are_a_located_warning(tmp_path):
+    system = mgdsl.loads(_reactive("microgrid"))         # valid: checked, no error
+    [w] = system.warnings
+    assert w.code == "W0501" and w.severity == "warning"
+    assert w.span.file.text[w.span.start:w.span.end].startswith("Microturbine(p_max = 200 kW, q_min")
+    assert "`mg1.mt`" in w.message and "microgrid `mg1`" in w.message and "active power only" in w.message
+    assert "network bus" in w.help
+    assert any("mg1" == lab.span.file.text[lab.span.start:lab.span.end] for lab in w.secondary)
+    # what it warns about: the microturbine's q is held at zero there, while at a network bus it supplies
+    # reactive power to the loaded feeder
+    q_mg = system.solve()["Microturbine"]["q"].sel(instance="mg1.mt").values
+    assert np.allclose(q_mg, 0)
+    at_bus = mgdsl.loads(_reactive("bus"))
+    assert not at_bus.warnings
+    assert at_bus.solve()["Microturbine"]["q"].sel(instance="dn.mt").values.max() > 1.0
+
+
+def test_no_warning_without_reactive_capability():
+    # the default q range is 0 .. 0: nothing is lost (the 94-bus model's microturbines)
+    assert not mgdsl.loads(_reactive("microgrid", q="")).warnings
+    assert not mgdsl.load(ROOT / "models" / "clusters94.mgd").warnings
+
+
+def test_check_prints_the_warning_and_succeeds(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from mgdsl.cli import main
+
+    path = tmp_path / "m.mgd"
+    path.write_text(_reactive("microgrid"))
+    r = CliRunner().invoke(main, ["check", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "warning[W0501]" in r.output and "1 warning)" in r.output
+    r = CliRunner().invoke(main, ["check", "--json", str(path)])
+    assert r.exit_code == 0
+    out = json.loads(r.stdout)
+    assert out["ok"] and [w["code"] for w in out["warnings"]] == ["W0501"]
+    assert out["warnings"][0]["severity"] == "warning" and out["warnings"][0]["line"] == 14
+    assert "W0501" in CliRunner().invoke(main, ["explain", "W0501"]).output

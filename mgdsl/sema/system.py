@@ -52,7 +52,9 @@ class SystemChecker:
     def check(self) -> SystemIR:
         # overflows become inf and are reported where they happen (Evaluator.eval), not as numpy warnings
         with np.errstate(all="ignore"):
-            return self._check()
+            ir = self._check()
+        ir.warnings = list(self.diag.warnings)
+        return ir
 
     def _check(self) -> SystemIR:
         for module in self.program.modules:
@@ -127,6 +129,7 @@ class SystemChecker:
         couple_irs = [c for c in (self.check_couple(cp) for cp in couples) if c is not None]
         for c in couple_irs:
             check_couple_values(c, self.env, self.steps or 1, self.dt_h, self.diag)
+        self.check_reactive_in_microgrids(microgrids)
         currency = self.check_money_defaults(self.check_currency(network))
         if self.steps is None and mg_stmts and not any(d.code == "E0501" for d in self.diag.diagnostics):
             self.diag.error("E0501", "the system has no horizon", mg_stmts[0].name_span, "this needs a horizon",
@@ -604,6 +607,46 @@ class SystemChecker:
                 help=f"mgdsl knows no exchange rates: give {'it' if len(params) == 1 else 'them'} in {currency} "
                      f"({wanted})")
         return currency
+
+    def check_reactive_in_microgrids(self, microgrids: dict[str, MicrogridIR]) -> None:
+        """W0501: a microgrid's tie carries active power only, so the reactive carrier balances inside the
+        microgrid. A device there that can inject reactive power (a port on `reactive` whose variables are not
+        all held at zero by their bounds) does nothing for the network: warn once per microgrid, at its devices."""
+        found: dict[str, list[InstanceIR]] = {}
+        for name, insts in self.instances.items():
+            if name in self.bad_templates:
+                continue
+            tpl = self.templates[name]
+            for inst in insts:
+                if inst.owner in microgrids and any(
+                        self._can_inject(tpl, inst, port) for port in tpl.ports
+                        if inst.values.get(port.carrier, port.carrier) == "reactive"):
+                    found.setdefault(inst.owner, []).append(inst)
+        for owner, insts in found.items():
+            names = ", ".join(f"`{i.name}`" for i in insts[:4]) + (f" and {len(insts) - 4} more"
+                                                                    if len(insts) > 4 else "")
+            self.diag.warning(
+                "W0501", f"the reactive power of {names} stays inside microgrid `{owner}`: its tie line carries "
+                         "active power only, so these reactive limits do nothing for the network",
+                insts[0].span, "can inject reactive power",
+                secondary=[Label(i.span, "can inject reactive power") for i in insts[1:4]]
+                + [Label(microgrids[owner].span, "no reactive exchange with the network")],
+                help="to support the network's voltage, place the device at a network bus (`at BUS: NAME = ...` in "
+                     "the network block); ties that carry reactive power are not available yet")
+
+    def _can_inject(self, tpl: TemplateIR, inst: InstanceIR, port) -> bool:
+        """Whether a port can be non-zero: it has a variable whose bounds, for this instance, are not both 0."""
+        variables = [tpl.vars[r.parts[0]] for r in _refs(port.value) if len(r.parts) == 1 and r.parts[0] in tpl.vars]
+        if not variables:
+            return True                            # a fixed injection: it too balances inside the microgrid
+        env = {k: Const(v, tpl.params[k].dim) for k, v in inst.values.items()
+               if k in tpl.params and not tpl.params[k].is_carrier}
+        ev = Evaluator(env, Collector(), self.steps, self.dt_h, None, self.csvs)     # values already checked
+        for var in variables:
+            bounds = [ev.try_eval(b) for b in (var.lower, var.upper) if b is not None]
+            if len(bounds) < 2 or not all(b is not None and not np.any(np.asarray(b.value)) for b in bounds):
+                return True
+        return False
 
 
 def currency_written(expr) -> str | None:
