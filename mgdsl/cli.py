@@ -3,6 +3,7 @@ diagnostic and a documented exit code, never a traceback; anything else is repor
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -380,6 +381,7 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
     from rich.console import Console
 
     from .files import moved, results_folder
+    from .progress import ATCProgress, progress_mode
     from .solve.atc import coupling_values
 
     console = Console(stderr=as_json, highlight=False, soft_wrap=True)
@@ -390,16 +392,10 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
         target = None if no_save else Path(out_dir) if out_dir else Path("results") / system.name
         # locked (a second run is refused) and written beside the target: one rename swaps results and plots in
         with results_folder(target) as staging:
-            console.print(f"[bold]ATC[/bold] on {file}: penalty {options.penalty}, tolerance {options.tolerance:g} "
-                          f"p.u., children {options.children}, executor {options.executor}")
-            console.print(f"{'iter':>4}  {'max |r-x| (pu)':>14}  {'at (coupling@child, step)':<34} "
-                          f"{'objective':>14} {'time':>7}")
-
-            def progress(it):
-                console.print(f"{it.k:>4}  {it.inconsistency:>14.3e}  {it.where + ', t=' + str(it.step):<34} "
-                              f"{it.objective:>14,.2f} {it.seconds:>6.2f}s")
-
-            run = system.solve_atc(options, progress=progress)
+            # a live status line on a terminal, plain rows otherwise, JSON Lines events on stderr with --json
+            with ATCProgress(console, progress_mode(console, as_json), file, options) as progress:
+                run = system.solve_atc(options, progress=progress)
+                progress.finished(run)
             central = None
             if compare:
                 central_sys = _load(file)
@@ -432,7 +428,8 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
         cur = summary["currency"]
         state = "[green]converged[/green]" if run.converged else "[bold red]NOT converged[/bold red]"
         console.print(f"{state} after {atc['iterations']} iterations: max inconsistency "
-                      f"{atc['final_inconsistency_pu']:.3e} p.u., objective [bold]{run.objective:,.2f} {cur}[/bold]")
+                      f"{atc['final_inconsistency_pu']:.3e} p.u., objective [bold]{_objective_text(summary)}[/bold]")
+        _print_objectives(console, summary)
         t = atc["time_s"]
         console.print(f"time: {summary['timings_s']['total']:.2f} s total; build {t['build']:.2f} s, subproblem "
                       f"solves {t['subproblem_solves']:.2f} s, coordination {t['coordination']:.3f} s")
@@ -575,6 +572,29 @@ def study_initial(file, out_dir, seeds, **kw):
     _study(file, out_dir, kw, "initial_values", lambda ir, out, o, p: initial_values(ir, out, o, seeds, p))
 
 
+def _objective_text(summary: dict) -> str:
+    """The minimized objective's value with its unit, and its name when it is not the cost."""
+    unit = summary.get("objective_unit", summary["currency"])
+    name = summary.get("objective_name", "cost")
+    return f"{summary['objective']:,.{_decimals(summary['objective'])}f} {unit}" + (
+        f" ({name})" if name != "cost" else "")
+
+
+def _decimals(value: float) -> int:
+    """Two decimals, more for small values (a voltage deviation index of 0.0123 p.u.)."""
+    return 2 if abs(value) >= 1 or value == 0 else min(6, 2 - int(math.floor(math.log10(abs(value)))))
+
+
+def _print_objectives(console, summary: dict) -> None:
+    """One line: the value of each objective of the system, when there is more than the cost."""
+    objectives = summary.get("objectives", {})
+    if set(objectives) - {"cost"}:
+        console.print("objectives: " + ", ".join(f"{name} {o['value']:,.{_decimals(o['value'])}f} {o['unit']}"
+                                                 for name, o in objectives.items()))
+    for note in summary.get("notes", []):
+        console.print(f"[bold yellow]note[/bold yellow]: {note}")
+
+
 def _print_summary(summary: dict, written) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -582,8 +602,9 @@ def _print_summary(summary: dict, written) -> None:
     console = Console(highlight=False, soft_wrap=True)
     cur = summary["currency"]
     console.print(f"[bold]{summary['model']}[/bold]: [green]{summary['status']}[/green], "
-                  f"objective [bold]{summary['objective']:,.2f} {cur}[/bold] "
+                  f"objective [bold]{_objective_text(summary)}[/bold] "
                   f"in {summary['timings_s']['total']:.2f} s (solver {summary['timings_s']['solve']:.2f} s)")
+    _print_objectives(console, summary)
     net = summary.get("network")
     if net:
         text = f"network: voltage {net['min_voltage_pu']:.4f} .. {net['max_voltage_pu']:.4f} p.u."

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..diagnostics import Diagnostic, MgdError
 from ..sema.limits import MAX_ATC_ITERATIONS as MAX_ITERATIONS
 from ..sema.limits import MAX_ATC_WORKERS as MAX_WORKERS
+from ..source import Span
 from ..syntax import ast
 
 METHODS = ("atc", "admm")
@@ -213,7 +214,8 @@ def _unknown_setting(s: ast.Setting) -> Diagnostic:
                           help=f"write `decompose {METHODS[1]} {{ ... }}` (methods: {', '.join(METHODS)})")
     names = sorted(n for n, spec in SPECS.items() if spec.in_block)
     close = difflib.get_close_matches(s.name, names, n=1)
-    return Diagnostic("E0504", f"unknown decomposition setting `{s.name}`", s.span, "not a setting",
+    name_span = Span(s.span.file, s.span.start, s.span.start + len(s.name))     # a setting starts with its name
+    return Diagnostic("E0504", f"unknown decomposition setting `{s.name}`", name_span, "not a setting",
                       help=(f"did you mean `{close[0]}`? " if close else "") + "settings: " + ", ".join(names))
 
 
@@ -230,12 +232,16 @@ def _read_value(name: str, spec: Spec, v: ast.Expr):
         if isinstance(v, ast.String):
             return v.value, None
         return None, 'takes a text in quotes, such as "tcp://10.0.0.5:8786"'
+    sign = 1.0
+    if isinstance(v, ast.Neg) and isinstance(v.operand, ast.Quantity):
+        sign, v = -1.0, v.operand
     if not isinstance(v, ast.Quantity):
         return None, "takes a plain number"
+    value = sign * v.value
     if v.unit is None or (v.unit == "pu" and spec.unit == "p.u."):
-        value = v.value
+        pass
     elif spec.units and v.unit in spec.units:
-        value = v.value * spec.units[v.unit]
+        value *= spec.units[v.unit]
     else:
         allowed = ", ".join(spec.units) if spec.units else ""
         return None, Diagnostic("E0504", f"`{name}` cannot be written in {v.unit}", v.unit_span or v.span, "",
