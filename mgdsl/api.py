@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .ir import SystemIR
 from .lower.system import Lowered, lower_system
+from .objective_values import add_objectives
 from .results import Results, collect
 from .sema.files import FileAccess
 from .sema.loader import load_program, read_source, source_from_text
@@ -90,6 +91,7 @@ class System:
             results.summary["mip_gap"] = info.mip_gap
         results.summary["size"] = self.size()
         add_network_figures(results)
+        add_objectives(self.ir, results)
         return results
 
     # ------------------------------------------------------------------ decomposition
@@ -115,6 +117,7 @@ class System:
         run.results.summary["instance_costs"] = run.results.instance_costs()
         run.results.summary["atc"] = atc_summary(run)
         add_network_figures(run.results)
+        add_objectives(self.ir, run.results)
         return run
 
     def write_subproblems(self, out_dir: str | Path, options=None, fmt: str = "lp") -> list[Path]:

@@ -119,6 +119,13 @@ A quadratic cost term must be a non-negative multiple of the square of one varia
 a >= 0) so that the objective is convex. Products of two different variables, negative coefficients
 and time-varying coefficients that become negative are rejected.
 """),
+    "E0304": ("objective cannot be minimized", """
+`losses` and `vdi` may be minimized only with positive weights. The SOC branch flow (`distflow_socp`) is a
+relaxation: it is exact when losses cost something, and with a negative weight the optimizer would invent
+losses. The voltage deviation |V - 1| of `vdi` is linearized by auxiliary variables that bound it from
+above, which is exact only when it is minimized. A negative weight on `cost` is refused when the model has
+quadratic costs, which it would make concave. Give these objectives positive weights.
+"""),
     # ---- E04xx: data
     "E0401": ("wrong profile length", """
 A time series must have one value per step of the horizon (`horizon N steps of ...`), or exactly one
@@ -156,6 +163,9 @@ unknown formulation (available: lindistflow, distflow_socp).
     "E0503": ("invalid time index", """
 A time index is used where it has no meaning: `x[t-1]` on a parameter, an index on a variable declared
 without `[t]`, `t` outside a device template, or an offset other than `t-k`, `t+k`, `first+k`, `last-k`.
+An objective is one number for the whole horizon: a variable in it is summed over the steps (`sum(x * dt)`)
+or taken at a fixed step (`x[last]`), never shifted (`x[t-1]`), and a total (`losses`) is not weighted by a
+series.
 """),
     "E0504": ("invalid structure", """
 A structural statement is inconsistent: a microgrid in two clusters, a switch whose two ends are the same,
@@ -165,6 +175,14 @@ statement placed where it is not allowed.
 """),
     "E0505": ("nothing to optimize", """
 The system has no instances: no microgrid devices and no network. Add at least one microgrid or a network.
+"""),
+    "E0506": ("objective not available", """
+An objective names a quantity the system does not provide. `losses` needs a network with the SOC branch flow
+(`formulation distflow_socp`): LinDistFlow (`lindistflow`) drops the r·l terms, so its flows arrive whole and
+its losses are 0 by construction. `losses` and `vdi` (the voltage deviation index) belong to the
+distribution network, so a system without one has neither. `cost` is always available. A `minimize` whose
+objective has no decision variable in it (a constant) is also reported here. Other objectives are declared
+with `objective NAME: UNIT = EXPR` over these built-ins and device variables (`sum(mg1.chp.p * dt)`).
 """),
     "W0501": ("reactive power kept inside a microgrid (warning)", """
 A device in a microgrid can inject reactive power (a Microturbine with q_min/q_max, an SVC, a capacitor bank, a

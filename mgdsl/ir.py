@@ -163,6 +163,68 @@ class CoupleIR:
     span: Span
 
 
+# ------------------------------------------------------------------ objectives
+# Checking normalizes every objective to an affine form, constant + sum of coefficient x quantity, over typed
+# quantities: what lowering, decomposition (each part minimizes its share) and results (each objective's value)
+# need, and nothing of the parse tree.
+BUILTIN_OBJECTIVES = ("cost", "losses", "vdi")
+
+
+@dataclass(frozen=True)
+class BuiltinQuantity:
+    """A quantity the system provides. `cost`: every owner's cost terms and the network's purchases less its
+    sales (money); each owner holds its share. `losses`: the network's active losses, sum of r l dt over lines
+    and steps (kWh; distflow_socp only). `vdi`: the voltage deviation index, the mean of |V - 1| over buses and
+    steps (p.u.). `losses` and `vdi` belong to the network."""
+
+    name: str                         # cost | losses | vdi
+    owner: str | None                 # the network for losses and vdi; None for cost (every owner's share)
+
+
+@dataclass(frozen=True)
+class VariableQuantity:
+    """A decision variable of one instance: `mg1.chp.p` (summed over the steps with a coefficient per step)."""
+
+    instance: str                     # mg1.chp
+    template: str
+    var: str
+    owner: str
+    timed: bool
+
+
+@dataclass
+class ObjectiveTerm:
+    quantity: BuiltinQuantity | VariableQuantity
+    coef: float | np.ndarray          # canonical units; a timed variable's term is sum over t of coef[t] x[t]
+    span: Span                        # where the quantity is named first
+
+
+@dataclass
+class ObjectiveIR:
+    """constant + sum of the terms, in canonical units (a currency, kWh, p.u. ...). `unit` is the unit its value
+    is reported in: 1 `unit` is `scale` canonical units (`objective l: MWh = losses` has scale 1000)."""
+
+    name: str                         # a declared name, a built-in, or the text of a `minimize` expression
+    dim: Dim
+    unit: str
+    scale: float
+    terms: list[ObjectiveTerm]
+    constant: float
+    span: Span | None
+    builtin: bool = False
+
+    def uses(self, name: str) -> bool:
+        """Whether the built-in quantity `name` (cost, losses, vdi) appears with a nonzero weight."""
+        return any(isinstance(t.quantity, BuiltinQuantity) and t.quantity.name == name for t in self.terms)
+
+    def share(self, owners: frozenset[str] | set[str], holds_constant: bool) -> ObjectiveIR:
+        """The part of the objective that `owners` hold (cost is shared by every owner: each part lowers its own
+        cost terms); the constant goes to one part only. The shares of a partition sum to the whole."""
+        terms = [t for t in self.terms if t.quantity.owner is None or t.quantity.owner in owners]
+        return ObjectiveIR(self.name, self.dim, self.unit, self.scale, terms,
+                           self.constant if holds_constant else 0.0, self.span, self.builtin)
+
+
 @dataclass
 class SystemIR:
     """A checked system: everything lowering needs, and nothing that refers to the parse tree's tokens."""
@@ -180,6 +242,8 @@ class SystemIR:
     decompose: ast.Decompose | None
     main_file: str
     files: list[str] = field(default_factory=list)
+    objectives: dict[str, ObjectiveIR] = field(default_factory=dict)   # the built-ins available, then declared
+    objective: ObjectiveIR | None = None          # the one minimized (`minimize`); None: cost
     warnings: list = field(default_factory=list)  # W-coded diagnostics of the check (mgdsl check prints them)
 
     def owners(self) -> list[str]:

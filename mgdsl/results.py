@@ -29,7 +29,13 @@ class Results:
 
     @property
     def objective(self) -> float:
+        """The minimized objective's value, in its unit (summary `objective_unit`)."""
         return self.summary.get("objective", float("nan"))
+
+    @property
+    def objectives(self) -> dict[str, float]:
+        """The value of every objective of the system (built-in and declared), each in its unit."""
+        return {name: o["value"] for name, o in self.summary.get("objectives", {}).items()}
 
     def instance_costs(self) -> dict[str, float]:
         """Each device instance's cost over the horizon (COST_TOTAL of its template's dataset), by name."""
@@ -154,6 +160,8 @@ def collect(low: Lowered) -> Results:
         ds = xr.Dataset({
             "v": v.assign_attrs(units="pu^2", description="squared voltage magnitude"),
             "vm": np.sqrt(v.clip(min=0)).assign_attrs(units="pu", description="voltage magnitude"),
+            "vdi": np.abs(np.sqrt(v.clip(min=0)) - 1.0).mean("bus").assign_attrs(
+                units="pu", description="voltage deviation index: mean |V - 1| over the buses at this step"),
             "P": ln.P.solution.assign_attrs(units="kW", description="active flow from -> to"),
             "Q": ln.Q.solution.assign_attrs(units="kvar", description="reactive flow from -> to"),
             "buy": ln.buy.solution.assign_attrs(units="kW", description="purchase at the slack bus"),

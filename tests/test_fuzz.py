@@ -21,7 +21,8 @@ MODELS = sorted(ROOT.glob("models/*.mgd"))
 KEYWORDS = ["use", "stdlib", "horizon", "steps", "of", "profile", "let", "device", "carrier", "var", "binary",
             "integer", "in", "initial", "port", "cost", "network", "base", "voltage", "formulation", "buses",
             "slack", "buys", "sells", "at", "lines", "line", "loads", "load", "microgrid", "limit", "cluster",
-            "switch", "between", "and", "couple", "minimize", "decompose", "t", "first", "last", "dt"]
+            "switch", "between", "and", "couple", "objective", "minimize", "decompose", "t", "first", "last", "dt",
+            "losses", "vdi"]
 NAMES = ["p", "e", "x", "mg1", "mg2", "dn", "p_max", "capacity", "Storage", "CHP", "PV", "Load", "electricity",
          "heat", "gas", "reactive", "shape", "price", "sum", "csv", "max"]
 UNITS = ["kW", "kWh", "MW", "h", "min", "yuan/kWh", "kvar", "%", "pu", "ohm", "kV", "MVA", "A", "KW", "yuan"]
@@ -55,6 +56,8 @@ FRAGMENTS = [
     " line 1 - 2: r = 0.1 ohm, x = 0.1 ohm\n at 2: h = Load(heat, base = 1 kW)\n}\n",
     "cluster c1 = {mg1, mg2}\n", "switch k between mg1 and mg2 limit 100 kW\n",
     "couple h: mg1.d.x == mg2.s.ch\n", "minimize cost\n", "decompose atc {\n tolerance 1e-3\n}\n",
+    "objective l: kWh = losses\n", "objective f: yuan = 0.2 yuan/kWh * losses + sum(mg1.d.x * dt) * price\n",
+    "minimize cost + 0.2 yuan/kWh * losses + 10 yuan * vdi\n", "minimize sum(mg2.s.e[last] * dt)\n",
 ]
 
 # A small system that every ATC path can take: a network with two microgrids, a cluster, a switch (binaries)
@@ -99,7 +102,8 @@ decompose atc {
     tolerance 1e-3
 }
 
-minimize cost
+objective loss_cost: yuan = 0.2 yuan/kWh * losses
+minimize cost + loss_cost + 10 yuan * vdi
 """
 ATC_PATH = str(ROOT / "models" / "fuzz_atc.mgd")          # beside the models: `use stdlib` and data resolve
 SMALL = {str(p): p.read_text() for p in MODELS if p.stem in ("storage_arbitrage", "chp_heat")}

@@ -114,9 +114,12 @@ def _sub_ir(ir: SystemIR, owners: frozenset[str], is_parent: bool) -> SystemIR:
     clusters = {n: c for n, c in ir.clusters.items() if set(c.members) <= owners}
     used = {t for t, insts in instances.items() if insts}
     templates = {t: tpl for t, tpl in ir.templates.items() if t in used}
+    # each part minimizes its share of the objective (losses and vdi are the network's); the parent holds the
+    # constant; the other objectives are evaluated on the merged results, not in the parts
+    objective = ir.objective.share(owners, is_parent) if ir.objective is not None else None
     return dataclasses.replace(ir, templates=templates, instances={t: instances[t] for t in templates},
                                network=network, microgrids=microgrids, clusters=clusters, switches=switches,
-                               couples=couples)
+                               couples=couples, objectives={}, objective=objective)
 
 
 def partition(ir: SystemIR, children: str = "microgrids") -> Partition:

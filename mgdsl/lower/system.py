@@ -20,6 +20,7 @@ from .builder import Builder
 from .devices import LoweredTemplate, lower_template, node_key
 from .exprs import ExprEvaluator, is_linopy, time_index
 from .network import LoweredNetwork, lower_network
+from .objectives import objective_terms
 
 
 @dataclass
@@ -307,7 +308,9 @@ def _lower_couples(low: Lowered, time) -> None:
             low.copies.append(CopyBlock(list(one), copy.expand_dims(couple=one), "couple"))
 
 
-def _objective(low: Lowered) -> None:
+def _cost_terms(low: Lowered) -> tuple[list, float]:
+    """The `cost` of the owners lowered here: their cost terms and the network's purchases less its sales, and
+    the constant of the terms without variables."""
     terms = []
     constant = 0.0
     for lt in low.templates.values():
@@ -321,6 +324,15 @@ def _objective(low: Lowered) -> None:
                 constant += float(np.nansum(np.asarray(c)))
     if low.network is not None and low.network.cost is not None:
         terms.append(low.network.cost)
+    return terms, constant
+
+
+def _objective(low: Lowered) -> None:
+    """The minimized objective (`minimize`, by default cost), this part's share of it (lower/objectives.py)."""
+    if low.ir.objective is None:
+        terms, constant = _cost_terms(low)
+    else:
+        terms, constant = objective_terms(low, low.ir.objective, lambda: _cost_terms(low))
     if not terms:
         # Nothing has a price: still solve for a feasible operating point.
         names = list(low.model.variables)

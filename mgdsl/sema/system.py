@@ -15,6 +15,7 @@ from .instance_values import check_couple_values, check_instance_values
 from .limits import MAX_SERIES_VALUES, MAX_STEPS
 from .loader import Program
 from .network import check_network
+from .objectives import check_objectives
 from .size import check_model_size, model_shares
 from .templates import check_template
 from .typing import ExprTyper, Symbol, unit_of
@@ -74,6 +75,7 @@ class SystemChecker:
         clusters: list[ast.Cluster] = []
         switches: list[ast.Switch] = []
         couples: list[ast.Couple] = []
+        objective_stmts: list[ast.Objective | ast.Minimize] = []
         decompose = None
         for item in main.items:
             if isinstance(item, (ast.Profile, ast.Let)):
@@ -92,6 +94,8 @@ class SystemChecker:
                 switches.append(item)
             elif isinstance(item, ast.Couple):
                 couples.append(item)
+            elif isinstance(item, (ast.Objective, ast.Minimize)):
+                objective_stmts.append(item)
             elif isinstance(item, ast.Decompose):
                 if decompose is not None:
                     self.diag.error("E0504", "`decompose` is given twice", item.span, "")
@@ -131,6 +135,7 @@ class SystemChecker:
             check_couple_values(c, self.env, self.steps or 1, self.dt_h, self.diag)
         self.check_reactive_in_microgrids(microgrids)
         currency = self.check_money_defaults(self.check_currency(network))
+        objectives, minimized = check_objectives(self, objective_stmts, network, currency)
         if self.steps is None and mg_stmts and not any(d.code == "E0501" for d in self.diag.diagnostics):
             self.diag.error("E0501", "the system has no horizon", mg_stmts[0].name_span, "this needs a horizon",
                             help="add `horizon 24 steps of 1 h` at the top of the file")
@@ -151,7 +156,7 @@ class SystemChecker:
         self.diag.raise_if_any()
         return SystemIR(self.steps or 0, self.dt_h, self.templates, self.instances, network, microgrids,
                         cluster_irs, switch_irs, couple_irs, currency, decompose, main.file.path,
-                        [m.file.path for m in self.program.modules])
+                        [m.file.path for m in self.program.modules], objectives, minimized)
 
     # ------------------------------------------------------------------ declarations
     def poison(self, name: str) -> None:
@@ -685,7 +690,7 @@ def _units_written(module: ast.Module):
             return
         if not hasattr(node, "__dataclass_fields__") or isinstance(node, ast.Module):
             return
-        if isinstance(node, (ast.Profile, ast.Let)) and node.unit:
+        if isinstance(node, (ast.Profile, ast.Let, ast.Objective)) and node.unit:
             yield node.unit, node.name_span
         for name in node.__dataclass_fields__:
             if name not in ("span", "comments", "trailing", "file", "name_span", "unit_span"):

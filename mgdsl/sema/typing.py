@@ -30,6 +30,10 @@ class Symbol:
 
 FUNCTIONS = ("sum", "max", "min", "mean")
 
+# How to stay linear, by context (the default speaks of constraints).
+_LINEAR_HELP = {"objective": "an objective is a weighted sum of quantities: scale and add them "
+                             "(`cost + 0.2 yuan/kWh * losses`); quadratic terms belong in a template's `cost +=`"}
+
 
 def unit_of(text: str, span, diag: Collector, what: str = "unit") -> tuple[float, Dim] | None:
     try:
@@ -56,22 +60,31 @@ def conversion_hint(a: Dim, b: Dim) -> str:
 
 
 class ExprTyper:
-    """Types one expression in a scope; `context` is 'constraint', 'cost', 'port', 'bound', 'value'."""
+    """Types one expression in a scope; `context` is 'constraint', 'cost', 'port', 'bound', 'value', 'objective'."""
 
-    def __init__(self, scope: dict[str, Symbol], diag: Collector, context: str):
+    def __init__(self, scope: dict[str, Symbol], diag: Collector, context: str, currency: str | None = None):
         self.scope = scope
         self.diag = diag
         self.context = context
+        self.currency = currency              # names money in messages (a system's currency)
+
+    def describe(self, dim: Dim) -> str:
+        text = units.describe(dim)
+        return text.replace("money", self.currency) if self.currency else text
 
     def check_same(self, a: Ty, b: Ty, span_a, span_b, op_span, verb: str) -> bool:
         if a.dim == b.dim or a.zero or b.zero:
             return True
+        hint = conversion_hint(a.dim, b.dim)
+        if self.context == "objective":
+            hint = ("every term of an objective has the same unit: a weight carries the conversion "
+                    f"(`0.2 {self.describe(units.MONEY)}/kWh * losses` is {self.describe(units.MONEY)})")
         self.diag.error(
-            "E0201", f"unit mismatch: cannot {verb} {units.describe(a.dim)} and {units.describe(b.dim)}",
-            op_span, f"this is {units.describe(a.dim)}" if span_a is op_span else "",
-            secondary=[Label(span_a, f"this is {units.describe(a.dim)}"),
-                       Label(span_b, f"this is {units.describe(b.dim)}")],
-            help=conversion_hint(a.dim, b.dim))
+            "E0201", f"unit mismatch: cannot {verb} {self.describe(a.dim)} and {self.describe(b.dim)}",
+            op_span, f"this is {self.describe(a.dim)}" if span_a is op_span else "",
+            secondary=[Label(span_a, f"this is {self.describe(a.dim)}"),
+                       Label(span_b, f"this is {self.describe(b.dim)}")],
+            help=hint)
         return False
 
     def ty(self, e: ast.Expr) -> Ty | None:
@@ -173,11 +186,13 @@ class ExprTyper:
         names_a = ", ".join(f"`{n}`" for n, _ in sorted(a.variables))
         names_b = ", ".join(f"`{n}`" for n, _ in sorted(b.variables))
         if self.context != "cost":
-            self.diag.error("E0301", f"nonlinear product of variables {names_a} and {names_b}", e.span,
-                            "a product of two variables",
+            what = "quantities" if self.context == "objective" else "variables"
+            self.diag.error("E0301", f"nonlinear product of {what} {names_a} and {names_b}", e.span,
+                            f"a product of two {what}",
                             secondary=[Label(e.left.span, f"contains {names_a}"),
                                        Label(e.right.span, f"contains {names_b}")],
-                            help="constraints must be linear; quadratic terms are allowed only in `cost +=`")
+                            help=_LINEAR_HELP.get(self.context, "constraints must be linear; quadratic terms are "
+                                                                "allowed only in `cost +=`"))
             return False
         if a.degree + b.degree > 2 or a.variables != b.variables or len(a.variables) != 1:
             self.diag.error("E0303", "a quadratic cost must be a multiple of one variable squared", e.span,
@@ -204,7 +219,8 @@ class ExprTyper:
             return Ty(base.dim ** 2, 2, base.timed, False, base.variables)
         if self.context != "cost":
             self.diag.error("E0302", "a power of a variable is not linear", e.span, "quadratic or higher",
-                            help="quadratic terms are allowed only in `cost +=` statements")
+                            help=_LINEAR_HELP.get(self.context, "quadratic terms are allowed only in `cost +=` "
+                                                                "statements"))
         else:
             self.diag.error("E0204", "only the square of a single variable is allowed in a cost", e.span, "",
                             help="write `a * p^2` with `p` a variable")

@@ -127,8 +127,18 @@ class Let(Stmt):
 
 
 @dataclass(eq=False)
+class Objective(Stmt):
+    """`objective NAME: UNIT = EXPR`: a named quantity to minimize or report (built-ins: cost, losses, vdi)."""
+    name: str
+    unit: str | None
+    value: Expr
+    name_span: Span
+
+
+@dataclass(eq=False)
 class Minimize(Stmt):
-    what: str
+    """`minimize EXPR`: an objective's name, a built-in, or a weighted sum of them."""
+    value: Expr
 
 
 @dataclass(eq=False)

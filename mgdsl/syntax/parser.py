@@ -208,8 +208,12 @@ class _Builder:
         name, unit, value = t.children
         return ast.Let(sp, name.value, unit.value if unit else None, self.expr(value), self.span(name))
 
+    def s_objective(self, t, sp):
+        name, unit, value = t.children
+        return ast.Objective(sp, name.value, unit.value if unit else None, self.expr(value), self.span(name))
+
     def s_minimize(self, t, sp):
-        return ast.Minimize(sp, "cost")
+        return ast.Minimize(sp, self.expr(t.children[0]))
 
     # ---- devices
     def s_device(self, t, sp):

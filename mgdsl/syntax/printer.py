@@ -138,8 +138,12 @@ class Printer:
         head = f"let {s.name}" + (f": {s.unit}" if s.unit else "") + " = "
         self.line(ind, head + _fmt_value(s.value, ind, len(head)), s)
 
+    def p_Objective(self, ind, s):
+        head = f"objective {s.name}" + (f": {s.unit}" if s.unit else "") + " = "
+        self.line(ind, head + _fmt_value(s.value, ind, len(head)), s)
+
     def p_Minimize(self, ind, s):
-        self.line(ind, f"minimize {s.what}", s)
+        self.line(ind, f"minimize {_fmt_value(s.value, ind, len('minimize '))}", s)
 
     # ---- devices
     def p_Device(self, ind, s):
