@@ -382,7 +382,6 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
 
     from .files import moved, results_folder
     from .progress import ATCProgress, progress_mode
-    from .solve.atc import coupling_values
 
     console = Console(stderr=as_json, highlight=False, soft_wrap=True)
     written = []
@@ -398,21 +397,14 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
                 progress.finished(run)
             central = None
             if compare:
-                central_sys = _load(file)
-                central = central_sys.solve()
-                central_values = coupling_values(central_sys.lower())
+                from .report import add_comparison, compare_with_centralized
+
+                central, comparison = compare_with_centralized(system, run)     # the same checked model
             summary = run.results.summary
+            if central is not None:
+                add_comparison(summary, comparison)
             summary["timings_s"]["total"] = round(time.perf_counter() - t0, 4)
             atc = summary["atc"]
-            if central is not None:
-                diffs = {cid: float(abs(run.targets[cid] - central_values[cid]).max()) for cid in run.targets
-                         if cid in central_values}
-                worst = max(diffs, key=diffs.get) if diffs else None
-                gap = (run.objective - central.objective) / max(abs(central.objective), 1e-9)
-                atc["compare"] = {"centralized_objective": central.objective, "relative_gap": gap,
-                                  "largest_coupling_difference": diffs.get(worst, 0.0) if worst else 0.0,
-                                  "at": worst, "centralized_seconds": central_sys.timings.get("solve", 0.0)
-                                  + central_sys.timings.get("lower", 0.0)}
             if staging is not None:
                 written = run.results.write_into(staging)
                 if plot:
@@ -425,26 +417,23 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=float))
     else:
-        cur = summary["currency"]
         state = "[green]converged[/green]" if run.converged else "[bold red]NOT converged[/bold red]"
         console.print(f"{state} after {atc['iterations']} iterations: max inconsistency "
                       f"{atc['final_inconsistency_pu']:.3e} p.u., objective [bold]{_objective_text(summary)}[/bold]")
         _print_objectives(console, summary)
-        t = atc["time_s"]
-        console.print(f"time: {summary['timings_s']['total']:.2f} s total; build {t['build']:.2f} s, subproblem "
-                      f"solves {t['subproblem_solves']:.2f} s, coordination {t['coordination']:.3f} s")
+        from .report import comparison_lines, comparison_table, time_line
+
+        console.print(time_line(summary), markup=False)
         if central is not None:
             from rich.table import Table
 
-            c = atc["compare"]
-            table = Table("method", f"total cost ({cur})", "deviation", "iterations", "time (s)",
-                          title="ATC against the centralized solve", box=None, pad_edge=False)
-            table.add_row("ATC", f"{run.objective:,.2f}", f"{100 * c['relative_gap']:+.4f} %",
-                          str(atc["iterations"]), f"{summary['timings_s'].get('atc', 0.0):.2f}")
-            table.add_row("centralized", f"{c['centralized_objective']:,.2f}", "", "",
-                          f"{c['centralized_seconds']:.2f}")
+            header, rows = comparison_table(summary)
+            table = Table(*header, title="ATC against the centralized solve", box=None, pad_edge=False)
+            for row in rows:
+                table.add_row(*row)
             console.print(table)
-            console.print(f"largest coupling difference {c['largest_coupling_difference']:.4g} ({c['at']})")
+            for line in comparison_lines(summary):
+                console.print(line, markup=False)
         if written:
             console.print(f"results written to {summary['output']}/ ({len(written)} files)")
     if not run.converged:

@@ -13,6 +13,7 @@ import numpy as np
 from .files import atomic_write
 from .ir import InstanceIR, MicrogridIR, SystemIR
 from .lower.system import lower_system
+from .report import relative_gap
 from .solve.atc import ATCOptions, run_atc
 from .solve.centralized import solve_lowered
 
@@ -61,7 +62,7 @@ def tolerance_sweep(ir: SystemIR, out: Path, options: ATCOptions, tolerances=(1e
         r = _atc(ir, dataclasses.replace(options, tolerance=tol))
         row = {"tolerance": tol, "iterations": r["iterations"], "converged": r["converged"],
                "atc_cost": round(r["objective"], 4), "centralized_cost": round(central, 4),
-               "deviation_pct": round(100 * (r["objective"] - central) / abs(central), 5),
+               "deviation_pct": round(100 * relative_gap(r["objective"], central), 5),
                "atc_seconds": round(r["seconds"], 3), "centralized_seconds": round(central_s, 3)}
         rows.append(row)
         progress(f"tolerance {tol:g}: {r['iterations']} iterations, {r['objective']:,.2f} "
@@ -127,7 +128,7 @@ def scale_sweep(ir: SystemIR, out: Path, options: ATCOptions, counts=(3, 6, 9, 1
         central, central_s = _central(sub)
         r = _atc(sub, options)
         row = {"microgrids": n, "atc_cost": round(r["objective"], 4), "centralized_cost": round(central, 4),
-               "deviation_pct": round(100 * (r["objective"] - central) / abs(central), 5),
+               "deviation_pct": round(100 * relative_gap(r["objective"], central), 5),
                "iterations": r["iterations"], "converged": r["converged"], "atc_seconds": round(r["seconds"], 3),
                "centralized_seconds": round(central_s, 3)}
         rows.append(row)
@@ -162,7 +163,7 @@ def initial_values(ir: SystemIR, out: Path, options: ATCOptions, seeds: int = 20
         r = _atc(ir, dataclasses.replace(options, initial="random", seed=seed))
         rows.append({"seed": seed, "atc_cost": round(r["objective"], 4), "iterations": r["iterations"],
                      "converged": r["converged"],
-                     "deviation_pct": round(100 * (r["objective"] - central) / abs(central), 5),
+                     "deviation_pct": round(100 * relative_gap(r["objective"], central), 5),
                      "seconds": round(r["seconds"], 3)})
         progress(f"seed {seed}: {r['objective']:,.2f} after {r['iterations']} iterations")
     costs = np.array([r["atc_cost"] for r in rows])

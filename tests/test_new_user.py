@@ -306,3 +306,94 @@ def test_check_prints_the_warning_and_succeeds(tmp_path):
     assert out["ok"] and [w["code"] for w in out["warnings"]] == ["W0501"]
     assert out["warnings"][0]["severity"] == "warning" and out["warnings"][0]["line"] == 14
     assert "W0501" in CliRunner().invoke(main, ["explain", "W0501"]).output
+
+
+# ------------------------------------------------------------------ item 6: the --compare report
+
+def test_comparison_gives_units_and_counts_statuses():
+    from mgdsl.report import comparison
+
+    atc = {"tie.a": np.array([10.0, 50.0, 20.0]), "switch.k.flow": np.array([0.0, 5.0, 0.0]),
+           "switch.k.closed": np.array([1.0, 0.0, 1.0]), "couple.pipe": np.array([1.0, 2.0, 3.0])}
+    central = {"tie.a": np.array([10.0, 20.0, 20.0]), "switch.k.flow": np.array([0.0, 0.0, 0.0]),
+               "switch.k.closed": np.array([1.0, 1.0, 1.0]), "couple.pipe": np.array([1.0, 2.0, 9.0])}
+    units = {"tie.a": "kW", "switch.k.flow": "kW", "switch.k.closed": "1", "couple.pipe": "kWh"}
+    c = comparison(100.1, 100.0, atc, central, units, 0.5, 1000.0, 1e-3)
+    # the headline is the largest power difference, with its unit and step; the kWh couple is not mixed in
+    assert (c["largest_coupling_difference"], c["unit"], c["at"], c["t"]) == (30.0, "kW", "tie.a", 1)
+    assert c["differences"]["couple.pipe"]["value"] == 6.0 and c["differences"]["couple.pipe"]["unit"] == "kWh"
+    assert c["status_differences"] == {"steps": 1, "of": 3, "at": ["switch.k.closed"]}
+    assert c["relative_gap"] == pytest.approx(1e-3)
+    # 0.1 % apart in cost, 30 kW of a 50 kW range apart in the tie: several optima
+    assert c["several_optima"]
+    far_in_cost = comparison(110.0, 100.0, atc, central, units, 0.5, 1000.0, 1e-3)
+    assert not far_in_cost["several_optima"]
+    same = comparison(100.0, 100.0, central, central, units, 0.5, 1000.0, 1e-3)
+    assert not same["several_optima"] and same["largest_coupling_difference"] == 0.0
+
+
+def test_studies_and_the_cli_share_one_gap():
+    import mgdsl.report
+    import mgdsl.study
+
+    assert mgdsl.study.relative_gap is mgdsl.report.relative_gap
+    # no gap or coupling arithmetic of their own: the CLI prints, the studies sweep
+    for name in ("cli.py", "study.py"):
+        text = (ROOT / "mgdsl" / name).read_text()
+        assert "abs(central" not in text and "coupling_values" not in text, name
+    # the study's old formula divided by |central| and failed on a zero reference
+    assert mgdsl.report.relative_gap(1.0, 0.0) == pytest.approx(1e9)
+
+
+TWO_STORAGES = """
+use stdlib
+horizon 4 steps of 1 h
+profile price: yuan/kWh = [0.2, 0.5, 1.0, 0.6]
+network dn {
+    base 1 MVA, 12.66 kV
+    buses 1 .. 3
+    slack 1 buys at price
+    line 1 - 2: r = 0.1 ohm, x = 0.05 ohm
+    line 2 - 3: r = 0.1 ohm, x = 0.05 ohm
+}
+microgrid a at dn.2 limit 500 kW {
+    es = Storage(electricity, capacity = 200 kWh, p_max = 100 kW)
+    load = Load(electricity, base = [50 kW, 60 kW, 80 kW, 40 kW])
+}
+microgrid b at dn.3 limit 500 kW {
+    es = Storage(electricity, capacity = 200 kWh, p_max = 100 kW)
+    load = Load(electricity, base = [30 kW, 20 kW, 90 kW, 40 kW])
+}
+"""
+
+
+def test_compare_output_has_units_and_consistent_times(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from mgdsl.cli import main
+
+    path = tmp_path / "m.mgd"
+    path.write_text(TWO_STORAGES)
+    r = CliRunner().invoke(main, ["solve", str(path), "--decompose", "atc", "--compare", "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    c, timings = summary["atc"]["compare"], summary["timings_s"]
+    line = re.search(r"largest coupling difference: ([\d.]+) kW \((tie\.[ab]) at t=(\d)\)", r.output)
+    assert line, r.output
+    assert float(line.group(1)) == pytest.approx(c["largest_coupling_difference"], rel=1e-3)
+    # the `time:` line splits the total, and its parts add up to it
+    time_line = next(x for x in r.output.splitlines() if x.startswith("time:"))
+    total = float(re.match(r"time: ([\d.]+) s in all", time_line).group(1))
+    assert total == pytest.approx(timings["total"], abs=0.01)
+    top_level = re.sub(r"\([^)]*\)", "", time_line.split("in all:")[1])
+    parts = [float(x) for x in re.findall(r"([\d.]+) s", top_level)]
+    assert sum(parts) == pytest.approx(total, abs=0.03), time_line
+    assert f"the centralized solve of --compare {timings['compare_centralized']:.2f} s" in time_line
+    # the table's ATC time is the ATC part of that line, and the report says what each time counts
+    atc_row = next(x for x in r.output.splitlines() if re.match(r"ATC\s+[\d,]+\.\d\d\s", x))
+    assert atc_row.split()[-1] == f"{timings['atc']:.2f}" and f"ATC {timings['atc']:.2f} s" in time_line
+    assert "time (s): ATC counts" in r.output
+    # a large coupling difference at a small gap is explained, and only then
+    assert ("several equally good" in r.output) == c["several_optima"]
