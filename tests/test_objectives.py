@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from mgdsl.syntax.printer import format_module
 
 from .atc_cases import CONTINUOUS
 
+ROOT = Path(__file__).resolve().parent.parent
 Z_BASE = 12.66 ** 2 / 1.0                      # ohm, base 1 MVA and 12.66 kV
 
 # One 50-ohm line (x = 0) to a 1000 kW load and a generator at bus 2 that costs more than the slack. With x = 0
@@ -339,6 +341,19 @@ def test_objectives_round_trip_through_fmt():
     once = format_module(parse_text(text))
     assert once == text
     assert format_module(parse_text(once)) == once
+
+
+def test_the_reference_example_checks_and_solves():
+    """The objectives example of docs/language.md, in a system that has what it names."""
+    doc = (ROOT / "docs" / "language.md").read_text()
+    block = doc.split("## Objectives", 1)[1].split("```", 2)[1]
+    text = SOC.replace("microgrid a at dn.3", "microgrid mg1 at dn.3") + block     # mg1 has a CHP and a storage
+    res = mgdsl.loads(text).solve()
+    o = res.objectives
+    assert res.summary["objective_name"] == "cost + loss_cost + 500 yuan * vdi"
+    assert res.objective == pytest.approx(o["cost"] + o["loss_cost"] + 500 * o["vdi"], rel=1e-4)
+    assert o["chp_fuel"] == pytest.approx(float(res["CHP"]["fuel"].sum()) / 1000, rel=1e-9)
+    assert o["end_soc"] == pytest.approx(float(res["Storage"]["e"].sel(instance="mg1.es").isel(t=-1)), rel=1e-9)
 
 
 # ---------------------------------------------------------------- results, command line
