@@ -352,7 +352,7 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
         return
     from .files import moved, results_folder
 
-    written = []
+    written, target = [], None
     try:
         system = _load(file)
         target = None if no_save else Path(out_dir) if out_dir else Path("results") / system.name
@@ -367,10 +367,16 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
 
                     written += plot_all(results, staging)
     except MgdError as e:
+        from .report import write_full_report
+
+        write_full_report(e, target)            # a report longer than the screen (E0601) whole, beside the folder
         _fail(e, as_json, _color(None))
     if target is not None:
+        from .report import remove_full_report
+
         results.summary["output"] = str(target)
         written = moved(written, staging, target)
+        remove_full_report(target)              # an earlier run's infeasibility report no longer holds
     if as_json:
         click.echo(json.dumps(results.summary, indent=2))
         return

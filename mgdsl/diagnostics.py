@@ -25,6 +25,8 @@ class Diagnostic:
     help: str = ""
     notes: list[str] = field(default_factory=list)
     severity: str = "error"
+    details: list[str] = field(default_factory=list)   # a long report's every line (E0601): JSON and files, not
+                                                       # the screen, which shows the notes
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -44,6 +46,9 @@ class Diagnostic:
                        end_column=self.span.file.position(self.span.end)[1])
         out["related"] = [{"file": l.span.file.path, "line": l.span.line, "column": l.span.column,
                            "message": l.message} for l in self.secondary]
+        out["notes"] = list(self.notes)
+        if self.details:
+            out["details"] = list(self.details)
         return out
 
 

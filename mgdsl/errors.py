@@ -195,11 +195,15 @@ is still solved as written; this warning goes away once ties carry reactive powe
     "E0601": ("infeasible model", """
 No operating point satisfies every constraint. mgdsl solves the model's continuous relaxation once for a
 certificate of infeasibility and narrows its rows to an irreducible conflict with HiGHS, within a time
-bound (a conflict found when the bound is reached is reported as partial). The report names the network's
-voltage limits and loads and your own instance lines first, then the library's declarations, one line per
-declaration with its instances, buses and steps. Look for demand that exceeds supply plus tie-line limits,
-voltage limits a load cannot meet, storage end-state requirements that cannot be met, or bounds that
-contradict each other. If the relaxation is feasible, the conflict lies in on/off and integer decisions.
+bound of 20 s (or the run's --time-limit, if shorter; a conflict found when the bound is reached is reported
+as partial). The report leads with what you can change: the limits of your network that take part (the
+voltage limits, line ratings, tie-line and switch limits, each underlined where you wrote it), then the
+network's loads at the steps involved, then your instances by name, then the library's declarations, one line
+per declaration with its instances, buses and steps (t counted from 0). The screen shows the first 8 lines;
+`mgdsl solve --json` lists every line (`details`), and `mgdsl solve` writes the whole report beside the
+results folder, to NAME.infeasible.txt (named in the message; the results folder keeps the previous run).
+Look for demand that exceeds supply plus tie-line limits, voltage limits a load cannot meet, storage end-state
+requirements that cannot be met, or bounds that contradict each other. If the relaxation is feasible, the conflict lies in on/off and integer decisions.
 """),
     "E0602": ("unbounded model", """
 The objective can decrease without limit: some variable can grow forever while lowering the cost, for

@@ -120,6 +120,8 @@ class NetworkIR:
     span: Span
     slack_span: Span
     cone_accuracy: float = 1e-4       # distflow_socp: relative error of the polyhedral cone
+    voltage_span: Span | None = None  # the `voltage` limits, where a report of what to change points
+    load_spans: list[tuple[int, Span]] = field(default_factory=list)   # (bus, its `load`/`loads` statement)
 
 @dataclass
 class MicrogridIR:

@@ -2,7 +2,9 @@
 that the CLI only parses arguments and prints, and a study computes the same numbers the same way."""
 from __future__ import annotations
 
+import contextlib
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -135,3 +137,40 @@ def comparison_lines(summary: dict) -> list[str]:
     lines.append("time (s): ATC counts its build, subproblem solves and coordination; centralized counts lowering, "
                  "solving and collecting the whole model once. The `time:` line above adds reading the model.")
     return lines
+
+
+# ---------------------------------------------------------------- a report too long for the screen
+def full_report_path(results_dir: str | Path) -> Path:
+    """Where `mgdsl solve` writes the whole infeasibility report: beside the results folder, NAME.infeasible.txt
+    (the folder itself keeps the previous results whole)."""
+    results_dir = Path(results_dir)
+    return results_dir.parent / f"{results_dir.name}.infeasible.txt"
+
+
+def write_full_report(err, results_dir: str | Path | None) -> Path | None:
+    """Write the whole report of a diagnostic that has more lines than the screen shows (E0601: every line of
+    the conflict) to `full_report_path(results_dir)`, and name the file in a note of the diagnostic. Nothing
+    when there is no such diagnostic or no results folder (--no-save); a file that cannot be written is skipped
+    (the report is a help: the error stays the one to show)."""
+    from .diagnostics import MgdError
+    from .files import atomic_write
+
+    d = next((d for d in err.diagnostics if d.details), None)
+    if d is None or results_dir is None:
+        return None
+    path = full_report_path(results_dir)
+    text = (d.render(color=False) + "\n\nevery line of the report:\n" + "\n".join(f"  {x}" for x in d.details)
+            + "\n")
+    try:
+        atomic_write(path, lambda p: Path(p).write_text(text, encoding="utf-8"))
+    except (OSError, MgdError):
+        return None
+    d.notes.append(f"the whole report ({len(d.details)} lines) is in {path}")
+    return path
+
+
+def remove_full_report(results_dir: str | Path | None) -> None:
+    """Remove the infeasibility report of an earlier run once a solve of that folder succeeded."""
+    if results_dir is not None:
+        with contextlib.suppress(OSError):
+            full_report_path(results_dir).unlink()

@@ -56,17 +56,21 @@ def test_the_users_declarations_lead_the_report():
     t0 = time.perf_counter()
     d = _report(OVERLOADED)
     assert time.perf_counter() - t0 < 5
-    # the primary label is the network in the user's file; the library's line comes after the user's lines
-    assert not _is_library(d.span) and d.span.file.text[d.span.start:].startswith("network dn")
+    # the primary label is what the user can change, the voltage limits of their network; the library's line
+    # comes after the user's lines
+    assert not _is_library(d.span) and d.span.file.text[d.span.start:d.span.end] == "voltage 0.95 .. 1.05 pu"
     spans = [d.span] + [label.span for label in d.secondary]
     library = [k for k, s in enumerate(spans) if _is_library(s)]
     assert library and min(library) > max(k for k, s in enumerate(spans) if not _is_library(s))
     assert any("load = Load(electricity" in s.file.line_text(s.line) for s in spans)    # the instance line
     conflicts = [n for n in d.notes if n.startswith("conflict:")]
-    # first the network's loads and voltage limit at the step that fails, with the numbers to act on
-    assert "network `dn`" in conflicts[0] and "1,500 kW and 300 kvar at t=1" in conflicts[0]
-    assert "voltage limit (0.95 .. 1.05 p.u.)" in conflicts[1] and "bus 3 (lower limit)" in conflicts[1]
+    # first the limit that binds (the voltage floor at bus 3), then the network's loads at the step that fails,
+    # with the numbers to act on, then the instance
+    assert "voltage limit (0.95 .. 1.05 p.u.)" in conflicts[0] and "bus 3 (lower limit)" in conflicts[0]
+    assert "network `dn`" in conflicts[1] and "1,500 kW and 300 kvar at t=1" in conflicts[1]
     assert "for mg1.load at t=1" in conflicts[2]
+    loads = next(lab for lab in d.secondary if lab.message == "loads")
+    assert loads.span.file.line_text(loads.span.line).strip().startswith("load 3: p = 1500 kW")
     assert len(conflicts) <= centralized._SHOWN_GROUPS
     assert not any(n.startswith("partial") for n in d.notes)       # the search finished: a minimal conflict
 
@@ -140,5 +144,5 @@ def test_an_overloaded_33_bus_day_is_reported_in_seconds():
     (d,) = e.value.diagnostics
     conflicts = [n for n in d.notes if n.startswith("conflict:")]
     assert d.code == "E0601" and len(conflicts) <= centralized._SHOWN_GROUPS
-    assert "carrier balance of network `dn`" in conflicts[0] and "network load at these buses" in conflicts[0]
-    assert "voltage limit (0.93 .. 1.07 p.u.)" in conflicts[1]
+    assert "voltage limit (0.93 .. 1.07 p.u.)" in conflicts[0]
+    assert any("carrier balance of network `dn`" in c and "network load at these buses" in c for c in conflicts)

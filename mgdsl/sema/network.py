@@ -240,8 +240,10 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
         lp[order[b]] += arr
     for b, arr in load_q.items():
         lq[order[b]] += arr
+    voltage = seen.get(ast.NetVoltage)
     return NetworkIR(net.name, base_kva, base_kv, vmin, vmax, formulation, buses, slack_bus, buy, sell, None,
-                     lines, lp, lq, net.span, slack.span, cone_accuracy), at_stmts
+                     lines, lp, lq, net.span, slack.span, cone_accuracy, voltage.span if voltage else None,
+                     load_spans), at_stmts
 
 
 def _check_per_unit(lines: list[LineIR], base_kva: float, base_kv: float, formulation: str, base: ast.Stmt | None,

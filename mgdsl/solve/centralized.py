@@ -83,7 +83,8 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
             low.price_seconds = time.perf_counter() - t1
         return SolveInfo(status, termination, _objective(low), seconds, gap)
     if termination in ("infeasible", "infeasible_or_unbounded"):
-        diagnose_infeasible(low, h)
+        # the report's search is bounded too: by IIS_TIME_LIMIT, or by the run's own --time-limit if shorter
+        diagnose_infeasible(low, h, min(IIS_TIME_LIMIT, time_limit) if time_limit else IIS_TIME_LIMIT)
     if termination == "unbounded":
         diagnose_unbounded(low)
     if termination == "time_limit":
@@ -157,16 +158,18 @@ def _ranges(steps: list[int]) -> str:
 
 
 # ---------------------------------------------------------------- infeasibility
-_SHOWN_GROUPS = 8          # conflict lines shown; the rest are counted
+_SHOWN_GROUPS = 8          # conflict lines shown; the rest are counted (all of them are in the details)
 _SHOWN_LABELS = 8          # source lines underlined
+# The order of a conflict's lines: the network's limits (voltage, line ratings, tie and switch limits), its loads,
+# the user's instances and microgrids, other declarations in the user's files, the library's only.
+_RANK_LIMITS, _RANK_LOADS, _RANK_INSTANCE, _RANK_OTHER, _RANK_LIBRARY = range(5)
 
 
 @dataclass
 class _Group:
     """The members of a conflict that one declaration makes for one instance (or one subsystem)."""
 
-    rank: int                         # 0 the network's voltage limits and loads, 1 the user's instance lines,
-                                      # 2 other declarations in the user's files, 3 the library's only
+    rank: int                         # _RANK_LIMITS ... _RANK_LIBRARY: what a user can change comes first
     description: str
     library: Span | None              # the template line in stdlib, if the declaration is the library's
     users: dict[tuple, tuple[Span, str]] = field(default_factory=dict)   # lines in the user's files to act
@@ -177,14 +180,16 @@ class _Group:
     loads: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)   # (bus, t) -> (kW, kvar)
     preposition: str = "at"           # "at bus 3", "for mg1.chp"
 
-    def text(self) -> str:
+    def text(self, full: bool = False) -> str:
+        """The group's line: its places and step values cut short, or all of them (`full`, for the details)."""
         out = self.description
         if self.bounds == {"lower"} or self.bounds == {"upper"}:
             out += f": {next(iter(self.bounds))} bound"
         if self.places:
             places = sorted(self.places.items(), key=lambda item: _natural(item[0]))
-            shown = [p + (f" ({', '.join(d)})" if d else "") for p, d in places[:6]]
-            more = f" and {len(places) - 6} more" if len(places) > 6 else ""
+            cut = len(places) if full else 6
+            shown = [p + (f" ({', '.join(d)})" if d else "") for p, d in places[:cut]]
+            more = f" and {len(places) - cut} more" if len(places) > cut else ""
             out += f" {self.preposition} " + ", ".join(shown) + more
         if self.steps:
             steps = sorted(self.steps)
@@ -197,7 +202,7 @@ class _Group:
                 sums[0] += p
                 sums[1] += q
             out += "; network load at these buses: " + ", ".join(
-                f"{p:,.0f} kW and {q:,.0f} kvar at t={t}" for t, (p, q) in sorted(total.items())[:3])
+                f"{p:,.0f} kW and {q:,.0f} kvar at t={t}" for t, (p, q) in sorted(total.items())[:None if full else 3])
         return out
 
 
@@ -211,7 +216,9 @@ def _in_library(span: Span | None) -> bool:
 
 
 def _group_of(low: Lowered, name: str, coords: dict, bound: str, is_col: bool, groups: dict) -> None:
-    """Put one conflict member into its group, keyed by declaration and instance (or subsystem)."""
+    """Put one conflict member into its group, keyed by declaration and instance (or subsystem), ranked by what a
+    user can change: the network's limits first (voltage, line ratings, tie and switch limits: the lines that
+    set them), then the network's loads, then the instances, then other lines of the user's, then the library."""
     ir = low.ir
     net = ir.network
     prov = low.builder.provenance.get(name)
@@ -219,8 +226,8 @@ def _group_of(low: Lowered, name: str, coords: dict, bound: str, is_col: bool, g
     description = prov.description if prov else name
     instance = coords.get(prov.dim) if prov is not None and prov.dim else None
     place, detail = None, None
-    user: tuple[Span, str] | None = None
-    rank = 2
+    users: list[tuple[Span, str]] = []
+    rank = _RANK_OTHER
     load = None
     preposition = "at"
     if instance is not None:
@@ -228,52 +235,73 @@ def _group_of(low: Lowered, name: str, coords: dict, bound: str, is_col: bool, g
         # one line, not three
         inst = next((i for i in ir.instances.get(prov.dim, []) if i.name == instance), None)
         if inst is not None:
-            user, rank = (inst.span, f"`{inst.name}`"), 1
+            users, rank = [(inst.span, f"`{inst.name}`")], _RANK_INSTANCE
         place, preposition = instance, "for"
     elif name == "balance":
         owner, *rest = str(coords.get("node", "")).split(":")
         if net is not None and owner == net.name:
             bus, carrier = int(rest[0]), rest[1]
-            user, rank, place, detail = (net.span, "limits and loads"), 0, f"bus {bus}", carrier
+            rank, place, detail = _RANK_LOADS, f"bus {bus}", carrier
             description = f"carrier balance of network `{owner}`"
             load = bus
+            users = [(s, "loads") for b, s in net.load_spans if b == bus]     # none at a bus without a load
         elif owner in ir.microgrids:
-            user = (ir.microgrids[owner].span, f"`{owner}`")
+            users, rank = [(ir.microgrids[owner].span, f"`{owner}`")], _RANK_INSTANCE
             description = f"{rest[-1] if rest else 'carrier'} balance of microgrid `{owner}`"
             instance = coords.get("node")          # one group per microgrid and carrier
     elif net is not None and name.startswith(f"{net.name}."):
-        user, rank = (net.span, "limits and loads"), 0 if name == f"{net.name}.v" else 2
+        users = [(net.span, "network")]
         if name == f"{net.name}.v":
+            rank = _RANK_LIMITS
+            users = [(net.voltage_span or net.span, f"voltage limits {net.vmin:g} .. {net.vmax:g} p.u.")]
             description = f"voltage limit ({net.vmin:g} .. {net.vmax:g} p.u.) of network `{net.name}`"
             # the side that binds, per bus (the slack bus is held at 1 p.u.)
             detail = "slack, 1 p.u." if int(coords["bus"]) == net.slack_bus else (f"{bound} limit" if bound in (
                 "lower", "upper") else None)
+            bound = ""
+        elif name.startswith(f"{net.name}.line_limit") or (name == f"{net.name}.l" and bound == "upper"):
+            rank = _RANK_LIMITS
+            description = f"line rating of network `{net.name}`"
+            line = next((ln for ln in net.lines if f"{ln.from_bus}-{ln.to_bus}" == str(coords.get("line"))), None)
+            users = [(line.span if line is not None else net.span, "line rating")]
             bound = ""
         if "bus" in coords:
             place = f"bus {coords['bus']}"
         elif "line" in coords:
             place = f"line {coords['line']}"
     elif "tie" in coords and coords["tie"] in ir.microgrids:
-        user = (ir.microgrids[coords["tie"]].span, f"tie line of `{coords['tie']}`")
-        description += f" ({coords['tie']})"
+        # its limit (the variable's bounds) is the user's to change; the equality of its two copies is not
+        mg = ir.microgrids[coords["tie"]]
+        users = [(mg.span, f"tie line of `{mg.name}`")]
+        rank = _RANK_LIMITS if is_col else _RANK_OTHER
+        if is_col and mg.limit_kw is not None:
+            name, description = "tie.limit", f"tie-line limit of `{mg.name}` (±{mg.limit_kw:g} kW)"
+            users = [(mg.span, f"tie-line limit {mg.limit_kw:g} kW")]
+        else:
+            description += f" ({coords['tie']})"
     elif "switch" in coords:
         switch = next((s for s in ir.switches if s.name == coords["switch"]), None)
         if switch is not None:
-            user = (switch.span, f"switch `{switch.name}`")
-        description += f" ({coords['switch']})"
-    if user is None and span is not None and not _in_library(span):
-        user = (span, "involved")
-    if user is None:
-        rank = 3
+            users = [(switch.span, f"switch `{switch.name}`")]
+            rank = _RANK_LIMITS if is_col or name.startswith("switch.open") else _RANK_OTHER
+        if switch is not None and (name.startswith("switch.open") or (is_col and name.startswith("switch.flow"))):
+            name, description = "switch.limit", f"limit of switch `{switch.name}` (±{switch.limit_kw:g} kW)"
+        else:
+            description += f" ({coords['switch']})"
+    if not users and span is not None and not _in_library(span):
+        users = [(span, "involved")]
+    if not users and rank == _RANK_OTHER:
+        rank = _RANK_LIBRARY
     if preposition == "for":
         key = (name, bound if is_col else "")
     else:
-        key = (name, instance if instance is not None else ((user[0].file.path, user[0].start) if user else None))
+        key = (name, instance if instance is not None else (
+            (users[0][0].file.path, users[0][0].start) if users and rank != _RANK_LOADS else None))
     group = groups.get(key)
     if group is None:
         group = groups[key] = _Group(rank, description, span if _in_library(span) else None,
                                      preposition=preposition)
-    if user is not None:
+    for user in users:
         group.users.setdefault((user[0].file.path, user[0].start), user)
     if is_col and bound:
         group.bounds.add(bound)
@@ -292,11 +320,13 @@ def _group_of(low: Lowered, name: str, coords: dict, bound: str, is_col: bool, g
 
 def diagnose_infeasible(low: Lowered, h=None, time_limit: float = IIS_TIME_LIMIT) -> None:
     """Find a conflict (mgdsl.highs.conflict, bounded by `time_limit` seconds) and raise E0601 with it as .mgd
-    declarations: the user's own lines first (the instance lines, the network's voltage limits and loads at
-    the steps involved), then the library's, one line per declaration and instance with its places and steps,
-    at most _SHOWN_GROUPS of them. `h`: a Highs object holding the model, only read (by default it is built
-    again from the linopy model)."""
+    declarations, led by what a user can change: the network's limits (voltage, line ratings, tie and switch
+    limits), then its loads at the steps involved, then the instances, then other lines, then the library's; one
+    line per declaration and instance with its places and steps. The first _SHOWN_GROUPS lines are notes; the
+    diagnostic's `details` hold every line (`--json` prints them, `mgdsl solve` writes them to a file). `h`: a
+    Highs object holding the model, only read (by default it is built again from the linopy model)."""
     m = low.model
+    t0 = time.perf_counter()
     try:
         found = conflict(h if h is not None else from_linopy(m), time_limit)
     except Exception:          # the conflict is a help, not a requirement: fall back to the plain report
@@ -319,19 +349,38 @@ def diagnose_infeasible(low: Lowered, h=None, time_limit: float = IIS_TIME_LIMIT
         if where not in seen:
             seen.add(where)
             labels.append(Label(span, text))
+    lines = [f"conflict: {g.text(full=True)}" for g in ordered]
     notes = [f"conflict: {g.text()}" for g in ordered[:_SHOWN_GROUPS]]
     if len(ordered) > _SHOWN_GROUPS:
-        notes.append(f"... and {len(ordered) - _SHOWN_GROUPS} more declarations "
-                     f"({len(found.rows)} rows and {len(found.cols)} bounds in the conflict)")
+        notes.append(f"... and {len(ordered) - _SHOWN_GROUPS} more declarations ({len(found.rows)} rows and "
+                     f"{len(found.cols)} bounds in the conflict): `mgdsl solve --json` lists every line")
     notes += _conflict_status(low, found, time_limit)
+    lines.append(f"the search for the conflict took {time.perf_counter() - t0:.1f} s (its bound: {time_limit:g} s)")
     if not labels:
         labels = _without_conflict(low, found)
     primary = labels[0] if labels else None
     raise MgdError([Diagnostic(
         "E0601", "the model is infeasible: these declarations cannot all hold", primary.span if primary else None,
         primary.message if primary else "", secondary=labels[1:_SHOWN_LABELS], notes=notes,
-        help="relax a limit (voltage, tie-line, capacity, state of charge) or lower the loads at these steps; "
-             "`mgdsl explain E0601` says more")])
+        help=_what_to_change(ordered), details=lines)])
+
+
+def _what_to_change(ordered: list[_Group]) -> str:
+    """The help of E0601: the things to change, in the order of the report."""
+    ranks = {g.rank for g in ordered}
+    steps = sorted({t for g in ordered for t in g.steps})
+    at = f" at t={_ranges(steps)}" if steps else ""
+    things = []
+    if _RANK_LIMITS in ranks:
+        things.append("relax a limit named above (voltage, line rating, tie line, switch)")
+    if _RANK_LOADS in ranks:
+        things.append(f"lower the network's loads{at}")
+    if _RANK_INSTANCE in ranks:
+        things.append("change the instances named (capacity, bounds, state of charge)")
+    if not things:
+        things.append("relax a limit (voltage, tie-line, capacity, state of charge) or lower the loads at these "
+                      "steps")
+    return "; or ".join(things) + "; `mgdsl explain E0601` says more"
 
 
 def _without_conflict(low: Lowered, found: Conflict) -> list[Label]:
