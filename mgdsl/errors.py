@@ -203,7 +203,8 @@ per declaration with its instances, buses and steps (t counted from 0). The scre
 `mgdsl solve --json` lists every line (`details`), and `mgdsl solve` writes the whole report beside the
 results folder, to NAME.infeasible.txt (named in the message; the results folder keeps the previous run).
 Look for demand that exceeds supply plus tie-line limits, voltage limits a load cannot meet, storage end-state
-requirements that cannot be met, or bounds that contradict each other. If the relaxation is feasible, the conflict lies in on/off and integer decisions.
+requirements that cannot be met, or bounds that contradict each other. If the relaxation is feasible, the
+conflict lies in on/off and integer decisions.
 """),
     "E0602": ("unbounded model", """
 The objective can decrease without limit: some variable can grow forever while lowering the cost, for
