@@ -327,6 +327,15 @@ minimize vdi
     assert d.code == "E0506" and "no network" in d.message and d.span.text == "vdi"
 
 
+def test_a_broken_network_is_reported_once():
+    """`losses` of a network with errors of its own: the network's error, not also `no network`."""
+    with pytest.raises(MgdError) as e:
+        mgdsl.loads(NET.replace("FORM", "distflow_socp").replace("buses 1 .. 2", "buses 1 .. 2\n    buses 3")
+                    + "minimize losses")
+    codes = [d.code for d in e.value.diagnostics]
+    assert codes and "E0506" not in codes and "E0101" not in codes
+
+
 def test_unknown_objective_names_what_can_be_minimized():
     (d,) = _error("objective loss_cost: yuan = 0.2 yuan/kWh * losses\nminimize los")
     assert d.code == "E0101"

@@ -72,7 +72,7 @@ def objective_terms(low, obj: ObjectiveIR, cost_terms) -> tuple[list, float]:
         if isinstance(q, BuiltinQuantity):
             if q.name == "cost":
                 parts, c = cost_terms()
-                terms += [k * t for t in parts]
+                terms += parts if k == 1.0 else [k * t for t in parts]
                 constant += k * c
             elif low.network is None or q.owner != low.network.net.name:
                 continue                         # the network's share, lowered in the network's part

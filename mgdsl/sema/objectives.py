@@ -263,6 +263,8 @@ class ObjectiveChecker:
     def unavailable(self, ref: ast.Ref) -> None:
         name = ref.name
         net = self.network
+        if net is None and any(isinstance(i, ast.Network) for i in self.c.program.main.items):
+            return                          # a network with errors of its own, already reported
         if net is None:
             self.diag.error("E0506", f"`{name}` is not available: the system has no network", ref.span,
                             "needs a network",
