@@ -390,7 +390,7 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
     from .progress import ATCProgress, progress_mode
 
     console = Console(stderr=as_json, highlight=False, soft_wrap=True)
-    written = []
+    written, target = [], None
     try:
         system = _load(file)
         options = _options_or_usage(system, kw)
@@ -416,10 +416,16 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
                 if plot:
                     written += _atc_figures(run, central, staging)
     except MgdError as e:
+        from .report import write_full_report
+
+        write_full_report(e, target)            # an infeasible part's whole report (E0601), beside the folder
         _fail(e, as_json, _color(None))
     if target is not None:
+        from .report import remove_full_report
+
         summary["output"] = str(target)
         written = moved(written, staging, target)
+        remove_full_report(target)
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=float))
     else:

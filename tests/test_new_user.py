@@ -488,3 +488,22 @@ def test_an_overloaded_94_bus_day_is_reported_within_its_bound():
     assert any(label.message == "loads" for label in d.secondary)
     assert len([x for x in d.details if x.startswith("conflict:")]) > len(
         [n for n in d.notes if n.startswith("conflict:")])
+
+
+def test_a_decomposed_solve_writes_the_whole_infeasibility_report_too(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from mgdsl.cli import main
+    from mgdsl.solve import centralized
+
+    monkeypatch.setattr(centralized, "_SHOWN_GROUPS", 1)
+    path = tmp_path / "m.mgd"
+    out = tmp_path / "results" / "m"
+    path.write_text(OVER_TIE)
+    r = CliRunner().invoke(main, ["solve", str(path), "--decompose", "atc", "-o", str(out)])
+    assert r.exit_code == 1 and "E0601" in r.output
+    report = tmp_path / "results" / "m.infeasible.txt"
+    assert f"is in {report}" in r.output and report.read_text().startswith("error[E0601]")
+    path.write_text(OVER_TIE.replace("150 kW]", "90 kW]"))
+    assert CliRunner().invoke(main, ["solve", str(path), "--decompose", "atc", "-o", str(out)]).exit_code == 0
+    assert not report.exists()
