@@ -433,14 +433,15 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
         console.print(f"{state} after {atc['iterations']} iterations: max inconsistency "
                       f"{atc['final_inconsistency_pu']:.3e} p.u., objective [bold]{_objective_text(summary)}[/bold]")
         _print_objectives(console, summary)
-        from .report import comparison_lines, comparison_table, time_line
+        from .report import comparison_lines, comparison_table, method_label, time_line
 
         console.print(time_line(summary), markup=False)
         if central is not None:
             from rich.table import Table
 
             header, rows = comparison_table(summary)
-            table = Table(*header, title="ATC against the centralized solve", box=None, pad_edge=False)
+            table = Table(*header, title=f"{method_label(summary)} against the centralized solve", box=None,
+                          pad_edge=False)
             for row in rows:
                 table.add_row(*row)
             console.print(table)

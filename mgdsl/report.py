@@ -86,6 +86,11 @@ def add_comparison(summary: dict, comparison: dict) -> None:
     summary["timings_s"]["compare_centralized"] = round(comparison["centralized_seconds"], 4)
 
 
+def method_label(summary: dict) -> str:
+    """ATC or ADMM: the update rule the decomposed run used."""
+    return str(summary["atc"].get("options", {}).get("method", "atc")).upper()
+
+
 def time_line(summary: dict) -> str:
     """What the total time of an ATC run was spent on; the parts add up to the total."""
     timings, atc = summary["timings_s"], summary["atc"]["time_s"]
@@ -93,7 +98,8 @@ def time_line(summary: dict) -> str:
     read = timings.get("parse", 0.0) + timings.get("check", 0.0)
     atc_s = timings.get("atc", 0.0)
     parts = [f"reading and checking the model {read:.2f} s",
-             f"ATC {atc_s:.2f} s (build {atc['build']:.2f} s, subproblem solves {atc['subproblem_solves']:.2f} s, "
+             f"{method_label(summary)} {atc_s:.2f} s (build {atc['build']:.2f} s, "
+             f"subproblem solves {atc['subproblem_solves']:.2f} s, "
              f"coordination {atc['coordination']:.2f} s)"]
     counted = read + atc_s
     if "compare_centralized" in timings:
@@ -108,8 +114,8 @@ def comparison_table(summary: dict) -> tuple[list[str], list[list[str]]]:
     """The header and rows of the ATC-against-centralized table."""
     c, atc = summary["atc"]["compare"], summary["atc"]
     header = ["method", f"total cost ({summary['currency']})", "gap", "iterations", "time (s)"]
-    rows = [["ATC", f"{atc['objective']:,.2f}", f"{100 * c['relative_gap']:+.4f} %", str(atc["iterations"]),
-             f"{summary['timings_s'].get('atc', 0.0):.2f}"],
+    rows = [[method_label(summary), f"{atc['objective']:,.2f}", f"{100 * c['relative_gap']:+.4f} %",
+             str(atc["iterations"]), f"{summary['timings_s'].get('atc', 0.0):.2f}"],
             ["centralized", f"{c['centralized_objective']:,.2f}", "", "", f"{c['centralized_seconds']:.2f}"]]
     return header, rows
 
