@@ -113,7 +113,9 @@ def time_line(summary: dict) -> str:
 def comparison_table(summary: dict) -> tuple[list[str], list[list[str]]]:
     """The header and rows of the ATC-against-centralized table."""
     c, atc = summary["atc"]["compare"], summary["atc"]
-    header = ["method", f"total cost ({summary['currency']})", "gap", "iterations", "time (s)"]
+    name, unit = summary.get("objective_name") or "cost", summary.get("objective_unit") or summary["currency"]
+    label = f"total cost ({summary['currency']})" if name == "cost" else f"objective {name} ({unit})"
+    header = ["method", label, "gap", "iterations", "time (s)"]
     rows = [[method_label(summary), f"{atc['objective']:,.2f}", f"{100 * c['relative_gap']:+.4f} %",
              str(atc["iterations"]), f"{summary['timings_s'].get('atc', 0.0):.2f}"],
             ["centralized", f"{c['centralized_objective']:,.2f}", "", "", f"{c['centralized_seconds']:.2f}"]]
