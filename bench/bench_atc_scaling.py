@@ -142,8 +142,8 @@ def timed_atc(ir, options: ATCOptions) -> tuple[object, float, SolverClock | Non
     plain = getattr(atc_mod, "make_executor", None)
     clocks: list[SolverClock] = []
     if plain is not None:
-        def clocked(name, workers=None):
-            clocks.append(SolverClock(plain(name, workers)))
+        def clocked(name, workers=None, **kw):
+            clocks.append(SolverClock(plain(name, workers, **kw)))
             return clocks[-1]
         atc_mod.make_executor = clocked
     try:
