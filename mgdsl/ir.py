@@ -247,6 +247,7 @@ class SystemIR:
     objectives: dict[str, ObjectiveIR] = field(default_factory=dict)   # the built-ins available, then declared
     objective: ObjectiveIR | None = None          # the one minimized (`minimize`); None: cost
     warnings: list = field(default_factory=list)  # W-coded diagnostics of the check (mgdsl check prints them)
+    uncertain: dict[str, Span] = field(default_factory=dict)   # `uncertain profile` name -> its declaration
 
     def owners(self) -> list[str]:
         """The subsystems: the network (if any) then each microgrid."""

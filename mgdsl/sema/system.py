@@ -26,8 +26,12 @@ MIN_STEP_H, MAX_STEP_H = 1 / 3600, 8784.0
 
 
 class SystemChecker:
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, profile_scales: dict | None = None):
         self.program = program
+        # `uncertain profile`s: name -> its name's span; `profile_scales` multiplies their values (mgdsl/studies/igdt.py
+        # checks the program again with a profile scaled to see where it enters the model)
+        self.uncertain: dict[str, object] = {}
+        self.profile_scales = profile_scales or {}
         self.diag = Collector()
         self.templates: dict[str, TemplateIR] = {}
         self.env: dict[str, Const] = {}
@@ -156,7 +160,8 @@ class SystemChecker:
         self.diag.raise_if_any()
         return SystemIR(self.steps or 0, self.dt_h, self.templates, self.instances, network, microgrids,
                         cluster_irs, switch_irs, couple_irs, currency, decompose, main.file.path,
-                        [m.file.path for m in self.program.modules], objectives, minimized)
+                        [m.file.path for m in self.program.modules], objectives, minimized,
+                        uncertain=dict(self.uncertain))
 
     # ------------------------------------------------------------------ declarations
     def poison(self, name: str) -> None:
@@ -247,6 +252,17 @@ class SystemChecker:
                 c = Const(c.value, u[1], c.zero)
         if isinstance(item, ast.Profile) and not c.is_series and self.steps is not None:
             c = Const(np.full(self.steps, float(c.value)), c.dim)
+        if isinstance(item, ast.Profile) and item.uncertain:
+            if np.any(np.asarray(c.value) < 0):
+                self.diag.error("E0404", f"uncertain profile `{item.name}` has negative values", item.value.span,
+                                "a forecast of at least 0 at every step",
+                                help="an uncertain profile varies within (1 - a) .. (1 + a) times its forecast, so it "
+                                     "must be non-negative: declare the forecast of a non-negative quantity")
+                self.poison(item.name)
+                return
+            self.uncertain[item.name] = item.name_span
+            if item.name in self.profile_scales:
+                c = Const(np.asarray(c.value, dtype=float) * self.profile_scales[item.name], c.dim)
         if not self.count_series([c.value], item.name_span):
             self.poison(item.name)
             return
@@ -726,5 +742,7 @@ def _arg_hint(want, got) -> str:
     return f"give a value in {units.describe(want)}; other units of the same dimension are converted"
 
 
-def check_program(program: Program) -> SystemIR:
-    return SystemChecker(program).check()
+def check_program(program: Program, profile_scales: dict | None = None) -> SystemIR:
+    """The checked system. `profile_scales` (uncertain profile -> factor, a number or one per step) multiplies those
+    profiles' values: the IGDT study checks the program so to find where each one enters the model."""
+    return SystemChecker(program, profile_scales).check()

@@ -116,6 +116,7 @@ class Profile(Stmt):
     unit: str | None
     value: Expr
     name_span: Span
+    uncertain: bool = False   # `uncertain profile`: a forecast that `mgdsl igdt` varies within an envelope
 
 
 @dataclass(eq=False)

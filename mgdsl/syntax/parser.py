@@ -120,6 +120,8 @@ def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: SourceFile, c
         hint += "; a quantity has one unit, written without spaces (`yuan/kWh`, `kW/h`)"
     if tok.type == "NAME" and tok.value in ("t", "first", "last"):
         hint += f"; `{tok.value}` is reserved for time indexing"
+    if re.search(r"(^|\s)uncertain\s*$", file.text[:start]) and tok.value != "profile":
+        hint = "only a profile can be uncertain: write `uncertain profile NAME = ...`"
     if tok.type == "_NL":
         message = "unexpected end of line"
         hint += "; an expression may continue on the next line only inside ( ) or after an operator"
@@ -201,8 +203,9 @@ class _Builder:
         return ast.Horizon(sp, self.qty(steps, None), self.qty(num, unit))
 
     def s_profile(self, t, sp):
-        name, unit, value = t.children
-        return ast.Profile(sp, name.value, unit.value if unit else None, self.expr(value), self.span(name))
+        uncertain, name, unit, value = t.children
+        return ast.Profile(sp, name.value, unit.value if unit else None, self.expr(value), self.span(name),
+                           uncertain is not None)
 
     def s_let(self, t, sp):
         name, unit, value = t.children
