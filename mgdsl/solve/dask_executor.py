@@ -170,9 +170,14 @@ class DaskExecutor:
                                help="start workers with `dask worker " + address + "` (in an environment where "
                                     "mgdsl is installed)") from None
 
-    def _running_workers(self) -> list[str]:
+    def _workers(self) -> dict[str, str]:
+        """The scheduler's workers now: address -> status (running, paused, closing, ...)."""
         info = self.client.scheduler_info(n_workers=-1)
-        return sorted(a for a, w in info.get("workers", {}).items() if w.get("status", "running") == "running")
+        return {a: str(w.get("status", "running")) for a, w in info.get("workers", {}).items()}
+
+    def _running_workers(self) -> list[str]:
+        """The workers new actors may go to."""
+        return sorted(a for a, status in self._workers().items() if status == "running")
 
     def _check_workers(self, addresses: list[str]) -> None:
         """Every worker must run this mgdsl (an existing cluster may have been started elsewhere)."""
@@ -207,7 +212,7 @@ class DaskExecutor:
                     actor = future.result(timeout=self.poll)
                 break
             except TimeoutError:
-                if address not in self._running_workers():
+                if address not in self._workers():
                     self.slots[k] = _Slot(address, future, None)
                     raise WorkerGone(k, "it left the cluster while its parts were placed") from None
                 if time.monotonic() > deadline:
@@ -237,7 +242,7 @@ class DaskExecutor:
                                [f"client status: {getattr(self.client, 'status', None)}"])
         if slot.future.status != "finished":
             return f"the scheduler marked its actor {slot.future.status}"
-        if slot.address not in self._running_workers():
+        if slot.address not in self._workers():      # paused or busy is still there: its actor answers
             return "it left the cluster"
         return None
 
