@@ -341,14 +341,17 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
               help="Solve by analytical target cascading (network parent, microgrid or cluster children).")
 @click.option("--compare", is_flag=True, help="With --decompose: also solve centrally and report the gap.")
 @click.option("--plot", is_flag=True, help="Also write PNG figures into the results folder.")
+@click.option("--report", is_flag=True, help="Also write report.html (interactive figures, self-contained) into the "
+                                             "results folder.")
 @allow_read_option
 @atc_options
 def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | None, mip_gap: float | None,
-          no_save: bool, decompose: str | None, compare: bool, plot: bool, mip_prices: bool, **kw) -> None:
+          no_save: bool, decompose: str | None, compare: bool, plot: bool, mip_prices: bool, report: bool,
+          **kw) -> None:
     """Solve FILE with HiGHS and write results (netCDF + CSV per template, summary.json)."""
     t0 = time.perf_counter()
     if decompose:
-        _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot)
+        _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot, report)
         return
     from .files import moved, results_folder
 
@@ -366,6 +369,8 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
                     from .plot import plot_all
 
                     written += plot_all(results, staging)
+                if report:
+                    written.append(_write_report(staging))
     except MgdError as e:
         from .report import write_full_report
 
@@ -383,7 +388,14 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
     _print_summary(results.summary, written)
 
 
-def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> None:
+def _write_report(folder: Path) -> Path:
+    """report.html of a results folder being written (its staging folder: the report joins the same swap)."""
+    from .report_html import write_report
+
+    return write_report(folder)
+
+
+def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False, report=False) -> None:
     from rich.console import Console
 
     from .files import moved, results_folder
@@ -415,6 +427,8 @@ def _solve_atc(file, out_dir, as_json, no_save, compare, kw, t0, plot=False) -> 
                 written = run.results.write_into(staging)
                 if plot:
                     written += _atc_figures(run, central, staging)
+                if report:
+                    written.append(_write_report(staging))
     except MgdError as e:
         from .report import write_full_report
 
@@ -495,6 +509,30 @@ def plot_cmd(results_dir: str, out_dir: str | None) -> None:
             raise click.ClickException(f"cannot plot {results_dir}: {e}") from None
     for p in written:
         click.echo(str(p))
+
+
+@main.command("report")
+@click.argument("results_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False), default=None,
+              help="The HTML file to write (default: RESULTS_DIR/report.html).")
+def report_cmd(results_dir: str, out_file: str | None) -> None:
+    """Write report.html of a results folder: summary, costs, dispatch, voltages, line loading, storage, ATC
+    convergence and the studies found in it, as interactive figures in one self-contained page."""
+    from .files import results_folder
+    from .report_html import REPORT, write_report
+
+    if not (Path(results_dir) / "summary.json").is_file():
+        raise click.ClickException(f"{results_dir} is not a results folder (no summary.json): "
+                                   "write one with `mgdsl solve`")
+    if out_file is not None:
+        written = write_report(results_dir, out_file)
+    else:
+        # the report joins the folder's files and the folder is swapped in whole, as `mgdsl plot` does; its lock
+        # also keeps a solve from replacing the results while they are read
+        with results_folder(Path(results_dir), keep="all", check_first=False) as staging:
+            write_report(results_dir, staging / REPORT)
+        written = Path(results_dir) / REPORT
+    click.echo(str(written))
 
 
 @main.group()

@@ -170,6 +170,10 @@ def collect(low: Lowered) -> Results:
         if ln.sell is not None:
             ds["sell"] = ln.sell.solution.assign_attrs(units="kW", description="sale at the slack bus")
         ds.attrs["base_kva"] = net.base_kva
+        ds.attrs["base_kv"] = net.base_kv
+        # the lines' current limits, for their loading (report.html); NaN where a line has none
+        ds["i_max"] = xr.DataArray([x.i_max_a for x in net.lines], coords={"line": ds["P"]["line"].values},
+                                   dims="line", attrs={"units": "A", "description": "current limit (NaN: none)"})
         if ln.l is not None:
             # the relaxation gap of l v_from >= P^2 + Q^2 (p.u.): near zero when the relaxation is tight
             l_sol = ln.l.solution
