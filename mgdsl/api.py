@@ -26,6 +26,7 @@ class System:
     timings: dict[str, float] = field(default_factory=dict)
     _lowered: Lowered | None = None
     _main_span: object = None
+    _program: object = None          # the parsed program, checked again by studies (IGDT scales a profile)
 
     @property
     def name(self) -> str:
@@ -93,6 +94,27 @@ class System:
         add_network_figures(results)
         add_objectives(self.ir, results)
         return results
+
+    # ------------------------------------------------------------------ studies (mgdsl/studies, docs/studies.md)
+    def checked_with(self, profile_scales: dict) -> SystemIR:
+        """The system checked again with these uncertain profiles multiplied (name -> a factor, or one per step)."""
+        if self._program is None:
+            raise ValueError("this System was built without its program; load it with mgdsl.load or mgdsl.loads")
+        return check_program(self._program, profile_scales)
+
+    def pareto(self, minimize: str, bound, points: int = 10, **options):
+        """The epsilon-constraint Pareto front of `minimize` against the objectives in `bound`, with fuzzy
+        memberships and the min-max compromise: a ParetoFront (mgdsl/studies/pareto.py)."""
+        from .studies.pareto import pareto
+
+        return pareto(self, minimize, [bound] if isinstance(bound, str) else list(bound), points, **options)
+
+    def igdt(self, uncertain=None, budgets=(0.02, 0.05, 0.1), **options):
+        """Information-gap robustness (and opportunity) of the objective against the uncertain profiles, one
+        uncertainty radius per cost budget: an IGDTResult (mgdsl/studies/igdt.py)."""
+        from .studies.igdt import igdt
+
+        return igdt(self, [uncertain] if isinstance(uncertain, str) else uncertain, list(budgets), **options)
 
     # ------------------------------------------------------------------ decomposition
     def atc_options(self, **overrides):
@@ -219,4 +241,4 @@ def _build(src: SourceFile, t0: float, allow_read: ReadDirs = None) -> System:
     t1 = time.perf_counter()
     ir = check_program(program)
     t2 = time.perf_counter()
-    return System(ir, {"parse": t1 - t0, "check": t2 - t1}, None, program.main.file.span(0, 0))
+    return System(ir, {"parse": t1 - t0, "check": t2 - t1}, None, program.main.file.span(0, 0), program)

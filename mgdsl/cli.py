@@ -612,6 +612,146 @@ def study_initial(file, out_dir, seeds, **kw):
     _study(file, out_dir, kw, "initial_values", lambda ir, out, o, p: initial_values(ir, out, o, seeds, p))
 
 
+# ---------------------------------------------------------------- studies of one built model (docs/studies.md)
+def _names(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _budgets(ctx, param, value) -> list[float]:
+    """"2%,5%,10%" or "0.02,0.05" -> [0.02, 0.05, 0.1]."""
+    out = []
+    for item in _names(value):
+        try:
+            out.append(float(item[:-1]) / 100 if item.endswith("%") else float(item))
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: budgets are percentages (5%) or fractions (0.05), "
+                                     "comma-separated") from None
+        if not math.isfinite(out[-1]) or out[-1] < 0:
+            raise click.BadParameter(f"{item!r}: a budget is a non-negative fraction of the base objective")
+    if not out:
+        raise click.BadParameter("give at least one budget, like 2%,5%,10%")
+    return out
+
+
+def _study_run(file, out_dir, as_json, sub, run, write):
+    """Load FILE, run the study with progress lines (stderr with --json), write its folder (results/NAME/SUB by
+    default) whole; return (the study's result, the folder or None)."""
+    from rich.console import Console
+
+    from .files import moved, results_folder
+
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True)
+    target = None
+    try:
+        system = _load(file)
+        target = Path(out_dir) if out_dir else Path("results") / system.name / sub
+        with results_folder(target, check_first=True) as staging:
+            result = run(system, lambda line: console.print(line, markup=False))
+            written = moved(write(result, staging), staging, target)
+    except MgdError as e:
+        _fail(e, as_json, _color(None))
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    return result, target, written, console
+
+
+@main.command("pareto")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--minimize", "minimize", required=True, help="The objective to minimize (cost, losses, vdi, or one "
+              "declared with `objective`).")
+@click.option("--bound", "bound", required=True, help="Comma-separated objectives bounded by epsilon, swept "
+              "between their best and worst values in the payoff table.")
+@click.option("--points", type=int, default=10, show_default=True, help="Epsilon values per bounded objective.")
+@click.option("--grid", type=click.Choice(["full", "diagonal"]), default="full", show_default=True,
+              help="full: every combination of the bounds' values (points^bounds solves); diagonal: all bounds "
+                   "moved together (points solves).")
+@click.option("--loss-weight", default="auto", show_default=True,
+              help="Weight on losses that keeps the SOC relaxation exact when vdi is in the front: auto, 0 (none) "
+                   "or a number (the minimized vdi's unit per kWh).")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for pareto.csv, payoff.csv, pareto.json, pareto.png and compromise/ "
+                   "(default: results/NAME/pareto).")
+@click.option("--time-limit", type=float, default=None, help="Solver time limit per solve, in seconds.")
+@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap per solve (models with integers).")
+@click.option("--json", "as_json", is_flag=True, help="Print the study (pareto.json) on stdout; progress on stderr.")
+@allow_read_option
+def pareto_cmd(file, minimize, bound, points, grid, loss_weight, out_dir, time_limit, mip_gap, as_json):
+    """Epsilon-constraint Pareto front of FILE: minimize one objective with the others bounded, fuzzy memberships
+    and the min-max compromise (paper 003, Fig. 1)."""
+    if loss_weight not in ("auto",):
+        try:
+            loss_weight = float(loss_weight)
+        except ValueError:
+            raise click.BadParameter("auto, 0 or a number", param_hint="--loss-weight") from None
+
+    def run(system, progress):
+        return system.pareto(minimize, _names(bound), points, grid=grid, loss_weight=loss_weight,
+                             time_limit=time_limit, mip_gap=mip_gap, progress=progress)
+
+    front, target, written, console = _study_run(file, out_dir, as_json, "pareto", run,
+                                                 lambda f, staging: f.write_into(staging))
+    data = front.to_json()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    counts = data["counts"]
+    console.print(f"[bold]{file}[/bold]: {counts['points']} epsilon points, {counts['solved']} solved "
+                  f"({counts['distinct']} distinct), {counts['infeasible']} infeasible, in "
+                  f"{front.timings['total']:.1f} s (model built once in {front.timings['build']:.1f} s)")
+    for k in front.objectives:
+        console.print(f"  {k}: best {front.best[k]:,.6g}, worst {front.worst[k]:,.6g} {front.units[k]}")
+    c = data["compromise"]
+    if c is not None:
+        values = ", ".join(f"{k} {v:,.6g} {front.units[k]}" for k, v in c["values"].items())
+        console.print(f"compromise (point {c['point']}, smallest membership {c['min_membership']:.3f}): {values}")
+    for note in front.notes:
+        console.print(f"[bold yellow]note[/bold yellow]: {note}")
+    console.print(f"written to {target}/ ({len(written)} files)")
+
+
+@main.command("igdt")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--uncertain", default=None, help="Comma-separated uncertain profiles to vary (default: every "
+              "profile declared `uncertain profile`).")
+@click.option("--budget", "budgets", default="2%,5%,10%", show_default=True, callback=_budgets,
+              help="Comma-separated budgets: how far the objective may rise (robust) or should fall (opportunity), "
+                   "in % of the base case or as fractions.")
+@click.option("--mode", type=click.Choice(["both", "robust", "opportunity"]), default="both", show_default=True,
+              help="Risk-averse robustness, opportunity seeking, or both.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for igdt.csv, igdt.json, robustness.png and the schedules (default: results/NAME/igdt).")
+@click.option("--time-limit", type=float, default=None, help="Solver time limit per solve, in seconds.")
+@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap per solve (models with integers).")
+@click.option("--json", "as_json", is_flag=True, help="Print the study (igdt.json) on stdout; progress on stderr.")
+@allow_read_option
+def igdt_cmd(file, uncertain, budgets, mode, out_dir, time_limit, mip_gap, as_json):
+    """Information gap decision theory on FILE: the largest uncertainty radius of its uncertain profiles that keeps
+    the objective within each budget (risk-averse), and the smallest that can bring it down (opportunity)."""
+    modes = ["robust", "opportunity"] if mode == "both" else [mode]
+
+    def run(system, progress):
+        return system.igdt(_names(uncertain) if uncertain else None, budgets, modes=modes, time_limit=time_limit,
+                           mip_gap=mip_gap, progress=progress)
+
+    result, target, written, console = _study_run(file, out_dir, as_json, "igdt", run,
+                                                  lambda r, staging: r.write_into(staging))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    console.print(f"[bold]{file}[/bold]: base {result.objective_name} {result.base_objective:,.6g} {result.unit}; "
+                  f"uncertain {', '.join(result.uncertain)}; {result.timings['total']:.1f} s")
+    for row in result.table().to_dict(orient="records"):
+        alpha = (f"alpha {100 * row['alpha']:.4g} %" + (" (capped)" if row["capped"] else "")
+                 if math.isfinite(row["alpha"]) else row["status"])
+        console.print(f"  {row['mode']:<11} budget {100 * row['budget']:g} %: {alpha}; objective "
+                      f"{row['objective']:,.6g} {result.unit} (at the forecast {row['nominal']:,.6g})"
+                      if math.isfinite(row["alpha"]) else f"  {row['mode']:<11} budget {100 * row['budget']:g} %: "
+                      f"{alpha}")
+    for note in result.notes:
+        console.print(f"[bold yellow]note[/bold yellow]: {note}")
+    console.print(f"written to {target}/ ({len(written)} files)")
+
+
 @main.group("import")
 def import_group() -> None:
     """Import a network: lines.csv, loads.csv and a system file with the feeder alone (docs/import.md)."""

@@ -258,6 +258,27 @@ import mgdsl or run another version of it, or a local cluster could not be start
 reason. Check the address (`dask scheduler` prints it), start workers with `dask worker ADDRESS` in an
 environment where the same mgdsl is installed, or leave `--scheduler` out to start a local cluster.
 """),
+    # ---- E08xx: studies (mgdsl pareto, mgdsl igdt; docs/studies.md)
+    "E0801": ("objective not usable by the study", """
+`mgdsl pareto` (and `System.pareto`) names objectives the system does not have, names one twice, or names one
+whose value is not linear. The objectives are the built-ins the network makes available (`cost`; `losses` under
+`distflow_socp`; `vdi` with a network) and those declared with `objective NAME: UNIT = EXPR`; the message lists
+them. The front bounds each objective but the minimized one by a row of the model (`value <= epsilon`), so an
+objective with a quadratic cost term (a Microturbine's `a * p^2`) cannot be one; `mgdsl igdt` bounds the
+minimized objective in the same way. Declare a linear objective, or make the cost piecewise linear.
+"""),
+    "E0802": ("profile not usable by IGDT", """
+`mgdsl igdt` varies the profiles declared `uncertain profile NAME = ...` within (1 - a) .. (1 + a) times their
+forecast and finds the largest radius a whose worst case keeps the objective within its budget (and the
+smallest whose best case brings it down). That is one linear program when each uncertain profile enters the
+model linearly, at its own step, in the bounds and right-hand sides of constraints and in constant cost terms,
+as the availability of the standard library's Wind and PV does (0 <= p <= p_max * profile). This error names a
+profile that is not declared uncertain (`--uncertain` chooses among the declared ones), or one that enters the
+model where no fixed schedule can meet every value of its envelope: an equality (a carrier balance through a
+load or a fixed injection, the network's loads, a coupling), a coefficient of a variable (a price, a
+conversion factor), or the series as a whole (`max`, `mean`, `sum` of it). Make the uncertain quantity a
+bound (a curtailable generation), or leave the profile certain.
+"""),
     # ---- E07xx: writing output (exit code 5)
     "E0701": ("cannot write results", """
 mgdsl could not write its output (a results folder, a model file, figures, a study or a formatted file):

@@ -32,6 +32,10 @@ def render_case(path: Path) -> tuple[str, set[str]]:
         system = mgdsl.load(GOLDEN / path.name)
         if action == "solve":
             system.solve(**options)
+        elif action == "pareto":            # `# golden: pareto MINIMIZE BOUND,...`
+            system.pareto(words[1], words[2].split(","), points=2)
+        elif action == "igdt":              # `# golden: igdt [PROFILE,...]`
+            system.igdt(words[1].split(",") if len(words) > 1 else None, [0.05])
     except MgdError as err:
         return err.render(color=False) + "\n", {d.code for d in err.diagnostics}
     if system.warnings:             # a W code: the model is valid; its warnings are the report
