@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements.txt
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup run test test-all test-newest lint lock fmt-check bench-setup bench clean
+.PHONY: setup run test grammar-snapshots test-all test-newest lint lock fmt-check bench-setup bench clean
 
 setup: $(STAMP)
 
@@ -20,10 +20,24 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PIP) install --quiet --no-build-isolation -c $(LOCK) -e ".[dev]"
 	touch $(STAMP)
 
+# The editor grammar's tests (tests/test_grammar.py) run on node with the npm packages pinned by
+# editors/vscode/package-lock.json: installed by `npm ci` when npm is present; without it those tests are skipped.
+NPM := $(shell command -v npm 2>/dev/null)
+EDITOR_TOOLS := $(if $(NPM),editors/vscode/node_modules/.package-lock.json)
+
+editors/vscode/node_modules/.package-lock.json: editors/vscode/package-lock.json editors/vscode/package.json
+	cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# rewrite the grammar's snapshots (editors/vscode/test/snap) after a deliberate change of the grammar, the stdlib
+# or a model; review the diff and commit it
+grammar-snapshots: setup $(EDITOR_TOOLS)
+	MGDSL_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/test_grammar.py -k snapshots
+
 run: setup
 	$(BIN)/mgdsl solve models/example.mgd
 
-test: setup
+test: setup $(EDITOR_TOOLS)
 	$(BIN)/python -m pytest -q
 
 # also the slow tests (property tests and fuzzing with more examples)
