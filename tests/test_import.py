@@ -289,3 +289,79 @@ def test_cli_import_errors(tmp_path):
     run = _mgdsl("import", "pandapower", str(bad), "-o", str(tmp_path / "y"))
     assert run.returncode == 1 and "not a pandapower network" in run.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+# ------------------------------------------------------------------------------------------ `from` in a model
+FROM = """horizon 2 steps of 1 h
+profile shape = [1.0, 0.5]
+
+network dn {{
+    from {source}
+    formulation distflow_socp
+{extra}    slack {slack} buys at 0.5 yuan/kWh
+}}
+"""
+
+
+def _model(tmp_path, source, slack=1, extra=""):
+    path = tmp_path / "m.mgd"
+    path.write_text(FROM.format(source=source, slack=slack, extra=extra))
+    return path
+
+
+def test_from_matpower_in_a_model_scaled_by_a_profile(tmp_path):
+    import mgdsl
+
+    system = mgdsl.load(_model(tmp_path, 'matpower("case33bw") * shape'))
+    net = system.ir.network
+    assert (net.base_kva, net.base_kv, net.slack_bus, len(net.buses), len(net.lines)) == (10000.0, 12.66, 1, 33, 32)
+    assert (net.vmin, net.vmax) == (0.9, 1.1)                    # the case's limits
+    results = system.solve()
+    feeder = from_matpower("case33bw")
+    p, q = feeder.load_pu()
+    for t, factor in enumerate([1.0, 0.5]):
+        pf = radial_power_flow(feeder.buses, feeder.slack, feeder.line_pu(), p * factor, q * factor)
+        losses = float(results["dn"]["losses"].sel(t=t).sum())
+        assert losses == pytest.approx(float(pf.losses.sum()) * 10_000, rel=2e-3)
+        assert np.allclose(results["dn"]["vm"].sel(t=t).values, pf.vm, atol=2e-4)
+
+
+def test_from_pandapower_in_a_model(tmp_path):
+    import mgdsl
+
+    shutil_copy = (tmp_path / "cigre_mv.json")
+    shutil_copy.write_bytes((PANDAPOWER / "cigre_mv.json").read_bytes())
+    system = mgdsl.load(_model(tmp_path, 'pandapower("cigre_mv.json")', slack=0,
+                               extra="    voltage 0.85 .. 1.1 pu\n"))
+    net = system.ir.network
+    assert (net.base_kv, net.slack_bus, len(net.lines), net.vmin) == (20.0, 0, 14, 0.85)
+    assert net.load_p.sum(axis=0)[0] == pytest.approx(from_pandapower(shutil_copy).loads["p_kw"].sum())
+
+
+@pytest.mark.parametrize("source, slack, extra, message", [
+    ('matpower("case33bw")', 2, "", "the imported network is fed at bus 1, not 2"),
+    ('matpower("case33bw")', 1, "    base 1 MVA, 11 kV\n", "the imported network is at 12.66 kV, not 11 kV"),
+    ('matpower("case33xx")', 1, "", "cannot import case33xx: MATPOWER has no case `case33xx`"),
+    ('pandapower("../elsewhere.json")', 1, "", "is outside the folders this model may read"),
+    ('csv("lines.csv")', 1, "", "`from` takes an imported network"),
+])
+def test_from_errors_are_located(tmp_path, source, slack, extra, message):
+    import mgdsl
+    from mgdsl.diagnostics import MgdError
+
+    with pytest.raises(MgdError) as err:
+        mgdsl.load(_model(tmp_path, source, slack, extra))
+    text = err.value.render(color=False)
+    assert message in text, text
+    assert not [d for d in err.value.diagnostics if d.code == "E0502"]      # no cascade: no "no buses", no radial
+
+
+def test_from_is_printed_back(tmp_path):
+    from mgdsl.sema.loader import read_source
+    from mgdsl.syntax.parser import parse
+    from mgdsl.syntax.printer import format_module
+
+    path = _model(tmp_path, 'matpower("case33bw") * shape')
+    text = format_module(parse(read_source(path)))
+    assert '    from matpower("case33bw") * shape\n' in text
+    assert format_module(parse(read_source(path))) == path.read_text()

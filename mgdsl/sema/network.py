@@ -11,7 +11,7 @@ from ..diagnostics import Collector, Label
 from ..ir import LineIR, NetworkIR
 from ..syntax import ast
 from . import units
-from .limits import MAGNITUDE_TEXT, MAX_BUS_NUMBER, MAX_BUS_STEPS, MAX_BUSES, MAX_MAGNITUDE
+from .limits import MAGNITUDE_TEXT, MAX_BUS_NUMBER, MAX_BUS_STEPS, MAX_BUSES, MAX_DATA_BYTES, MAX_MAGNITUDE
 from .values import Evaluator, Failed, cell_number, cell_text, check_magnitude, convert, not_a_number
 
 FORMULATIONS = ("lindistflow", "distflow_socp")
@@ -89,9 +89,28 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
         seen[type(s)] = s
         return True
 
+    # `from matpower("case33bw")`: the imported network gives the base values, voltage limits, buses, lines and
+    # loads; statements written beside it override the base power and the limits, and add lines and loads
+    source = next((s for s in net.body if isinstance(s, ast.NetFrom)), None)
+    feeder = None
+    if source is not None:
+        try:
+            feeder = _imported(source, ev)
+        except Failed:
+            pass
+        if feeder is not None:
+            base_kva, base_kv = feeder.base_mva * 1000.0, feeder.base_kv
+            vmin, vmax = feeder.vmin, feeder.vmax
     buses = _declared_buses(net, diag, steps)
+    if feeder is not None and not any(isinstance(s, ast.NetBuses) for s in net.body):
+        if len(feeder.buses) > MAX_BUSES or len(feeder.buses) * steps > MAX_BUS_STEPS:
+            diag.error("E0004", f"the imported network's {len(feeder.buses):,} buses over {steps:,} steps exceed "
+                                "mgdsl's size limits", source.span, "too large",
+                       help="docs/language.md, section Limits")
+        else:
+            buses = list(feeder.buses)
     bus_set = set(buses)
-    lines_incomplete = False
+    lines_incomplete = source is not None and feeder is None
     for s in net.body:
         if not once(s):
             continue
@@ -109,7 +128,12 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
                                    help="write e.g. `base 1 MVA, 12.66 kV`")
                 if p is not None and p > 0:
                     base_kva = p
-                if v is not None and v > 0:
+                if v is not None and v > 0 and feeder is not None and abs(v - feeder.base_kv) > 1e-9 * v:
+                    diag.error("E0403", f"the imported network is at {feeder.base_kv:g} kV, not {v:g} kV",
+                               s.voltage.span, "another voltage", secondary=[Label(source.span, "imported here")],
+                               help=f"its impedances are ohm at {feeder.base_kv:g} kV: write `base ..., "
+                                    f"{feeder.base_kv:g} kV`, or leave `base` out to take the case's")
+                elif v is not None and v > 0:
                     base_kv = v
             elif isinstance(s, ast.NetVoltage):
                 lo, hi = ev.eval(s.lower), ev.eval(s.upper)
@@ -174,15 +198,28 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
                         load_q[bus] = load_q[bus] + args.get("q", 0.0)
             elif isinstance(s, ast.NetAt):
                 at_stmts.append(s)
+            elif isinstance(s, ast.NetFrom) and feeder is not None:
+                scale = _multiplier(_import_call(s.source)[1], ev, diag, steps)
+                on = feeder.lines[feeder.lines["in_service"] == 1]
+                lines.extend(LineIR(int(a), int(b), float(r), float(x), float(i), s.span)
+                             for a, b, r, x, i in zip(on["from"], on["to"], on["r_ohm"], on["x_ohm"], on["i_max_a"]))
+                for bus, p, q in zip(feeder.loads["bus"], feeder.loads["p_kw"], feeder.loads["q_kvar"]):
+                    for value, dim in ((float(p) * scale, units.POWER), (float(q) * scale, units.REACTIVE)):
+                        if not check_magnitude(value, dim, s.source.span, diag, f"the imported load at bus {bus}"):
+                            raise Failed()
+                    load_spans.append((int(bus), s.span))
+                    if int(bus) in bus_set:
+                        load_p[int(bus)] = load_p[int(bus)] + float(p) * scale
+                        load_q[int(bus)] = load_q[int(bus)] + float(q) * scale
         except Failed:
             pass
         if isinstance(s, (ast.NetLine, ast.NetLines)) and len(diag.diagnostics) > before:
             lines_incomplete = True
 
-    if base_kv is None and not any(isinstance(x, ast.NetBase) for x in net.body):
+    if base_kv is None and not any(isinstance(x, (ast.NetBase, ast.NetFrom)) for x in net.body):
         diag.error("E0502", f"network `{net.name}` has no base values", net.name_span, "",
                    help="add `base 1 MVA, 12.66 kV` (base power and nominal line-to-line voltage)")
-    if not buses and not any(isinstance(s, ast.NetBuses) for s in net.body):
+    if not buses and not any(isinstance(s, (ast.NetBuses, ast.NetFrom)) for s in net.body):
         diag.error("E0502", f"network `{net.name}` has no buses", net.name_span, "", help="add `buses 1 .. N`")
     if len(bus_set) != len(buses):
         diag.error("E0502", "a bus is declared twice", seen.get(ast.NetBuses, net).span, "")
@@ -193,7 +230,11 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
                    help="add `slack 1 buys at PRICE` (the substation bus and its purchase price)")
     else:
         slack_bus = _bus(slack.bus, diag)
-        if slack_bus is not None and bus_set and slack_bus not in bus_set:
+        if slack_bus is not None and feeder is not None and slack_bus != feeder.slack:
+            diag.error("E0403", f"the imported network is fed at bus {feeder.slack}, not {slack_bus}", slack.bus.span,
+                       "another bus", secondary=[Label(source.span, "imported here")],
+                       help=f"write `slack {feeder.slack} buys at PRICE`")
+        elif slack_bus is not None and bus_set and slack_bus not in bus_set:
             diag.error("E0109", f"slack bus {slack_bus} is not a declared bus", slack.bus.span, "unknown bus")
         for which, expr in (("buy", slack.buy), ("sell", slack.sell)):
             if expr is None:
@@ -253,7 +294,8 @@ def _check_per_unit(lines: list[LineIR], base_kva: float, base_kv: float, formul
     p.u., and HiGHS refuses matrix values beyond 1e15. The first line out of range is reported."""
     z_base = base_kv ** 2 / (base_kva / 1000.0)                      # ohm
     for line in lines:
-        r_pu, x_pu = abs(line.r_ohm) / z_base, abs(line.x_ohm) / z_base
+        # a base voltage so small that kV^2 underflows (1e-300 kV, found by the fuzzer) makes every impedance infinite
+        r_pu, x_pu = ((abs(z) / z_base if z_base > 0 else math.inf if z else 0.0) for z in (line.r_ohm, line.x_ohm))
         coefficients = {"its voltage drop": 2 * max(r_pu, x_pu) / base_kva}
         if formulation == "distflow_socp":
             coefficients["its losses"] = max(r_pu * r_pu + x_pu * x_pu, (r_pu + x_pu) * base_kva)
@@ -399,6 +441,63 @@ def _lines_from_csv(stmt: ast.NetLines, ev: Evaluator, diag: Collector) -> list[
                     help="r_ohm >= 0; i_max_a > 0, or an empty cell for no limit")
         out.append(LineIR(ends[0], ends[1], r, x, i_max, stmt.span))
     return out
+
+
+_IMPORTERS = ("matpower", "pandapower")
+
+
+def _import_call(expr: ast.Expr) -> tuple[ast.Call | None, list[ast.Expr]]:
+    """Split `matpower("case33bw") * a * b` into the import call and its multipliers."""
+    if isinstance(expr, ast.Call) and expr.func in _IMPORTERS:
+        return expr, []
+    if isinstance(expr, ast.BinOp) and expr.op == "*":
+        call, rest = _import_call(expr.left)
+        if call is not None:
+            return call, rest + [expr.right]
+        call, rest = _import_call(expr.right)
+        if call is not None:
+            return call, rest + [expr.left]
+    return None, []
+
+
+def _imported(stmt: ast.NetFrom, ev: Evaluator):
+    """The network of `from matpower("CASE")` (a case of MATPOWER's library, or a .m file) or `from
+    pandapower("net.json")` (a pandapower.to_json file), as a mgdsl.network_import.Feeder; files are read under
+    the model's folders only."""
+    from ..network_import import NetworkImportError, from_matpower, from_pandapower
+
+    call, _ = _import_call(stmt.source)
+    if call is None or len(call.args) != 1 or call.args[0].name is not None \
+            or not isinstance(call.args[0].value, ast.String):
+        ev.fail("E0403", "`from` takes an imported network: matpower(\"CASE\") or pandapower(\"FILE.json\")",
+                stmt.source.span, "", help='e.g. `from matpower("case33bw")`, optionally times a load profile')
+    name = call.args[0].value.value
+    by_name = call.func == "matpower" and not name.endswith(".m") and "/" not in name and "\\" not in name
+    if by_name:
+        where = name
+    else:
+        path, _ = ev.resolve_path(call)
+        if path.stat().st_size > MAX_DATA_BYTES:
+            ev.fail("E0004", f"{name} is larger than {MAX_DATA_BYTES // 2**20} MB", call.span, "too large",
+                    help="docs/language.md, section Limits")
+        where = path
+    try:
+        return (from_matpower if call.func == "matpower" else from_pandapower)(where)
+    except NetworkImportError as e:
+        ev.fail("E0403", f"cannot import {name}: {e}", call.span, "imported here",
+                help="docs/import.md lists what can be imported; `mgdsl import` writes the network as CSV tables "
+                     "to edit")
+
+
+def _multiplier(factors: list[ast.Expr], ev: Evaluator, diag: Collector, steps: int) -> np.ndarray:
+    """The product of the profiles and numbers a table of loads is multiplied by, over the horizon."""
+    scale = np.ones(steps)
+    for m in factors:
+        v = convert(ev.eval(m), units.NONE, m.span, diag, "a load multiplier")
+        if v is None:
+            raise Failed()
+        scale = scale * v
+    return scale
 
 
 def _loads_from_csv(stmt: ast.NetLoads, ev: Evaluator, diag: Collector, steps: int):

@@ -257,6 +257,12 @@ class NetLoads(Stmt):
 
 
 @dataclass(eq=False)
+class NetFrom(Stmt):
+    """`from matpower("case33bw") * shape`: an imported network (its base, buses, lines and loads)."""
+    source: Expr
+
+
+@dataclass(eq=False)
 class NetLoad(Stmt):
     bus: Quantity
     args: list[Arg]

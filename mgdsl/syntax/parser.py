@@ -322,6 +322,9 @@ class _Builder:
     def s_net_loads(self, t, sp):
         return ast.NetLoads(sp, self.expr(t.children[0]))
 
+    def s_net_from(self, t, sp):
+        return ast.NetFrom(sp, self.expr(t.children[0]))
+
     def s_net_load(self, t, sp):
         bus, *args = t.children
         return ast.NetLoad(sp, self.qty(bus, None), [self.arg(x) for x in args])

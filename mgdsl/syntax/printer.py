@@ -219,6 +219,9 @@ class Printer:
     def p_NetLoads(self, ind, s):
         self.line(ind, f"loads {fmt_expr(s.source)}", s)
 
+    def p_NetFrom(self, ind, s):
+        self.line(ind, f"from {fmt_expr(s.source)}", s)
+
     def p_NetLoad(self, ind, s):
         self.line(ind, f"load {s.bus.text}: " + ", ".join(fmt_arg(a) for a in s.args), s)
 
