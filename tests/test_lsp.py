@@ -2,6 +2,7 @@
 (VS Code's capabilities): diagnostics as `mgdsl check --json` reports them, hover, definition, symbols, completion."""
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -9,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-pytest_lsp = pytest.importorskip("pytest_lsp")
-from lsprotocol import types  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
+WAIT_S = 60                 # seconds for the server's diagnostics of a document
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -52,8 +54,8 @@ async def open_doc(client: LanguageClient, path: Path, text: str | None = None) 
 
 
 async def diagnostics_of(client: LanguageClient, uri: str) -> list[types.Diagnostic]:
-    while uri not in client.diagnostics:
-        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    while uri not in client.diagnostics:      # a server that never answers fails the test, not hangs it
+        await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), WAIT_S)
     return list(client.diagnostics[uri])
 
 

@@ -28,7 +28,7 @@ class Analysis:
     diagnostics: list[Diagnostic] = field(default_factory=list)     # errors, then warnings
     index: Index | None = None           # None when not even a recovered parse gave an AST
     items: list = field(default_factory=list)   # the document's top-level statements, where they parse
-    bug: str | None = None               # an exception of mgdsl itself while checking (logged, and shown once)
+    index_error: Exception | None = None  # a bug of the index builder: the diagnostics stand, the server logs it
 
 
 def analyze(text: str, path: str | None, allow_read: list[str] | None = None) -> Analysis:
@@ -54,7 +54,7 @@ def analyze(text: str, path: str | None, allow_read: list[str] | None = None) ->
             ir = None
         if ir is not None:
             result.diagnostics = list(ir.warnings)
-        result.index = build_index(program, checker, ir)
+        result.index = _index(result, program, checker, ir)
         result.items = program.main.items
         return result
     try:
@@ -69,9 +69,19 @@ def analyze(text: str, path: str | None, allow_read: list[str] | None = None) ->
             ir = checker.check()
         except MgdError:
             ir = None
-        result.index = _rebase(build_index(program, checker, ir), blanked, src)
+        index = _index(result, program, checker, ir)
+        result.index = _rebase(index, blanked, src) if index is not None else None
         result.items = result.items or program.main.items
     return result
+
+
+def _index(result: Analysis, program, checker, ir) -> Index | None:
+    """The index, or None with the exception kept: a bug there must not cost the document its diagnostics."""
+    try:
+        return build_index(program, checker, ir)
+    except Exception as exc:
+        result.index_error = exc
+        return None
 
 
 _ATTEMPTS = 12

@@ -87,6 +87,8 @@ class MgdslServer(LanguageServer):
                 self.publish_bug(uri, version, exc)
                 return
             self.analyses[uri] = result
+            if result.index_error is not None:
+                self.report(f"indexing {uri}", result.index_error)
             if result.index is not None:
                 self.indexes[uri] = result.index
             related = bool(self.capability("text_document.publish_diagnostics.related_information", False))
