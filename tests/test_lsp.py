@@ -224,6 +224,31 @@ async def test_files_resolve_relative_to_the_document(client, tmp_path):
     await close_doc(client, path)
 
 
+async def test_saving_a_library_checks_the_models_that_use_it_again(client, tmp_path):
+    lib = tmp_path / "lib.mgd"
+    lib.write_text("device Heater(p_max: kW) {\n    var p[t]: kW in 0 .. p_max\n    port heat += p\n}\n",
+                   encoding="utf-8")
+    text = ('use stdlib\nuse "lib.mgd"\nhorizon 2 steps of 1 h\nmicrogrid m {\n    h = Heater(p_max = 10 kW)\n'
+            '    l = Load(heat, base = 5 kW)\n}\n')
+    path = tmp_path / "model.mgd"
+    path.write_text(text, encoding="utf-8")
+    assert await open_doc(client, path) == []
+    loc = await definition(client, path, pos(text, '"lib.mgd"', shift=1))    # the `use`d file
+    assert loc.uri == lib.as_uri() and loc.range.start == types.Position(line=0, character=0)
+    # the library gets a unit error on disk and is saved in the editor: the model is checked again
+    broken = lib.read_text(encoding="utf-8").replace("port heat += p", "port heat += p * dt")
+    await open_doc(client, lib, broken)
+    lib.write_text(broken, encoding="utf-8")
+    client.diagnostics.pop(path.as_uri())
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=lib.as_uri())))
+    got = await diagnostics_of(client, path.as_uri())
+    assert [d.code for d in got] == [w["code"] for w in check_json(path)] and got
+    assert got[0].range.start.line == 1
+    await close_doc(client, lib)
+    await close_doc(client, path)
+
+
 async def test_an_error_in_a_library_is_shown_at_its_use(client, tmp_path):
     (tmp_path / "lib.mgd").write_text("device Bad(p_max: kW) {\n    var p[t]: kW in 0 .. p_max\n"
                                       "    port heat += p * dt\n}\n", encoding="utf-8")
@@ -333,6 +358,21 @@ minimize cost
     assert "(parameter) h\\_max of Boiler" in h and "unit `kW`" in h and "dimension: power" in h
     h = await hover(client, path, pos(text, "device Boiler", shift=7))
     assert "(device template) Boiler" in h and "A boiler of my own." in h
+    await close_doc(client, path)
+
+
+async def test_hover_on_a_decomposition_setting(client, tmp_path):
+    from mgdsl.decompose.settings import SPECS
+
+    text = ("use stdlib\nhorizon 2 steps of 1 h\nmicrogrid m {\n    l = Load(electricity, base = 5 kW)\n"
+            "    g = ElectricityTrade(buy_price = 0.5 yuan/kWh)\n}\ndecompose atc {\n    penalty quadratic\n"
+            "    tolerance 1e-4\n}\n")
+    path = tmp_path / "dec.mgd"
+    path.write_text(text, encoding="utf-8")
+    assert await open_doc(client, path) == []
+    h = await hover(client, path, pos(text, "penalty"))
+    assert "(decomposition setting) penalty" in h and SPECS["penalty"].help in h and "default `pwl`" in h
+    assert "one of `pwl`, `quadratic`, `l1`" in h
     await close_doc(client, path)
 
 
