@@ -78,6 +78,7 @@ bench: bench-setup
 	$(BIN)/python bench/bench_end_to_end.py
 	$(BIN)/python bench/bench_atc_iteration.py
 	$(BIN)/python bench/bench_atc_scaling.py
+	$(BIN)/python bench/bench_executors.py
 
 fmt-check: setup
 	$(BIN)/mgdsl fmt --check stdlib/*.mgd models/*.mgd
