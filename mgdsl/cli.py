@@ -876,5 +876,23 @@ def lsp(stdio: bool) -> None:
     serve(click.get_current_context().meta.get("mgdsl.allow_read", []))
 
 
+@main.command()
+@click.argument("name", type=click.Path(file_okay=False))
+def init(name: str) -> None:
+    """Start a project in the new folder NAME: a small working model, its data and a README of the next steps."""
+    from .scaffold import InitError, init_project
+
+    try:
+        written = init_project(name)
+    except InitError as e:
+        if e.unwritable:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_OUTPUT)
+        raise click.UsageError(str(e)) from None
+    model = written[0].name
+    click.echo(f"wrote {', '.join(str(p) for p in written)}")
+    click.echo(f"next: cd {name} && mgdsl check {model} && mgdsl solve {model}   (the README says more)")
+
+
 if __name__ == "__main__":
     main()
