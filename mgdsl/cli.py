@@ -535,6 +535,58 @@ def report_cmd(results_dir: str, out_file: str | None) -> None:
     click.echo(str(written))
 
 
+@main.command("verify")
+@click.argument("results_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the check (ac_check.json) on stdout.")
+def verify_cmd(results_dir: str, as_json: bool) -> None:
+    """Check a result in AC: an AC power flow of the optimized dispatch, step by step, with the losses the network
+    model left out and the voltages and currents out of their limits. Writes ac_check.csv and ac_check.json into
+    RESULTS_DIR (and renews its report.html, if it has one)."""
+    from .files import results_folder
+    from .report_html import REPORT, write_report
+    from .verify import VerifyError, verify
+
+    try:
+        check = verify(results_dir)
+    except VerifyError as e:
+        raise click.ClickException(str(e)) from None
+    folder = Path(results_dir)
+    with results_folder(folder, keep="all", check_first=False) as staging:
+        check.write_into(staging)
+    if (folder / REPORT).is_file():                     # the report reads the folder: renewed once the check is in
+        with results_folder(folder, keep="all", check_first=False) as staging:
+            write_report(folder, staging / REPORT)
+    s = check.summary()
+    if as_json:
+        click.echo(json.dumps(s, indent=2))
+        return
+    for line in _verify_lines(s):
+        click.echo(line)
+
+
+def _verify_lines(s: dict) -> list[str]:
+    lines = [f"AC power flow of the dispatch ({s['network']}, {s['formulation']}, {s['steps']} steps, slack at 1 p.u.)"]
+    lines.append(f"losses: {s['losses_ac_kwh']:,.1f} kWh in AC, {s['losses_model_kwh']:,.1f} kWh in the model "
+                 f"(the model misses {s['loss_error_kwh']:,.1f} kWh)")
+    if s["min_voltage_ac_pu"] is not None:
+        at, worst = s["min_voltage_ac_at"], s["max_voltage_difference_at"]
+        lines.append(f"voltage: lowest {s['min_voltage_ac_pu']:.4f} p.u. in AC at bus {at['bus']}, t={at['t']} "
+                     f"(the model's lowest {s['min_voltage_model_pu']:.4f}); largest difference "
+                     f"{s['max_voltage_difference_pu']:.2e} p.u. at bus {worst['bus']}, t={worst['t']}")
+    lo, hi = s["voltage_limits_pu"]
+    steps = s["steps_with_voltage_violations"]
+    lines.append(f"voltage limits {lo:g} .. {hi:g} p.u.: " + (
+        f"passed at {len(steps)} steps (t={', '.join(map(str, steps))}), {len(s['voltage_violations'])} bus-steps"
+        if steps else "held at every bus and step"))
+    amps = s["steps_with_current_violations"]
+    lines.append("line currents: " + (f"above their limits at {len(amps)} steps (t={', '.join(map(str, amps))})"
+                                      if amps else "within their limits"))
+    if s["steps_without_ac_solution"]:
+        lines.append(f"no AC solution at t={', '.join(map(str, s['steps_without_ac_solution']))} (the withdrawals "
+                     "exceed what the feeder can carry)")
+    return lines
+
+
 @main.group()
 def study() -> None:
     """Repeat solves of one system: tolerance sweep, scale sweep, random initial values (CSV + PNG)."""

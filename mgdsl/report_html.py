@@ -637,7 +637,25 @@ def ac_check_section(folder: Folder) -> Section | None:
                  "p.u.)", height=max(420, min(1100, 160 + 9 * len(error))), xaxis_title="time (h)",
             yaxis_title="bus")
     fig.update_yaxes(type="category")
-    return Section("ac-check", "AC power flow check", "", [fig])
+    text = ""
+    summary_file = files[0].parent / "ac_check.json"
+    if summary_file.is_file():
+        try:
+            s = json.loads(summary_file.read_text(encoding="utf-8"))
+        except ValueError:
+            s = {}
+        if "losses_ac_kwh" in s:
+            lo, hi = s.get("voltage_limits_pu", [float("nan")] * 2)
+            rows = [("losses in AC", _number(s["losses_ac_kwh"], "kWh")),
+                    ("losses in the model", _number(s["losses_model_kwh"], "kWh")),
+                    ("losses the model misses", _number(s["loss_error_kwh"], "kWh")),
+                    ("lowest voltage in AC", f"{s.get('min_voltage_ac_pu', float('nan')):.4f} p.u."),
+                    ("largest voltage difference", f"{s.get('max_voltage_difference_pu', float('nan')):.2e} p.u."),
+                    (f"steps outside {lo:g} .. {hi:g} p.u. in AC", len(s.get("steps_with_voltage_violations", []))),
+                    ("steps with a line above its current limit", len(s.get("steps_with_current_violations", [])))]
+            text = (f"<p>An AC power flow of the dispatch step by step (<code>mgdsl verify</code>), under "
+                    f"{html.escape(str(s.get('formulation', '')))}.</p>" + _table(rows))
+    return Section("ac-check", "AC power flow check", text, [fig])
 
 
 SECTIONS: list[Callable[[Folder], Section | None]] = [

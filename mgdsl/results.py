@@ -171,9 +171,16 @@ def collect(low: Lowered) -> Results:
             ds["sell"] = ln.sell.solution.assign_attrs(units="kW", description="sale at the slack bus")
         ds.attrs["base_kva"] = net.base_kva
         ds.attrs["base_kv"] = net.base_kv
-        # the lines' current limits, for their loading (report.html); NaN where a line has none
-        ds["i_max"] = xr.DataArray([x.i_max_a for x in net.lines], coords={"line": ds["P"]["line"].values},
-                                   dims="line", attrs={"units": "A", "description": "current limit (NaN: none)"})
+        # what an AC power flow of the dispatch needs besides the flows (mgdsl verify), and the lines' loading
+        # (report.html): the slack bus, the voltage limits, each line's impedance and current limit
+        ds.attrs.update(slack_bus=net.slack_bus, vmin_pu=net.vmin, vmax_pu=net.vmax, formulation=net.formulation)
+        per_line = {"coords": {"line": ds["P"]["line"].values}, "dims": "line"}
+        ds["r"] = xr.DataArray([x.r_ohm for x in net.lines], **per_line, attrs={"units": "ohm",
+                                                                                 "description": "line resistance"})
+        ds["x"] = xr.DataArray([x.x_ohm for x in net.lines], **per_line, attrs={"units": "ohm",
+                                                                                 "description": "line reactance"})
+        ds["i_max"] = xr.DataArray([x.i_max_a for x in net.lines], **per_line,
+                                   attrs={"units": "A", "description": "current limit (NaN: none)"})
         if ln.l is not None:
             # the relaxation gap of l v_from >= P^2 + Q^2 (p.u.): near zero when the relaxation is tight
             l_sol = ln.l.solution

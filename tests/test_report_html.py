@@ -79,6 +79,8 @@ def central(model) -> Path:
     out = model.parent / "central"
     run = _mgdsl("solve", str(model), "-o", str(out), "--report")
     assert run.returncode == 0, run.stderr
+    run = _mgdsl("verify", str(out))                  # the AC check joins the folder, and its report is renewed
+    assert run.returncode == 0, run.stderr
     return out
 
 
@@ -116,7 +118,7 @@ def test_the_page_is_self_contained(central):
 
 def test_sections_of_a_centralized_solve(central):
     found = [s.id for s in sections(central)]
-    assert found == ["summary", "costs", "dispatch", "voltages", "loading", "storage"]   # no ATC, no studies here
+    assert found == ["summary", "costs", "dispatch", "voltages", "loading", "storage", "ac-check"]   # no ATC here
 
 
 def test_figures_hold_the_folders_numbers(central):
@@ -158,6 +160,7 @@ def test_atc_run_has_its_convergence(atc):
     history = summary["atc"]["history"]
     ids = [s.id for s in sections(atc)]
     assert "convergence" in ids and (atc / REPORT).is_file()
+    assert "ac-check" not in ids and "storage" in ids                # no `mgdsl verify` ran on this folder
     fig = _figures(atc)["convergence"][0]
     objective, inconsistency = fig.data[0], fig.data[1]
     assert list(objective.x) == [h["iteration"] for h in history]
