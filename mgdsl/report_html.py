@@ -313,8 +313,8 @@ def line_currents(ds: xr.Dataset) -> tuple[np.ndarray, str] | None:
 
 def loading_section(folder: Folder) -> Section | None:
     found = folder.network()
-    if found is None or "P" not in found[1].data_vars:
-        return None
+    if found is None or "P" not in found[1].data_vars or not found[1].sizes.get("line"):
+        return None                                      # no network, or one bus without lines
     go = _go()
     name, ds = found
     lines = [str(x) for x in ds["line"].values]

@@ -286,3 +286,21 @@ def test_the_report_renders_in_headless_chromium(which, request):
     assert outside == [], outside                                  # nothing fetched from a network
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
+
+
+def test_a_system_without_network_and_a_network_of_one_bus(tmp_path):
+    import mgdsl
+
+    bare = ("use stdlib\nhorizon 2 steps of 1 h\nmicrogrid mg1 {\n    load = Load(electricity, base = 10 kW)\n"
+            "    grid = ElectricityTrade(buy_price = 0.5 yuan/kWh, sell_price = 0.1 yuan/kWh)\n}\n")
+    mgdsl.loads(bare).solve().save(tmp_path / "bare")
+    assert [s.id for s in sections(tmp_path / "bare")] == ["summary", "costs", "dispatch"]
+    fig = _figures(tmp_path / "bare")["dispatch"][0]
+    bars = {tr.name: np.asarray(tr.y, dtype=float) for tr in fig.data}
+    assert sorted(bars) == ["grid (ElectricityTrade)", "load (Load)"]
+    assert np.allclose(bars["load (Load)"], -10) and np.allclose(bars["grid (ElectricityTrade)"], 10)
+    one = ("horizon 2 steps of 1 h\nnetwork dn {\n    base 1 MVA, 10 kV\n    buses 1 .. 1\n"
+           "    slack 1 buys at 0.5 yuan/kWh\n    load 1: p = 100 kW\n}\n")
+    mgdsl.loads(one).solve().save(tmp_path / "one")
+    assert [s.id for s in sections(tmp_path / "one")] == ["summary", "costs", "voltages"]   # no lines to load
+    assert "<section id='voltages'>" in report_html(tmp_path / "one")
