@@ -631,7 +631,7 @@ def ac_check_section(folder: Folder) -> Section | None:
     error = table.assign(err=table["vm_model"] - table["vm_ac"]).pivot(index="bus", columns="t", values="err")
     fig = go.Figure(go.Heatmap(z=error.to_numpy(), x=error.columns.to_numpy() * folder.dt,
                                y=[str(b) for b in error.index], colorscale="RdBu", zmid=0,
-                               colorbar={"title": {"text": "p.u."}},
+                               colorbar={"title": {"text": "p.u."}, "exponentformat": "e"},
                                hovertemplate="bus %{y}, t=%{x} h: %{z:.2e} p.u.<extra></extra>"))
     _layout(fig, f"Voltage of the model minus the AC power flow (largest {np.nanmax(np.abs(error.to_numpy())):.2e} "
                  "p.u.)", height=max(420, min(1100, 160 + 9 * len(error))), xaxis_title="time (h)",
