@@ -104,7 +104,10 @@ def read_matpower(case: str | Path) -> dict:
             frames = CaseFrames(str(path))
     except Exception as exc:                            # the parser's own errors: the file is not a case
         raise _error(f"cannot read {path} as a MATPOWER case: {exc}") from None
-    mpc = {"baseMVA": float(frames.baseMVA)}
+    mpc: dict = {"baseMVA": 1.0}
+    tail = _MatlabTail(mpc, path)
+    base = frames.baseMVA
+    mpc["baseMVA"] = float(_Expr(base, tail).parse()) if isinstance(base, str) else float(base)
     for name in ("bus", "branch", "gen"):
         table = getattr(frames, name, None)
         if table is None:
@@ -112,8 +115,11 @@ def read_matpower(case: str | Path) -> dict:
                 mpc[name] = pd.DataFrame(columns=["GEN_BUS", "PG", "QG", "GEN_STATUS"])
                 continue
             raise _error(f"{path} has no mpc.{name} table")
-        mpc[name] = table.reset_index(drop=True).astype(float)
-    _MatlabTail(mpc, path).run(path.read_text(encoding="utf-8", errors="replace"))
+        mpc[name] = table.reset_index(drop=True)
+    for name in ("bus", "branch", "gen"):
+        # a cell may be an expression (case533mt writes 50/3): evaluated as the statements are
+        mpc[name] = mpc[name].map(lambda v: float(_Expr(v, tail).parse()) if isinstance(v, str) else float(v))
+    tail.run(path.read_text(encoding="utf-8", errors="replace"))
     return mpc
 
 

@@ -365,3 +365,14 @@ def test_from_is_printed_back(tmp_path):
     text = format_module(parse(read_source(path)))
     assert '    from matpower("case33bw") * shape\n' in text
     assert format_module(parse(read_source(path))) == path.read_text()
+
+
+def test_expressions_in_the_data(tmp_path):
+    """case533mt writes `mpc.baseMVA = 50/3;`: numbers written as arithmetic are evaluated, in cells too."""
+    case = tmp_path / "expr.m"
+    case.write_text(TINY.replace("mpc.baseMVA = 10;", "mpc.baseMVA = 20/2;")
+                    .replace("\t3\t1\t200\t0\t", "\t3\t1\t400/2\t0\t"))
+    feeder = from_matpower(case)
+    assert feeder.base_mva == 10.0
+    assert feeder.loads.set_index("bus")["p_kw"].to_dict() == pytest.approx({2: 80.0, 3: 160.0})
+    assert from_matpower("case533mt_lo").base_mva == pytest.approx(50 / 3)
