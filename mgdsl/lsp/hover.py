@@ -1,8 +1,8 @@
 """Hover text of a Definition: its kind and name, unit and dimension, the declaration, facts, and its doc comment."""
 from __future__ import annotations
 
-from .build import dimension_name
 from .index import KINDS, Definition
+from .text import dimension_name
 
 
 def hover_text(d: Definition, markdown: bool = True) -> str:
