@@ -16,13 +16,13 @@ class SystemDefs:
     """The Builder's part for the network, microgrids and instances (a mixin: `self` is the Builder)."""
 
     def declare_network(self, net: ast.Network) -> None:
-        facts = [clip(s.span.text) for s in net.body
-                 if isinstance(s, (ast.NetBase, ast.NetVoltage, ast.NetFormulation, ast.NetBuses, ast.NetSlack))]
+        head = [clip(s.span.text) for s in net.body
+                if isinstance(s, (ast.NetBase, ast.NetVoltage, ast.NetFormulation, ast.NetBuses, ast.NetSlack))]
         nir = self.ir.network if self.ir is not None else None
-        if nir is not None:
-            facts.append(f"{len(nir.buses)} buses, {len(nir.lines)} lines")
-        self.network = Definition(net.name, "network", net.name_span, net.span, doc=doc_comment(net),
-                                  facts=[f"`{f}`" for f in facts])
+        facts = [f"{len(nir.buses)} buses, {len(nir.lines)} lines"] if nir is not None else []
+        code = "\n".join([f"network {net.name} {{"] + [f"    {h}" for h in head] + ["    ...", "}"])
+        self.network = Definition(net.name, "network", net.name_span, net.span, doc=doc_comment(net), facts=facts,
+                                  code=code)
         self.network_stmt = net
         self.owners[net.name] = self.network
         self.owner_instances[net.name] = {}
@@ -48,8 +48,7 @@ class SystemDefs:
         d = self.buses.get(b)
         if d is None:
             where = next((span for first, last, span in self.bus_ranges if first <= b <= last), None)
-            d = Definition(str(b), "bus", where, None, container=self.network.name,
-                           doc=f"bus {b} of network `{self.network.name}`")
+            d = Definition(str(b), "bus", where, None, container=self.network.name)
             nir = self.ir.network if self.ir is not None else None
             if nir is not None and b in nir.buses:
                 k = nir.buses.index(b)

@@ -29,7 +29,7 @@ class TemplateDefs:
         tpl = self.template_ir(dev)
         where = dev.name_span.file.path
         d = Definition(dev.name, "template", dev.name_span, dev.span, doc=tpl.doc, template=tpl,
-                       code=f"device {dev.name}(" + ", ".join(_param_text(p) for p in dev.params) + ")",
+                       code=_signature(dev),
                        container=where)
         for p in dev.params:
             pir = tpl.params.get(p.name)
@@ -111,3 +111,9 @@ def _param_text(p: ast.Param) -> str:
         return f"carrier {p.name}"
     text = p.name + (f": {p.unit}" if p.unit else "")
     return text + (f" = {fmt(p.default)}" if p.default is not None else "")
+
+
+def _signature(dev: ast.Device) -> str:
+    """`device NAME(params)`, shortened to `device NAME(...)` when long: hover lists the parameters below it."""
+    line = f"device {dev.name}(" + ", ".join(_param_text(p) for p in dev.params) + ")"
+    return line if len(line) <= 100 else f"device {dev.name}(...)"
