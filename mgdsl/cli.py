@@ -795,10 +795,13 @@ def igdt_cmd(file, uncertain, budgets, mode, out_dir, time_limit, mip_gap, as_js
     for row in result.table().to_dict(orient="records"):
         alpha = (f"alpha {100 * row['alpha']:.4g} %" + (" (capped)" if row["capped"] else "")
                  if math.isfinite(row["alpha"]) else row["status"])
-        console.print(f"  {row['mode']:<11} budget {100 * row['budget']:g} %: {alpha}; objective "
-                      f"{row['objective']:,.6g} {result.unit} (at the forecast {row['nominal']:,.6g})"
-                      if math.isfinite(row["alpha"]) else f"  {row['mode']:<11} budget {100 * row['budget']:g} %: "
-                      f"{alpha}")
+        line = f"  {row['mode']:<11} budget {100 * row['budget']:g} %: {alpha}"
+        if math.isfinite(row["alpha"]):
+            case = "worst case" if row["mode"] == "robust" else "best case"
+            line += f"; {case} {row['objective']:,.6g} {result.unit}"
+            if math.isfinite(row["nominal"]):
+                line += f", at the forecast {row['nominal']:,.6g}"
+        console.print(line)
     for note in result.notes:
         console.print(f"[bold yellow]note[/bold yellow]: {note}")
     console.print(f"written to {target}/ ({len(written)} files)")

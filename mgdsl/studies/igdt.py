@@ -322,7 +322,8 @@ def low_positions(m, full, kind: str) -> np.ndarray:
 class IGDTResult:
     """The study's outcome. `curve` is a Dataset over (`mode`, `budget`): `alpha` (the radius; NaN where no radius
     meets the budget), `objective` (worst case for robust, best case for opportunity, at that radius), `nominal`
-    (the schedule's objective at the forecast), `target` (B + sigma |B| or B - sigma |B|), `status`, `capped`
+    (the robust schedule's objective at the forecast; NaN for opportunity, whose schedule needs the envelope's
+    best values), `target` (B + sigma |B| or B - sigma |B|), `status`, `capped`
     (robust radius at ROBUST_CAP), `seconds`. `schedules[(mode, budget)]` are the schedules (results like
     `mgdsl solve` writes, switch states in results["switches"]), `base` the base case's."""
 
@@ -527,14 +528,16 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
             if out.ok:
                 x = out.x
                 a = max(0.0, float(x[alpha]))
-                nominal = float(x[zc]) - sum(c * float(x[col]) for col, c in shift)
+                # at the forecast: the robust schedule is feasible there; an opportunity schedule uses the envelope's
+                # best values, so it has no value at the forecast
+                nominal = float(x[zc]) - sum(c * float(x[col]) for col, c in shift) if mode == "robust" else np.nan
                 row.update(alpha=a, objective=float(x[zc]), nominal=nominal,
                            capped=mode == "robust" and a >= ROBUST_CAP - 1e-9)
                 sched = res.results(x)
                 sched.summary = {"model": ir.main_file, "study": "igdt", "mode": mode, "budget": b, "alpha": a,
                                  "status": out.status, "target": target / scale, "objective_unit": unit,
                                  "worst_case" if mode == "robust" else "best_case": float(x[zc]) / scale,
-                                 "nominal": nominal / scale, "costs": sched.costs,
+                                 "at_forecast": nominal / scale, "costs": sched.costs,
                                  "instance_costs": sched.instance_costs(), "dt_h": ir.dt_h, "steps": ir.steps}
                 schedules[(mode, b)] = sched
             elif mode == "opportunity" and out.status == "infeasible":
