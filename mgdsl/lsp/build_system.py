@@ -120,8 +120,8 @@ class SystemDefs:
             elif isinstance(s, (ast.NetBase, ast.NetVoltage)):
                 for e in ((s.power, s.voltage) if isinstance(s, ast.NetBase) else (s.lower, s.upper)):
                     self.expr(e, self.system)
-            elif isinstance(s, (ast.NetLines, ast.NetLoads)):
-                self.expr(s.source, self.system)
+            elif isinstance(s, (ast.NetLines, ast.NetLoads, ast.NetFrom)):
+                self.expr(s.source, self.system)          # `from matpower("case33bw") * shape` too
             elif isinstance(s, ast.NetFormulation) and s.args:
                 self.args(s.args, None)
 
