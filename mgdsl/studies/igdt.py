@@ -407,8 +407,8 @@ class IGDTResult:
             ax.plot(x, 100 * a, style, color=color, label=label)
             for xi, ai in zip(x, a):
                 if np.isfinite(ai):
-                    ax.annotate(f"{100 * ai:.2f} %", (xi, 100 * ai), textcoords="offset points", xytext=(4, 4),
-                                fontsize=8, color=color)
+                    ax.annotate(f"{100 * ai:.2f} %", (xi, 100 * ai), textcoords="offset points",
+                                xytext=(6, -12) if mode == "robust" else (-40, 6), fontsize=8, color=color)
         ax.set_xlabel("budget σ (% of the base objective)")
         ax.set_ylabel("uncertainty radius α (%)")
         ax.set_title(f"IGDT: {', '.join(self.uncertain)}; base {self.objective_name} "
