@@ -18,3 +18,7 @@ def test_wheel_contains_grammar_and_stdlib(tmp_path):
     stdlib = {p.name for p in (ROOT / "stdlib").glob("*.mgd")}
     assert stdlib and all(f"mgdsl/stdlib/{n}" in names for n in stdlib)
     assert any(n.endswith("entry_points.txt") for n in names)
+    # every Python module of the source tree is in the wheel (a package missing from pyproject's list is not)
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "mgdsl").rglob("*.py")}
+    missing = sorted(m for m in modules if m not in names)
+    assert not missing, f"not in the wheel (add the package to pyproject.toml): {missing}"
