@@ -531,7 +531,8 @@ def from_pandapower(path: str | Path, name: str | None = None) -> Feeder:
                      int(bool(tr["in_service"]) and int(idx) not in open_trafos)))
     if len(trafo) and "shift_degree" in trafo and (trafo["shift_degree"].astype(float) != 0).any():
         notes.append("transformer phase shifts left out (in a radial network they change no flow or magnitude)")
-    if len(trafo) and (trafo.get("pfe_kw", 0).astype(float).sum() or trafo.get("i0_percent", 0).astype(float).sum()):
+    no_load = [c for c in ("pfe_kw", "i0_percent") if c in trafo and (trafo[c].astype(float) != 0).any()]
+    if len(trafo) and no_load:
         notes.append("transformer no-load losses (pfe_kw, i0_percent) left out")
     for other in ("trafo3w", "impedance", "dcline", "xward", "ward"):
         if len(on(table(other))):
@@ -540,7 +541,7 @@ def from_pandapower(path: str | Path, name: str | None = None) -> Feeder:
         notes.append(f"{len(on(table('shunt')))} shunts left out")
     lines = pd.DataFrame(rows, columns=["from", "to", "r_ohm", "x_ohm", "i_max_a", "in_service"])
     loads = []
-    for key, sign in (("load", 1.0), ("sgen", -1.0), ("gen", -1.0)):
+    for key, sign in (("load", 1.0), ("sgen", -1.0), ("gen", -1.0), ("storage", 1.0)):
         t = on(table(key))
         if not len(t):
             continue
@@ -548,9 +549,11 @@ def from_pandapower(path: str | Path, name: str | None = None) -> Feeder:
         q = t["q_mvar"].astype(float) if "q_mvar" in t else 0.0 * t["p_mw"]
         loads.append(pd.DataFrame({"bus": t["bus"].astype(int), "p_kw": sign * t["p_mw"].astype(float) * scaling * 1000,
                                    "q_kvar": sign * q * scaling * 1000}))
-        if key != "load":
+        if key in ("sgen", "gen"):
             notes.append(f"{len(t)} {'static ' if key == 'sgen' else ''}generators taken as fixed injections "
                          "(negative loads)")
+        elif key == "storage":
+            notes.append(f"{len(t)} storage units taken as fixed loads at their p_mw (charging > 0)")
     loads = pd.concat(loads, ignore_index=True) if loads else pd.DataFrame(columns=["bus", "p_kw", "q_kvar"])
     vmin = float(bus["min_vm_pu"].min()) if "min_vm_pu" in bus and bus["min_vm_pu"].notna().all() else 0.9
     vmax = float(bus["max_vm_pu"].max()) if "max_vm_pu" in bus and bus["max_vm_pu"].notna().all() else 1.1
