@@ -5,6 +5,7 @@ augmented-Lagrangian penalty. Between iterations only numbers change (row bounds
 d and s, the Hessian diagonal of d), so every re-solve is a HiGHS hot start."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from ..highs import (
     set_option,
     status_text,
 )
+from ..lower.cones import levels_for
 from ..lower.export import write_model
 from ..lower.system import Lowered, lower_system
 from ..results import Results, collect
@@ -35,6 +37,9 @@ from ..solve.centralized import diagnose_infeasible
 from .partition import Part
 
 PENALTIES = ("pwl", "quadratic", "l1")
+INTEGER_MODES = ("relax", "milp")
+INTEGRALITY_TOLERANCE = 1e-6      # HiGHS's mip_feasibility_tolerance: a relaxation this close to integers is integral
+SIMPLEX_DUAL, SIMPLEX_PRIMAL = 1, 4   # HiGHS's simplex_strategy values
 
 
 @dataclass
@@ -50,6 +55,14 @@ class SubproblemSpec:
     bounds: dict[str, float]      # |z| bound per coupling, where known (tie and switch limits)
     fix_integers: int = 0         # MILP parts: hold integers after this many unchanged solves (0: never)
     time_limit: float = 300.0     # seconds per solve; a solve that reaches it stops ATC with E0605
+    # MILP parts: "relax" solves the LP relaxation (hot-started LPs) until the first request with exact=True, and
+    # from then on certifies each answer (relaxation bound against the LP with the integers fixed at the rounded
+    # relaxation; the MILP only where they disagree by more than the MIP gap); "milp": a MILP every solve (with
+    # `fix_integers`). Measured on models/ieee33_3mg.mgd: docs/atc.md, "MILP parts".
+    integers: str = "relax"
+    # Polyhedral cones (distflow_socp) at this accuracy while the part answers relaxed (before its first exact
+    # request; 0: always the declared accuracy). Coarser cones have fewer levels, so every LP is smaller.
+    coarse_accuracy: float = 1e-2
 
 
 @dataclass
@@ -59,7 +72,7 @@ class SolveOutcome:
     own_cost: float               # the part's objective without the penalty terms
     seconds: float                # HiGHS time
     status: str
-    integers_fixed: bool = False  # solved as an LP with its integers held at their settled values
+    integers_fixed: bool = False  # not final: relaxed integers, coarse cones, or integers held at settled values
 
 
 def tangent_points(tolerance: float, largest: float, ratio: float = 1.41) -> np.ndarray:
@@ -71,10 +84,14 @@ def tangent_points(tolerance: float, largest: float, ratio: float = 1.41) -> np.
 
 
 class Subproblem:
-    """A resident subproblem. With `spec.fix_integers` K > 0, once a MILP part's integer values have come out
-    the same K solves in a row, it is re-solved as an LP with them held (an LP hot start costs milliseconds
-    where the MILP costs seconds) until a solve with `exact=True` frees them again; the driver asks for one
-    before it accepts convergence."""
+    """A resident subproblem. MILP parts and parts with polyhedral cones are solved in stages
+    (`spec.integers` "relax", `spec.coarse_accuracy`; _solve_staged): the LP relaxation with coarse cones,
+    hot-started, until the first solve with `exact=True`, then at the declared accuracy with every answer
+    certified as a MILP answer. With `spec.integers` "milp", every solve of a MILP part is a MILP; with
+    `spec.fix_integers` K > 0, once its integer values have come out the same K solves in a row, it is re-solved
+    as an LP with them held until a solve with `exact=True` frees them again. An answer that is not final
+    (relaxed or coarse, or integers held) says so (`SolveOutcome.integers_fixed`), and the driver asks for an
+    exact solve before it accepts convergence."""
 
     def __init__(self, spec: SubproblemSpec, steps: int):
         self.spec = spec
@@ -163,6 +180,7 @@ class Subproblem:
             self.hess_pos = np.array([start[c] + int(np.nonzero(index[start[c]:start[c + 1]] == c)[0][0])
                                       for c in flat])
         self.lam = self.w2 = None
+        self._x = None                        # the last answer's primal values
         self._held: set[str] = set()          # couplings whose copies are fixed (see _hold)
         self._last_solution = None
         lp = self.h.getLp()
@@ -170,9 +188,29 @@ class Subproblem:
         self.int_cols = np.nonzero(integrality)[0].astype(np.int32)
         self.int_kinds = integrality[self.int_cols]
         self.int_bounds = (np.asarray(lp.col_lower_)[self.int_cols], np.asarray(lp.col_upper_)[self.int_cols])
+        # the integer columns by declared variable, in declaration order (rounded one variable at a time: _round)
+        self.int_groups = []                  # (columns, lower, upper)
+        for name in m.variables:
+            cols = column_positions(m, m.variables[name].labels.values.ravel())
+            group = np.intersect1d(cols[cols >= 0], self.int_cols).astype(np.int32)
+            if len(group):
+                self.int_groups.append((group, np.asarray(lp.col_lower_)[group], np.asarray(lp.col_upper_)[group]))
         self._settled_integers = None         # the integer values of the last MILP solve
         self._same_integers = 0               # how many MILP solves in a row gave them
         self.integers_fixed = False
+        # relaxation mode (spec.integers == "relax"): the integer columns are continuous in HiGHS from the start
+        self.relaxed = self.spec.integers == "relax" and len(self.int_cols) > 0
+        self._exact_from_now = False          # an exact solve was asked for: certify every answer from then on
+        self._rounded = False                 # the integer columns are fixed at rounded values (a certificate)
+        self.certificates = {"relaxation integral": 0, "rounding": 0, "milp": 0}
+        if self.relaxed:
+            n = len(self.int_cols)
+            self.h.changeColsIntegrality(n, self.int_cols, np.zeros(n, dtype=np.uint8))
+        self.cones = None
+        if self.spec.coarse_accuracy > 0 and (self.relaxed or not self.has_integers) and not self._is_qp():
+            self.cones = CoarseCones.build(m, self.h, levels_for(self.spec.coarse_accuracy / 2))
+        # MILP parts in relaxation mode and parts with coarse cones: staged solves (_solve_staged)
+        self.staged = self.relaxed or self.cones is not None
 
     def set_values(self, remote: np.ndarray, lam: np.ndarray, w: np.ndarray,
                    held: dict[str, np.ndarray] | None = None) -> None:
@@ -228,6 +266,8 @@ class Subproblem:
         h = self.h
         if h.getNumCol() == 0:          # a coordinator with nothing to coordinate
             return SolveOutcome(self.name, np.zeros((0, self.steps)), self.low.objective_constant, 0.0, "optimal")
+        if self.staged:
+            return self._solve_staged(exact)
         if self.has_integers and len(self.int_cols):
             if self.integers_fixed and exact:
                 self._free_integers()
@@ -254,7 +294,10 @@ class Subproblem:
             same = self._settled_integers is not None and np.array_equal(values, self._settled_integers)
             self._same_integers = self._same_integers + 1 if same else 1
             self._settled_integers = values
-        obj = h.getInfo().objective_function_value
+        return self._outcome(x, h.getInfo().objective_function_value, seconds, self.integers_fixed)
+
+    def _outcome(self, x: np.ndarray, obj: float, seconds: float, integers_fixed: bool) -> SolveOutcome:
+        self._x = x                                   # the answer (results() reads it)
         penalty = 0.0
         if self.d is not None:
             d = x[self.d_cols.ravel()]
@@ -265,7 +308,138 @@ class Subproblem:
                 penalty += float(self.w2 @ (d * d))
         z = x[self.z_cols] if self.z is not None else np.zeros((0, self.steps))
         return SolveOutcome(self.name, z, obj - penalty + self.low.objective_constant, seconds, "optimal",
-                            self.integers_fixed)
+                            integers_fixed)
+
+    # ------------------------------------------------------------ staged solves: relaxed and coarse, then exact
+    def _solve_staged(self, exact: bool) -> SolveOutcome:
+        """MILP parts in relaxation mode, and parts with polyhedral cones (coarse while relaxed).
+
+        A MILP re-solve is a cold root LP every time (HiGHS keeps no basis across MILP runs: ~30k simplex
+        iterations on the 33-bus network), while the relaxation keeps its basis across every change. From a
+        basis, primal simplex suits these changes: targets move the right-hand sides of the d rows, whose free d
+        columns are basic and absorb them, so only the costs (multipliers, weights) break optimality. The first
+        solve, and the first after the cones are refined, has no useful basis: interior point with crossover,
+        which leaves one.
+
+        Until an exact solve is asked for, the answer is the relaxation's, with coarse cones, reported as
+        `integers_fixed` (not final: the coordinator verifies before it accepts convergence). From the first
+        exact request on, the cones have their declared accuracy and every answer is certified: the relaxation's
+        optimum L bounds the MILP from below, and the LP with the integers fixed at the relaxation's rounded
+        values (dual simplex from the relaxation's basis: only bounds changed) gives a feasible point of value U;
+        if U - L is within HiGHS's MIP gap, the point is a MILP answer as good as branch and bound would return.
+        Only where the bounds disagree is the MILP itself solved."""
+        h, n, cols = self.h, len(self.int_cols), self.int_cols
+        self._exact_from_now |= exact
+        t0 = time.perf_counter()
+        if self._rounded:
+            h.changeColsBounds(n, cols, *self.int_bounds)
+            self._rounded = False
+        if self._exact_from_now and self.cones is not None and self.cones.coarse:
+            self.cones.refine(h)
+            h.clearSolver()                   # the coarse basis is far from the refined optimum: start afresh
+        if not h.getBasis().valid:
+            set_option(h, "solver", "ipm")
+            set_option(h, "run_crossover", "on")
+        else:
+            set_option(h, "solver", "simplex")
+            set_option(h, "simplex_strategy", SIMPLEX_PRIMAL)
+        status = run(h, self.spec.time_limit)
+        if status != OPTIMAL:
+            return self._failure(status)
+        x = np.asarray(h.getSolution().col_value)
+        lower = h.getInfo().objective_function_value
+        if not self._exact_from_now:
+            return self._outcome(x, lower, time.perf_counter() - t0, True)
+        if not n:
+            return self._outcome(x, lower, time.perf_counter() - t0, False)
+        if self._integral(x):
+            self.certificates["relaxation integral"] += 1
+            self._last_solution = x
+            return self._outcome(x, lower, time.perf_counter() - t0, False)
+        found = self._round(x)
+        if found is not None:
+            x, upper = found
+            self.last_certificate = (lower, upper)
+            if upper - lower <= self._mip_gap(upper):
+                self.certificates["rounding"] += 1
+                self._last_solution = x
+                return self._outcome(x, upper, time.perf_counter() - t0, False)
+        return self._solve_milp(t0)
+
+    def _integral(self, x: np.ndarray, cols: np.ndarray | None = None) -> bool:
+        cols = self.int_cols if cols is None else cols
+        return float(np.max(np.abs(x[cols] - np.round(x[cols])), initial=0.0)) <= INTEGRALITY_TOLERANCE
+
+    def _round(self, x: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """An integral point near the relaxation's x, and its cost: the integer variables are fixed at their
+        rounded values one declared variable at a time, in declaration order, and the LP re-solved (dual simplex
+        from the last basis: only bounds changed) after each variable that was fractional. Rounding all at once
+        can be infeasible where one integer variable bounds another (a capacitor bank's switching count sw[t] >=
+        |n[t] - n[t-1]| with n rounded on its own); fixing n first lets sw follow. None where an LP is infeasible."""
+        h = self.h
+        self._rounded = True                          # the next solve frees them again
+        set_option(h, "solver", "simplex")
+        set_option(h, "simplex_strategy", SIMPLEX_DUAL)
+        upper = None
+        for group, low, up in self.int_groups:
+            values = np.clip(np.round(x[group]), low, up)
+            h.changeColsBounds(len(group), group, values, values)
+            if self._integral(x, group):
+                continue                              # x stays optimal: nothing to re-solve
+            if run(h, self.spec.time_limit) != OPTIMAL:
+                return None
+            x = np.asarray(h.getSolution().col_value)
+            upper = h.getInfo().objective_function_value
+            if self._integral(x):
+                break
+        if upper is None or not self._integral(x):
+            return None
+        rest = self.int_cols                          # fix what is left where the loop stopped early
+        h.changeColsBounds(len(rest), rest, np.round(x[rest]), np.round(x[rest]))
+        return x, upper
+
+    def _mip_gap(self, upper: float) -> float:
+        """What HiGHS's branch and bound would accept between its incumbent and its bound."""
+        rel = float(self.h.getOptionValue("mip_rel_gap")[1])
+        absolute = float(self.h.getOptionValue("mip_abs_gap")[1])
+        return max(absolute, rel * abs(upper))
+
+    def _solve_milp(self, t0: float) -> SolveOutcome:
+        """The MILP, where the certificate fails; the relaxation's basis is kept for the next hot start."""
+        h, n, cols = self.h, len(self.int_cols), self.int_cols
+        self.certificates["milp"] += 1
+        basis = h.getBasis()
+        if self._rounded:
+            h.changeColsBounds(n, cols, *self.int_bounds)
+            self._rounded = False
+        h.changeColsIntegrality(n, cols, self.int_kinds.astype(np.uint8))
+        try:
+            if self._last_solution is not None:
+                h.setSolution(new_solution(self._last_solution))      # a MIP start: the last certified point
+            set_option(h, "solver", "choose")
+            set_option(h, "simplex_strategy", SIMPLEX_DUAL)
+            status = run(h, self.spec.time_limit)
+            if status != OPTIMAL:
+                return self._failure(status)
+            x = np.asarray(h.getSolution().col_value)
+            obj = h.getInfo().objective_function_value
+        finally:
+            h.changeColsIntegrality(n, cols, np.zeros(n, dtype=np.uint8))
+        self._last_solution = x
+        out = self._outcome(x, obj, time.perf_counter() - t0, False)
+        if basis.valid:
+            h.setBasis(basis)
+        return out
+
+    def _to_declared(self) -> None:
+        """Back to the model as declared (integers, the declared cone accuracy), before a failure is diagnosed."""
+        n, cols = len(self.int_cols), self.int_cols
+        if self.relaxed:
+            self.h.changeColsBounds(n, cols, *self.int_bounds)
+            self.h.changeColsIntegrality(n, cols, self.int_kinds.astype(np.uint8))
+        if self.cones is not None and self.cones.coarse:
+            self.cones.refine(self.h)
+        self.relaxed = self._rounded = self.staged = False
 
     def _is_qp(self) -> bool:
         return self.spec.penalty == "quadratic" or self.low.model.is_quadratic
@@ -304,6 +478,8 @@ class Subproblem:
 
     def _failure(self, status):
         text = status_text(self.h, status)
+        if self.staged:
+            self._to_declared()
         if "nfeasible" in text:
             try:
                 diagnose_infeasible(self.low, self.h)
@@ -339,7 +515,7 @@ class Subproblem:
         if self.h.getNumCol() == 0:
             return Results({}, {})
         m.status, m.termination_condition = "ok", "optimal"     # values assigned below, for expressions
-        x = np.asarray(self.h.getSolution().col_value)
+        x = self._x if self._x is not None else np.asarray(self.h.getSolution().col_value)
         for _, var in m.variables.items():
             pos = column_positions(m, var.labels.values)
             values = np.where(pos >= 0, x[np.maximum(pos, 0)], np.nan)
@@ -354,3 +530,89 @@ class Subproblem:
 
     def write(self, path) -> None:
         write_model(self.low.model, path)
+
+
+@dataclass
+class CoarseCones:
+    """The polyhedral cones of a part (mgdsl/lower/cones.py: level variables `P.xi`, `P.eta`; rows `P.rotate`,
+    `P.reflect1`, `P.reflect2` per level, `P.radius`, `P.angle` at the last level nu) at a coarser level K, in
+    the same HiGHS model: rows xi_K <= t and eta_K <= tan(pi / 2^(K+1)) xi_K are added, and while coarse they
+    hold and the rows of levels above K and at nu are free; refining swaps the bounds back. Only bounds change,
+    and the added rows stay after the model's own, so linopy's row positions hold."""
+
+    fine_rows: np.ndarray         # rows freed while coarse
+    fine_lower: np.ndarray
+    fine_upper: np.ndarray
+    coarse_rows: np.ndarray       # the added rows
+    coarse_upper: np.ndarray
+    coarse: bool = False
+
+    @classmethod
+    def build(cls, m, h, level: int) -> CoarseCones | None:
+        fine, starts, index, value, upper = [], [], [], [], []
+        lp = h.getLp()
+        row_upper = np.asarray(lp.row_upper_)
+        variables, constraints = set(m.variables), set(m.constraints)
+        for name in list(m.constraints):
+            if not name.endswith(".radius"):
+                continue
+            prefix = name[: -len(".radius")]
+            names = [prefix + r for r in (".rotate", ".reflect1", ".reflect2", ".angle")]
+            if not {prefix + ".xi", prefix + ".eta"} <= variables or not set(names) <= constraints:
+                continue
+            xi, eta = m.variables[prefix + ".xi"], m.variables[prefix + ".eta"]
+            rows = [m.constraints[r] for r in names]
+            if "level" not in xi.dims:
+                continue
+            nu = xi.sizes["level"] - 1
+            if level >= nu:
+                continue
+            dims = [d for d in xi.dims if d != "level"]
+            xi_cols = column_positions(m, xi.labels.transpose(*dims, "level").values.reshape(-1, nu + 1))
+            eta_cols = column_positions(m, eta.labels.transpose(*dims, "level").values.reshape(-1, nu + 1))
+            radius = m.constraints[name]
+            radius_rows = row_positions(m, radius.labels.transpose(*dims).values.ravel())
+            terms = column_positions(m, radius.vars.transpose(*dims, "_term").values.reshape(len(radius_rows), -1))
+            coeffs = radius.coeffs.transpose(*dims, "_term").values.reshape(terms.shape)
+            tan = math.tan(math.pi / 2.0 ** (level + 1))
+            for i in np.nonzero(radius_rows >= 0)[0]:
+                keep = terms[i] >= 0               # xi_nu - t <= rhs  ->  xi_K - t <= rhs
+                cols = np.where(terms[i] == xi_cols[i, nu], xi_cols[i, level], terms[i])[keep]
+                starts.append(len(index))
+                index.extend(cols.tolist())
+                value.extend(coeffs[i][keep].tolist())
+                upper.append(row_upper[radius_rows[i]])
+                starts.append(len(index))          # eta_K - tan xi_K <= 0
+                index.extend([int(eta_cols[i, level]), int(xi_cols[i, level])])
+                value.extend([1.0, -tan])
+                upper.append(0.0)
+            for r in rows[:3]:
+                labels = r.labels.transpose(*dims, "level").values.reshape(-1, nu + 1)[:, level + 1:]
+                fine.append(row_positions(m, labels[labels >= 0]))
+            for r in (radius, rows[3]):
+                labels = r.labels.values.ravel()
+                fine.append(row_positions(m, labels[labels >= 0]))
+        if not starts:
+            return None
+        fine_rows = np.concatenate(fine).astype(np.int32)
+        first = h.getNumRow()
+        n = len(starts)
+        h.addRows(n, np.full(n, -np.inf), np.full(n, np.inf), len(index), np.asarray(starts, dtype=np.int32),
+                  np.asarray(index, dtype=np.int32), np.asarray(value, dtype=float))
+        cones = cls(fine_rows, np.asarray(lp.row_lower_)[fine_rows], row_upper[fine_rows],
+                    np.arange(first, first + n, dtype=np.int32), np.asarray(upper, dtype=float))
+        cones.coarsen(h)
+        return cones
+
+    def coarsen(self, h) -> None:
+        free = np.full(len(self.fine_rows), np.inf)
+        h.changeRowsBounds(len(self.fine_rows), self.fine_rows, -free, free)
+        h.changeRowsBounds(len(self.coarse_rows), self.coarse_rows, np.full(len(self.coarse_rows), -np.inf),
+                           self.coarse_upper)
+        self.coarse = True
+
+    def refine(self, h) -> None:
+        free = np.full(len(self.coarse_rows), np.inf)
+        h.changeRowsBounds(len(self.coarse_rows), self.coarse_rows, -free, free)
+        h.changeRowsBounds(len(self.fine_rows), self.fine_rows, self.fine_lower, self.fine_upper)
+        self.coarse = False
