@@ -191,6 +191,15 @@ microgrid, so whatever the device could do for the network's voltage does nothin
 bus (`at 10: mt = Microturbine(...)` in the network block) takes part in the bus's reactive balance. The model
 is still solved as written; this warning goes away once ties carry reactive power.
 """),
+    "W0502": ("imported network simplified (warning)", """
+A network imported with `from matpower(...)` or `from pandapower(...)` holds something mgdsl's feeder model does
+not: line charging, bus shunts, transformer no-load losses or phase shifts, a slack voltage set-point other than
+1 p.u., generators (taken as fixed injections at their set-points) or storage units (fixed loads). The notes
+name each and its size. The model is solved without them, so its flows and voltages differ from an AC power flow
+of the original case by their effect (docs/import.md lists what is imported). If they matter, model them: a
+generator as a device at its bus (`at BUS: NAME = ...`), a shunt as a load; or write the network as CSV tables
+with `mgdsl import` and edit them.
+"""),
     # ---- E06xx: solving
     "E0601": ("infeasible model", """
 No operating point satisfies every constraint. mgdsl solves the model's continuous relaxation once for a

@@ -338,6 +338,9 @@ def test_from_pandapower_in_a_model(tmp_path):
     net = system.ir.network
     assert (net.base_kv, net.slack_bus, len(net.lines), net.vmin) == (20.0, 0, 14, 0.85)
     assert net.load_p.sum(axis=0)[0] == pytest.approx(from_pandapower(shutil_copy).loads["p_kw"].sum())
+    [warning] = system.warnings                                   # what the import left out, at the `from`
+    assert warning.code == "W0502" and any("1.03 p.u." in n for n in warning.notes)
+    assert mgdsl.load(_model(tmp_path, 'matpower("case33bw")')).warnings == []       # nothing left out there
 
 
 @pytest.mark.parametrize("source, slack, extra, message", [

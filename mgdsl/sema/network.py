@@ -101,6 +101,12 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
         if feeder is not None:
             base_kva, base_kv = feeder.base_mva * 1000.0, feeder.base_kv
             vmin, vmax = feeder.vmin, feeder.vmax
+            if feeder.notes:
+                parts = f"{len(feeder.notes)} part{'s' if len(feeder.notes) > 1 else ''}"
+                diag.warning("W0502", f"importing {feeder.name} left out {parts} of it that mgdsl does not model",
+                             source.span, "imported here", notes=list(feeder.notes),
+                             help="the model is solved without them (docs/import.md); model them as devices or "
+                                  "loads, or import the network as CSV tables with `mgdsl import` to edit it")
     buses = _declared_buses(net, diag, steps)
     if feeder is not None and not any(isinstance(s, ast.NetBuses) for s in net.body):
         if len(feeder.buses) > MAX_BUSES or len(feeder.buses) * steps > MAX_BUS_STEPS:
