@@ -480,7 +480,8 @@ def _pareto_study_figure(data: dict, rel: Path):
         fig.update_xaxes(title_text=label[a], row=1, col=n)
         fig.update_yaxes(title_text=label[b], row=1, col=n)
     _layout(fig, f"Pareto front ({rel}): minimize {minimize}, bounded {', '.join(bound)}; {len(points)} points",
-            height=460)
+            height=480)
+    fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.22}, margin={"b": 90})   # clear of the colour bar
     return fig
 
 
