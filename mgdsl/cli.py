@@ -546,13 +546,14 @@ def verify_cmd(results_dir: str, as_json: bool) -> None:
     from .report_html import REPORT, write_report
     from .verify import VerifyError, verify
 
+    folder = Path(results_dir)
     try:
-        check = verify(results_dir)
+        # read and written under the folder's lock: a solve cannot replace the results in between
+        with results_folder(folder, keep="all", check_first=False) as staging:
+            check = verify(results_dir)
+            check.write_into(staging)
     except VerifyError as e:
         raise click.ClickException(str(e)) from None
-    folder = Path(results_dir)
-    with results_folder(folder, keep="all", check_first=False) as staging:
-        check.write_into(staging)
     if (folder / REPORT).is_file():                     # the report reads the folder: renewed once the check is in
         with results_folder(folder, keep="all", check_first=False) as staging:
             write_report(folder, staging / REPORT)
