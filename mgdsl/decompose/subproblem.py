@@ -57,8 +57,8 @@ class SubproblemSpec:
     time_limit: float = 300.0     # seconds per solve; a solve that reaches it stops ATC with E0605
     # MILP parts: "relax" solves the LP relaxation (hot-started LPs) until the first request with exact=True, and
     # from then on certifies each answer (relaxation bound against the LP with the integers fixed at the rounded
-    # relaxation; the MILP only where they disagree by more than the MIP gap); "milp": a MILP every solve (with
-    # `fix_integers`). Measured on models/ieee33_3mg.mgd: docs/atc.md, "MILP parts".
+    # relaxation; the MILP only where they disagree by more than the MIP gap); "milp": a MILP every solve, with
+    # `fix_integers` (which, when > 0, implies "milp"). Measured: docs/atc.md, "Time: staged solves".
     integers: str = "relax"
     # Polyhedral cones (distflow_socp) at this accuracy while the part answers relaxed (before its first exact
     # request; 0: always the declared accuracy). Coarser cones have fewer levels, so every LP is smaller.
@@ -198,8 +198,9 @@ class Subproblem:
         self._settled_integers = None         # the integer values of the last MILP solve
         self._same_integers = 0               # how many MILP solves in a row gave them
         self.integers_fixed = False
-        # relaxation mode (spec.integers == "relax"): the integer columns are continuous in HiGHS from the start
-        self.relaxed = self.spec.integers == "relax" and len(self.int_cols) > 0
+        # relaxation mode (spec.integers == "relax"): the integer columns are continuous in HiGHS from the start.
+        # `fix_integers` K > 0 asks for the MILP mode's mechanism (hold integers once settled), so it implies "milp".
+        self.relaxed = self.spec.integers == "relax" and self.fix_integers == 0 and len(self.int_cols) > 0
         self._exact_from_now = False          # an exact solve was asked for: certify every answer from then on
         self._rounded = False                 # the integer columns are fixed at rounded values (a certificate)
         self.certificates = {"relaxation integral": 0, "rounding": 0, "milp": 0}
