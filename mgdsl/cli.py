@@ -232,6 +232,51 @@ def templates(markdown: bool) -> None:
                 click.echo(f"    {summary}   [stdlib/{name}]")
 
 
+@main.command("math")
+@allow_read_option
+@click.argument("target")
+@click.option("--format", "fmt_", type=click.Choice(["md", "tex"]), default="md", show_default=True,
+              help="Markdown with $$ blocks, or a LaTeX fragment (amsmath).")
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of printing.")
+def math_cmd(target: str, fmt_: str, out_file: str | None) -> None:
+    """Render the mathematics of TARGET's device templates: a .mgd FILE (the templates it defines and uses) or
+    the name of a standard library TEMPLATE, e.g. `mgdsl math Storage --format tex`."""
+    from . import mathgen
+
+    if target.endswith(".mgd") or Path(target).exists():
+        ctx = click.get_current_context()
+        try:
+            tpls = mathgen.file_templates(target, allow_read=ctx.meta.get("mgdsl.allow_read", []))
+        except MgdError as e:
+            _fail(e, False, _color(None))
+        title = f"Mathematics of {target}"
+    else:
+        tpl = mathgen.stdlib_template(target)
+        if tpl is None:
+            import difflib
+
+            from .docgen import stdlib_templates
+
+            names = [t.name for _, _, ts in stdlib_templates() for t in ts]
+            close = difflib.get_close_matches(target, names, n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            click.echo(f"error: `{target}` is neither a .mgd file nor a standard library template{hint}; the "
+                       f"templates are: {', '.join(names)}", err=True)
+            sys.exit(EXIT_USAGE)
+        tpls, title = [tpl], f"Mathematics of {target}"
+    text = mathgen.render(tpls, fmt_, title)
+    if out_file is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out_file).write_text(text, encoding="utf-8")
+    except OSError as e:
+        click.echo(f"error: cannot write {out_file}: {e.strerror or e}", err=True)
+        sys.exit(EXIT_OUTPUT)
+    click.echo(f"wrote {out_file}", err=True)
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--check", "check_only", is_flag=True, help="Do not write; exit 1 if a file is not formatted.")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .diagnostics import Collector
+from .mathgen import NOTE, markdown_body
 from .resources import stdlib_dir
 from .sema import units
 from .sema.templates import check_template
@@ -35,7 +36,9 @@ def money_defaults(templates) -> list[tuple[str, str, str, str]]:
 def markdown() -> str:
     lines = ["# The standard library", "",
              "Generated from `stdlib/*.mgd` by `mgdsl templates --markdown`; do not edit by hand.",
-             "Every template is written in the language itself: read its file for the exact model.", ""]
+             "Every template is written in the language itself: read its file for the exact model. The "
+             "mathematics under each template is generated from the same checked syntax tree that is lowered "
+             "(`mgdsl math TEMPLATE`).", "", NOTE, ""]
     every = stdlib_templates()
     carried = money_defaults([t for _, _, templates in every for t in templates])
     currencies = sorted({c for *_, c in carried})
@@ -62,6 +65,7 @@ def markdown() -> str:
                                  for v in t.vars.values())
             ports = ", ".join(sorted({p.carrier for p in t.ports}))
             lines += ["", f"Variables: {var_list}. Ports: {ports}.", ""]
+            lines += markdown_body(t, heading="")
     return "\n".join(lines).rstrip() + "\n"
 
 
