@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .ir import TemplateIR
@@ -71,6 +71,7 @@ class Scope:
     timed: set[str]                   # timed variables (and lets whose value is timed): a bare name is x_t
     initials: set[str]                # variables with an `initial` value (x[t-1] exists at the first step)
     params: set[str]
+    lets: dict[str, ast.Expr] = field(default_factory=dict)   # a let's value: its shifts are the user's
 
     @classmethod
     def of(cls, tpl: TemplateIR) -> Scope:
@@ -78,7 +79,8 @@ class Scope:
         for name, let in tpl.lets.items():         # in declaration order: a let may use an earlier one
             if _uses_time(let.value, timed):
                 timed.add(name)
-        return cls(timed, set(tpl.initials), {p for p in tpl.params if not tpl.params[p].is_carrier})
+        return cls(timed, set(tpl.initials), {p for p in tpl.params if not tpl.params[p].is_carrier},
+                   {name: let.value for name, let in tpl.lets.items()})
 
 
 def _uses_time(e: ast.Expr, timed: set[str]) -> bool:
@@ -106,18 +108,20 @@ def _children(e: ast.Expr) -> list[ast.Expr]:
     return []
 
 
-def _shifts(e: ast.Expr, initials: set[str]) -> tuple[int, int]:
-    """(steps lost at the start, steps lost at the end) by the t-k and t+k shifts in e: x[t-1] of a variable with
-    an `initial` value exists at the first step; any other shift past an end does not."""
+def _shifts(e: ast.Expr, scope: Scope) -> tuple[int, int]:
+    """(steps lost at the start, steps lost at the end) by the t-k and t+k shifts in e (and in the lets it uses):
+    x[t-1] of a variable with an `initial` value exists at the first step; any other shift past an end does not."""
     lo = hi = 0
     if isinstance(e, ast.Ref) and e.index is not None and e.index.base == "t":
         k = e.index.offset
-        if k < 0 and not (k == -1 and e.name in initials):
+        if k < 0 and not (k == -1 and e.name in scope.initials):
             lo = -k
         elif k > 0:
             hi = k
+    if isinstance(e, ast.Ref) and e.index is None and e.name in scope.lets:
+        lo, hi = _shifts(scope.lets[e.name], scope)
     for c in _children(e):
-        a, b = _shifts(c, initials)
+        a, b = _shifts(c, scope)
         lo, hi = max(lo, a), max(hi, b)
     return lo, hi
 
@@ -295,7 +299,7 @@ def template_math(tpl: TemplateIR) -> TemplateMath:
         if any(_uses_time(t, scope.timed) for t in stmt.terms):
             lo = hi = 0
             for t in stmt.terms:
-                a, b = _shifts(t, scope.initials)
+                a, b = _shifts(t, scope)
                 lo, hi = max(lo, a), max(hi, b)
             notes.append(_quantifier(lo, hi))
         if stmt.label:

@@ -184,3 +184,27 @@ def test_cli_unknown_template_and_bad_file(tmp_path):
     (tmp_path / "bad.mgd").write_text("horizon 2 steps of 1 h\nmicrogrid mg { x = Nope() }\n")
     r = CliRunner().invoke(main, ["math", str(tmp_path / "bad.mgd")])
     assert r.exit_code == EXIT_INPUT and "error[E" in r.output and "Traceback" not in r.output
+
+
+def test_lets_untimed_variables_and_forward_shifts(tmp_path):
+    """A let's shift carries into the constraint's quantifier; an untimed variable and its cost have no t."""
+    (tmp_path / "tank.mgd").write_text("""\
+device Tank(cap: kWh, loss = 1 %, alpha_in = 0.9) {
+    var e[t]: kWh in 0 .. cap
+    var u[t]: kW in 0 .. 10 kW
+    var size: kWh >= 0
+    let kept = (1 - loss) * e[t-1]
+    bal: e[t] == kept + alpha_in * u[t] * dt
+    e[t] <= size
+    e[t+2] >= 0 kWh
+    cost += 3 money/kWh * size
+    port heat -= u
+}
+""")
+    (tpl,) = mathgen.file_templates(tmp_path / "tank.mgd")
+    m = mathgen.template_math(tpl)
+    assert [ln.math for ln in m.lets] == [r"\mathrm{kept}_{t} := \left(1 - \mathrm{loss}\right) \cdot e_{t-1}"]
+    assert [ln.note for ln in m.constraints] == [r"t \ge 1\quad \text{(bal)}", r"\forall t", r"t \le N-3"]
+    assert m.variables[2].math == r"\mathrm{size} \ge 0" and m.variables[2].note == r"\mathrm{kWh}"
+    assert m.cost[0].math == r"\mathrm{cost} = 3\,\mathrm{money/kWh} \cdot \mathrm{size}"
+    assert m.balance[0].math == r"- u_{t}"
