@@ -16,7 +16,8 @@ EXIT_INPUT = 1          # the model has errors (or is infeasible / unbounded)
 EXIT_USAGE = 2          # click's own code for bad command-line usage
 EXIT_NOT_CONVERGED = 3  # ATC stopped at max_iterations; the last iterate is written, marked not converged
 EXIT_OUTPUT = 5         # results could not be written: unwritable or full, in use, not a results folder (E07xx)
-EXIT_WORKER_LOST = 6    # ATC worker processes kept dying (E0610); a single lost worker is replaced
+EXIT_WORKER_LOST = 6    # ATC workers kept dying (E0610) or cannot be had (E0611 Dask missing, E0612 cluster unusable)
+WORKER_CODES = {"E0610", "E0611", "E0612"}
 EXIT_BUG = 70           # a bug in mgdsl (EX_SOFTWARE of sysexits.h): the report says what to attach
 
 
@@ -85,7 +86,7 @@ def _fail(err: MgdError, as_json: bool, color: bool) -> None:
     codes = {d.code for d in err.diagnostics}
     if any(code.startswith("E07") for code in codes):
         sys.exit(EXIT_OUTPUT)
-    sys.exit(EXIT_WORKER_LOST if "E0610" in codes else EXIT_INPUT)
+    sys.exit(EXIT_WORKER_LOST if WORKER_CODES & set(codes) else EXIT_INPUT)
 
 
 def _remember_allowed_reads(ctx: click.Context, param, value):

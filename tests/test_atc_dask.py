@@ -242,7 +242,7 @@ def test_cli_says_what_to_install_without_distributed(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)
     r = CliRunner().invoke(main, ["solve", str(ROOT / "models/storage_arbitrage.mgd"), "--decompose", "atc",
                                   "--executor", "dask", "-o", str(tmp_path / "out")])
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 6, r.output          # the workers cannot be had, not a model error
     assert "E0611" in r.output and "pip install 'mgdsl[dask]'" in r.output and "Traceback" not in r.output
 
 
