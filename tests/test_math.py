@@ -208,3 +208,32 @@ device Tank(cap: kWh, loss = 1 %, alpha_in = 0.9) {
     assert m.variables[2].math == r"\mathrm{size} \ge 0" and m.variables[2].note == r"\mathrm{kWh}"
     assert m.cost[0].math == r"\mathrm{cost} = 3\,\mathrm{money/kWh} \cdot \mathrm{size}"
     assert m.balance[0].math == r"- u_{t}"
+
+
+KATEX_CHECK = r"""
+const katex = require(process.env.KATEX_MODULE); const fs = require('fs');
+let bad = [];
+for (const block of JSON.parse(fs.readFileSync(0, 'utf8'))) {
+  try { katex.renderToString(block, {displayMode: true, throwOnError: true, strict: 'error'}); }
+  catch (e) { bad.push(e.message); }
+}
+console.log(JSON.stringify(bad));
+"""
+
+
+def test_katex_renders_every_block():
+    """Every $$ block of docs/stdlib.md renders in KaTeX (strict), when node and katex are at hand:
+    MGDSL_KATEX=/path/to/node_modules/katex (e.g. after `npm install katex` in a scratch folder)."""
+    import json
+    import shutil
+    import subprocess
+
+    module = os.environ.get("MGDSL_KATEX")
+    if not module or shutil.which("node") is None:
+        pytest.skip("set MGDSL_KATEX to a katex module folder (and have node) to render the math")
+    blocks = re.findall(r"\$\$\n(.*?)\n\$\$", (ROOT / "docs" / "stdlib.md").read_text(), re.S)
+    assert len(blocks) > 3 * len(NAMES)
+    r = subprocess.run(["node", "-e", KATEX_CHECK], input=json.dumps(blocks), capture_output=True, text=True,
+                       env={**os.environ, "KATEX_MODULE": module}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == []
