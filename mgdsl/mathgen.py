@@ -20,7 +20,9 @@ SYMBOLS = {"dt": r"\Delta t"} | {g: "\\" + g for g in GREEK}
 NOTE = ("The steps are t = 0 … N−1 and Δt is the step length in hours; x<sub>−1</sub> is a state before the "
         "first step (its `initial` value). A parameter given as a series over t takes its value at step t. "
         "A constraint that shifts a variable past an end of the horizon (t−1 at the first step without an "
-        "`initial`) holds only where the shifted value exists, as the quantifier says.")
+        "`initial`) holds only where the shifted value exists, as the quantifier says. Names are typeset by one "
+        "rule: the part after the first underscore is a superscript (`p_max` is p<sup>max</sup>, `eta_ch` is "
+        "η<sup>ch</sup>), a Greek letter's name is the letter, another word is upright, and `dt` is Δt.")
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
