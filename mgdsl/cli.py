@@ -795,7 +795,8 @@ def pareto_cmd(file, minimize, bound, points, grid, loss_weight, out_dir, time_l
         return
     counts = data["counts"]
     console.print(f"[bold]{file}[/bold]: {counts['points']} epsilon points, {counts['solved']} solved "
-                  f"({counts['distinct']} distinct), {counts['infeasible']} infeasible, in "
+                  f"({counts['distinct']} distinct), {counts['infeasible']} infeasible"
+                  + (f", {counts['unsolved']} stopped by the time limit" if counts["unsolved"] else "") + ", in "
                   f"{front.timings['total']:.1f} s (model built once in {front.timings['build']:.1f} s)")
     for k in front.objectives:
         console.print(f"  {k}: best {front.best[k]:,.6g}, worst {front.worst[k]:,.6g} {front.units[k]}")

@@ -328,7 +328,8 @@ def test_cli_pareto_end_to_end(tmp_path):
                              "-o", str(tmp_path / "j"), "--json"])
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    assert data["counts"] == {"points": 3, "solved": 3, "infeasible": 0, "distinct": 3, "dominated": 0}
+    assert data["counts"] == {"points": 3, "solved": 3, "infeasible": 0, "unsolved": 0, "distinct": 3,
+                              "dominated": 0}
     # a bad objective is a located model error (exit 1); a bad count a usage error (exit 2)
     r = runner.invoke(main, ["pareto", str(model), "--minimize", "cost", "--bound", "nox", "-o", str(tmp_path / "x")])
     assert r.exit_code == 1 and "E0801" in r.output

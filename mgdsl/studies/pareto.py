@@ -216,6 +216,7 @@ class ParetoFront:
             "points": self.table().to_dict(orient="records"),
             "counts": {"points": int(self.points.sizes["point"]), "solved": len(self.solved),
                        "infeasible": int((self.points["status"] == "infeasible").sum()),
+                       "unsolved": int((~self.points["solved"] & (self.points["status"] != "infeasible")).sum()),
                        "distinct": int(((self.points["duplicate_of"] < 0) & self.points["solved"]).sum()),
                        "dominated": int(self.points["dominated"].sum())},
         })
