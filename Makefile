@@ -79,6 +79,7 @@ bench: bench-setup
 	$(BIN)/python bench/bench_atc_iteration.py
 	$(BIN)/python bench/bench_atc_scaling.py
 	$(BIN)/python bench/bench_executors.py
+	$(BIN)/python bench/bench_atc_vs_central.py
 
 fmt-check: setup
 	$(BIN)/mgdsl fmt --check stdlib/*.mgd models/*.mgd
