@@ -104,8 +104,16 @@ class ATCOptions:
         "number", "initial targets with `initial value`, in kW (statuses: 0 or 1)", "start", low=-1e12, high=1e12,
         units=_KILOWATTS, unit="kW", flag=False))
     seed: int = setting(0, Spec("count", "seed of `initial random`", "start", low=0, high=MAX_SEED))
+    integers: str = setting("relax", Spec(
+        "word", "MILP parts: relax (hot-started LP relaxations until the exact check, then each answer certified; "
+        "the MILP only where the certificate fails) or milp (a MILP every solve)", "integers",
+        choices=("relax", "milp")))
+    coarse_accuracy: float = setting(1e-2, Spec(
+        "number", "polyhedral cones (distflow_socp) at this accuracy while answers are relaxed, the declared one "
+        "from the exact check on; 0: always the declared one", "integers", low=0, high=1))
     fix_integers: int = setting(0, Spec(
-        "count", "MILP parts: re-solve as LPs once their integers came out the same K times (0: never)", "integers",
+        "count", "with integers milp: re-solve as LPs once their integers came out the same K times (0: never; "
+        "K > 0 implies integers milp)", "integers",
         low=0, high=MAX_ITERATIONS))
     executor: str = setting("serial", Spec(
         "word", "where parts run: serial (this process), processes (resident worker processes) or dask "

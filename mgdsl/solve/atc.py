@@ -65,7 +65,8 @@ def specs_for(part_of: Partition, options: ATCOptions, base_kw: float) -> list[S
         pairs = [(p.id, p.coupling) for p in part_of.pairs_of(part.name)]
         scales = [pu_scale(c, base_kw) for _, c in pairs]
         specs.append(SubproblemSpec(part, couplings, pairs, scales, options.penalty, tangents, bounds,
-                                    options.fix_integers, options.subproblem_time_limit))
+                                    options.fix_integers, options.subproblem_time_limit,
+                                    integers=options.integers, coarse_accuracy=options.coarse_accuracy))
     return specs
 
 

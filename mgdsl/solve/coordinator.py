@@ -21,7 +21,7 @@ class Iteration:
     step: int                             # t, counted from 0 as in the results
     objective: float
     seconds: float
-    integers_held: bool = False           # some MILP part was solved as an LP with its settled integers held
+    integers_held: bool = False           # some answer was not final (relaxed integers, coarse cones, held integers)
     dual: float = 0.0                     # the rule's dual residual (multiplier motion), relative to the cost scale
     phase: str = "flows"                  # flows (statuses closed for the children) | statuses held | verify
 
@@ -110,7 +110,7 @@ def coordinate(layout: Layout, rule, options: ATCOptions, executor, money: float
     own: dict[str, float] = {}
     for k in range(1, options.iteration_limit + 1):
         t_it = time.perf_counter()
-        held = False                                      # some part solved with its integers held
+        held = False                                      # some answer not final: an exact check must follow
         for parts in rule.rounds:
             requests = [(name, *rule.request(name), verify, held_for(name)) for name in parts]
             t0 = time.perf_counter()
