@@ -505,7 +505,7 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
     x_base = None
     rows = {}
     schedules: dict[tuple[str, float], Results] = {}
-    ref = max(abs(B), 1e-9)
+    ref = abs(B) if abs(B) > 1e-6 else 1.0       # the unit of the objective's column
     for mode in modes:
         t3 = time.perf_counter()
         res = Resident(low, time_limit, mip_gap)
@@ -514,14 +514,15 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
         if x_base is None:
             x_base = _solution(res)
         alpha, shift = _variant(res, mode, elements, row_z)
+        res.set_coeff(row_z, zc, ref)              # the column holds z / |B|: costs and bounds near 1
         start = np.concatenate([x_base, np.zeros(res.n - len(x_base))])
-        start[zc] = B
+        start[zc] = B / ref
         res._start = start
-        res.set_costs([alpha, zc], [1.0 if mode == "opportunity" else -1.0, TIE_BREAK / ref])
+        res.set_costs([alpha, zc], [1.0 if mode == "opportunity" else -1.0, TIE_BREAK])
         timings[f"build_{mode}"] = time.perf_counter() - t3
         for b in budgets:
             target = B + b * abs(B) if mode == "robust" else B - b * abs(B)
-            res.set_bounds([zc], -np.inf, target)
+            res.set_bounds([zc], -np.inf, target / ref)
             out = res.solve()
             row = {"status": out.status, "target": target, "seconds": out.seconds, "alpha": np.nan,
                    "objective": np.nan, "nominal": np.nan, "capped": False}
@@ -530,13 +531,14 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
                 a = max(0.0, float(x[alpha]))
                 # at the forecast: the robust schedule is feasible there; an opportunity schedule uses the envelope's
                 # best values, so it has no value at the forecast
-                nominal = float(x[zc]) - sum(c * float(x[col]) for col, c in shift) if mode == "robust" else np.nan
-                row.update(alpha=a, objective=float(x[zc]), nominal=nominal,
+                nominal = ref * float(x[zc]) - sum(c * float(x[col]) for col, c in shift) if mode == "robust" \
+                    else np.nan
+                row.update(alpha=a, objective=ref * float(x[zc]), nominal=nominal,
                            capped=mode == "robust" and a >= ROBUST_CAP - 1e-9)
                 sched = res.results(x)
                 sched.summary = {"model": ir.main_file, "study": "igdt", "mode": mode, "budget": b, "alpha": a,
                                  "status": out.status, "target": target / scale, "objective_unit": unit,
-                                 "worst_case" if mode == "robust" else "best_case": float(x[zc]) / scale,
+                                 "worst_case" if mode == "robust" else "best_case": ref * float(x[zc]) / scale,
                                  "at_forecast": nominal / scale, "costs": sched.costs,
                                  "instance_costs": sched.instance_costs(), "dt_h": ir.dt_h, "steps": ir.steps}
                 schedules[(mode, b)] = sched
