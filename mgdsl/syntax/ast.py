@@ -117,6 +117,17 @@ class Profile(Stmt):
     value: Expr
     name_span: Span
     uncertain: bool = False   # `uncertain profile`: a forecast that `mgdsl igdt` varies within an envelope
+    distribution: Distribution | None = None    # its error's law, for `mgdsl pem` and Monte Carlo
+
+
+@dataclass(eq=False)
+class Distribution:
+    """`normal 15 %` (relative standard deviation) or `errors csv(...)` (a sample of relative forecast errors)."""
+
+    span: Span
+    kind: str
+    kind_span: Span
+    value: Expr
 
 
 @dataclass(eq=False)

@@ -203,9 +203,13 @@ class _Builder:
         return ast.Horizon(sp, self.qty(steps, None), self.qty(num, unit))
 
     def s_profile(self, t, sp):
-        uncertain, name, unit, value = t.children
+        uncertain, name, unit, dist, value = t.children
+        law = None
+        if dist is not None:
+            kind, arg = dist.children
+            law = ast.Distribution(self.span(dist), kind.value, self.span(kind), self.expr(arg))
         return ast.Profile(sp, name.value, unit.value if unit else None, self.expr(value), self.span(name),
-                           uncertain is not None)
+                           uncertain is not None, law)
 
     def s_let(self, t, sp):
         name, unit, value = t.children
