@@ -288,6 +288,35 @@ load or a fixed injection, the network's loads, a coupling), a coefficient of a 
 conversion factor), or the series as a whole (`max`, `mean`, `sum` of it). Make the uncertain quantity a
 bound (a curtailable generation), or leave the profile certain.
 """),
+    "E0820": ("invalid error law", """
+An uncertain profile may say how its forecast errs, for `mgdsl pem` (point estimation) and its Monte Carlo check:
+`uncertain profile NAME normal 15 % = ...` (a relative error e ~ N(0, 0.15^2): the value is forecast * (1 + e)) or
+`uncertain profile NAME errors csv("errors.csv", "COLUMN") = ...` (a sample of observed relative errors, at least
+two different values above -1, whose mean, standard deviation, skewness and kurtosis are used). This error names a
+law on a profile that is not declared `uncertain`, an unknown law, a value with a unit (the law is relative to
+the forecast: give a number or a %), a standard deviation outside 0 .. 57.7 % (the points at 1 +- sqrt(3) sigma
+would make the forecast negative), or a sample that is not one. docs/uncertainty.md describes the laws.
+"""),
+    "E0821": ("profile not usable by the study", """
+`mgdsl pem` and `mgdsl mpc` change an uncertain profile's values in a model built once. This error names a
+profile that is not declared `uncertain profile` (or, for `mgdsl pem`, one without an error law: `normal 15 %`
+or `errors ...`), or one that enters the model where only a rebuilt model could follow it: as a coefficient of
+a variable (a price multiplying a purchase), at other steps than its own (`max`, `mean`, `sum` of the series),
+nonlinearly, or as a cost without variables. Profiles that bound variables or set right-hand sides (loads in
+balances included) are fine. Choose another profile, or keep this one certain.
+"""),
+    "E0822": ("bad actual values", """
+`mgdsl mpc --actual FILE.csv` reads the realized values of the uncertain profiles: a CSV with a header row, one
+column per uncertain profile named as the profile (in its declared unit, like the forecast), one row per step of
+the horizon (an optional first column `t` is ignored). This error names a missing column, a column that is not
+an uncertain profile, a row count different from the horizon, or a cell that is not a number. The message
+points at the line and column of the file.
+"""),
+    "E0823": ("bad study setting", """
+A setting of `mgdsl mpc` or `mgdsl pem` is out of range: a window (`--window 4h`, or a number of steps) that is
+not a whole, positive number of steps or is longer than the horizon, or a Monte Carlo sample size below 2.
+Choose a window between one step and the horizon, written as a duration (`4h`, `90min`) or as steps (`4`).
+"""),
     # ---- E07xx: writing output (exit code 5)
     "E0701": ("cannot write results", """
 mgdsl could not write its output (a results folder, a model file, figures, a study or a formatted file):

@@ -228,6 +228,26 @@ class ObjectiveIR:
 
 
 @dataclass
+class ErrorLaw:
+    """The relative forecast error e of an uncertain profile (value = forecast * (1 + e)): `normal` with standard
+    deviation `rel_std`, or `errors`, an observed `sample` of e. Its moments feed the point estimate scheme."""
+
+    kind: str                          # "normal" | "errors"
+    span: Span
+    rel_std: float = 0.0
+    sample: np.ndarray | None = None
+
+    def moments(self) -> tuple[float, float, float, float]:
+        """Mean, standard deviation, skewness and kurtosis (3 for a normal law) of e."""
+        if self.sample is None:
+            return 0.0, self.rel_std, 0.0, 3.0
+        e = np.asarray(self.sample, dtype=float)
+        mean, std = float(e.mean()), float(e.std())
+        z = (e - mean) / std if std > 0 else np.zeros_like(e)
+        return mean, std, float(np.mean(z ** 3)), float(np.mean(z ** 4)) if std > 0 else 3.0
+
+
+@dataclass
 class SystemIR:
     """A checked system: everything lowering needs, and nothing that refers to the parse tree's tokens."""
 
@@ -248,6 +268,7 @@ class SystemIR:
     objective: ObjectiveIR | None = None          # the one minimized (`minimize`); None: cost
     warnings: list = field(default_factory=list)  # W-coded diagnostics of the check (mgdsl check prints them)
     uncertain: dict[str, Span] = field(default_factory=dict)   # `uncertain profile` name -> its declaration
+    laws: dict[str, ErrorLaw] = field(default_factory=dict)    # uncertain profile -> its error law (pem, mpc)
 
     def owners(self) -> list[str]:
         """The subsystems: the network (if any) then each microgrid."""

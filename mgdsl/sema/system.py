@@ -19,6 +19,7 @@ from .objectives import check_objectives
 from .size import check_model_size, model_shares
 from .templates import check_template
 from .typing import ExprTyper, Symbol, unit_of
+from .uncertainty import check_law
 from .values import Const, CsvCache, Evaluator, Failed, check_magnitude, convert
 
 # The step length: from a second to a (leap) year.
@@ -26,12 +27,16 @@ MIN_STEP_H, MAX_STEP_H = 1 / 3600, 8784.0
 
 
 class SystemChecker:
-    def __init__(self, program: Program, profile_scales: dict | None = None):
+    def __init__(self, program: Program, profile_scales: dict | None = None, profile_offsets: dict | None = None):
         self.program = program
         # `uncertain profile`s: name -> its name's span; `profile_scales` multiplies their values (mgdsl/studies/igdt.py
         # checks the program again with a profile scaled to see where it enters the model)
         self.uncertain: dict[str, object] = {}
         self.profile_scales = profile_scales or {}
+        # `profile_offsets` (name -> a number or one per step) is added after the scale: mgdsl/studies/profiles.py
+        # finds each profile's numbers in the model by moving it, and mpc/pem set it to drawn or realized values
+        self.profile_offsets = profile_offsets or {}
+        self.laws: dict[str, object] = {}      # uncertain profile -> its ErrorLaw (`normal 15 %`, `errors ...`)
         self.diag = Collector()
         self.templates: dict[str, TemplateIR] = {}
         self.env: dict[str, Const] = {}
@@ -161,7 +166,7 @@ class SystemChecker:
         return SystemIR(self.steps or 0, self.dt_h, self.templates, self.instances, network, microgrids,
                         cluster_irs, switch_irs, couple_irs, currency, decompose, main.file.path,
                         [m.file.path for m in self.program.modules], objectives, minimized,
-                        uncertain=dict(self.uncertain))
+                        uncertain=dict(self.uncertain), laws=dict(self.laws))
 
     # ------------------------------------------------------------------ declarations
     def poison(self, name: str) -> None:
@@ -263,6 +268,12 @@ class SystemChecker:
             self.uncertain[item.name] = item.name_span
             if item.name in self.profile_scales:
                 c = Const(np.asarray(c.value, dtype=float) * self.profile_scales[item.name], c.dim)
+            if item.name in self.profile_offsets:
+                c = Const(np.asarray(c.value, dtype=float) + self.profile_offsets[item.name], c.dim)
+        if isinstance(item, ast.Profile) and item.distribution is not None:
+            law = check_law(item, self.evaluator(module), self.diag)
+            if law is not None:
+                self.laws[item.name] = law
         if not self.count_series([c.value], item.name_span):
             self.poison(item.name)
             return
@@ -742,7 +753,9 @@ def _arg_hint(want, got) -> str:
     return f"give a value in {units.describe(want)}; other units of the same dimension are converted"
 
 
-def check_program(program: Program, profile_scales: dict | None = None) -> SystemIR:
+def check_program(program: Program, profile_scales: dict | None = None,
+                  profile_offsets: dict | None = None) -> SystemIR:
     """The checked system. `profile_scales` (uncertain profile -> factor, a number or one per step) multiplies those
-    profiles' values: the IGDT study checks the program so to find where each one enters the model."""
-    return SystemChecker(program, profile_scales).check()
+    profiles' values, then `profile_offsets` (the same, in the profile's canonical unit) is added: the studies
+    check the program so to find where each one enters the model."""
+    return SystemChecker(program, profile_scales, profile_offsets).check()
