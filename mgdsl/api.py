@@ -116,6 +116,21 @@ class System:
 
         return igdt(self, [uncertain] if isinstance(uncertain, str) else uncertain, list(budgets), **options)
 
+    def pem(self, profiles=None, monte_carlo: int = 0, **options):
+        """Hong's 2m+1 point estimate of the mean and standard deviation of the objective, tie powers and bus
+        voltages under the uncertain profiles' error laws, with an optional Monte Carlo check: a PEMResult
+        (mgdsl/studies/pem.py, docs/uncertainty.md)."""
+        from .studies.pem import pem
+
+        return pem(self, [profiles] if isinstance(profiles, str) else profiles, monte_carlo, **options)
+
+    def mpc(self, window, actual, profiles=None, **options):
+        """Rolling-horizon control over the horizon with a window (steps or "4h"), realized values from `actual`
+        (a CSV path or profile -> values): an MPCResult (mgdsl/studies/mpc.py, docs/uncertainty.md)."""
+        from .studies.mpc import mpc
+
+        return mpc(self, window, actual, [profiles] if isinstance(profiles, str) else profiles, **options)
+
     # ------------------------------------------------------------------ decomposition
     def atc_options(self, **overrides):
         """ATC options: defaults, then the file's `decompose atc { ... }` block, then `overrides`."""

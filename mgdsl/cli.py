@@ -997,5 +997,8 @@ def init(name: str) -> None:
     click.echo(f"next: cd {name} && mgdsl check {model} && mgdsl solve {model}   (the README says more)")
 
 
+# the point estimate and rolling-horizon commands register themselves on `main` (docs/uncertainty.md)
+from . import cli_uncertainty  # noqa: E402,F401
+
 if __name__ == "__main__":
     main()
