@@ -1,0 +1,148 @@
+"""The 94-bus case of paper 003 (models/clusters94_003.mgd): its structure against the paper, the base feeder against
+an independent AC power flow and the published figures, and the SOC branch flow's exactness on the case's dispatch."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mgdsl
+from mgdsl.acpf import radial_power_flow
+from mgdsl.verify import verify
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "clusters94_003.mgd"
+DATA = ROOT / "models" / "data" / "clusters94_003"
+CLUSTERS = {"c1": {"mg1", "mg5"}, "c2": {"mg7", "mg8", "mg10"}, "c3": {"mg2", "mg3", "mg4", "mg6", "mg9"}}
+
+FEEDER = f"""use stdlib
+horizon 1 steps of 1 h
+
+network dn {{
+    base 1 MVA, 15 kV
+    voltage 0.8 .. 1.1 pu
+    formulation distflow_socp(accuracy = 1e-5)
+    buses 1 .. 94
+    slack 1 buys at 1 usd/kWh
+    lines csv("{DATA}/lines.csv")
+    loads csv("{DATA}/loads.csv")
+}}
+"""
+
+
+def _ac_nominal():
+    """The AC power flow of the published feeder at nominal load (mgdsl.acpf), in the SOC model's p.u."""
+    lines = pd.read_csv(DATA / "lines.csv")
+    loads = pd.read_csv(DATA / "loads.csv").set_index("bus")
+    z_base = 15.0 ** 2 / 1.0
+    buses = list(range(1, 95))
+    p = np.array([loads.p_kw.get(b, 0.0) for b in buses]) / 1000
+    q = np.array([loads.q_kvar.get(b, 0.0) for b in buses]) / 1000
+    return radial_power_flow(buses, 1, [(a, b, r / z_base, x / z_base) for a, b, r, x in lines.values], p, q)
+
+
+def test_base_feeder_agrees_with_ac_and_the_published_figures():
+    """Nominal load, no microgrid: published AC power flow 362.9 kW of losses, 0.8485 p.u. at bus 92 (with the
+    published r = 20.743 ohm on branch 25-90); the SOC model and mgdsl.acpf must give the same."""
+    ac = _ac_nominal()
+    assert float(ac.losses.sum()) * 1000 == pytest.approx(362.9, abs=0.1)
+    assert int(np.argmin(ac.vm)) + 1 == 92 and float(ac.vm.min()) == pytest.approx(0.8485, abs=1e-4)
+
+    res = mgdsl.loads(FEEDER).solve()
+    ds = res["dn"]
+    assert float(ds["buy"].sum()) - 4797.0 == pytest.approx(float(ac.losses.sum()) * 1000, abs=0.1)
+    assert float(ds["losses"].sum()) == pytest.approx(float(ac.losses.sum()) * 1000, abs=0.1)
+    vm = ds["vm"].isel(t=0)
+    assert int(vm.idxmin()) == 92 and float(vm.min()) == pytest.approx(0.8485, abs=1e-4)
+    np.testing.assert_allclose(vm.sel(bus=list(range(1, 95))).values, ac.vm, atol=2e-4)
+    assert res.summary["network"]["max_relaxation_gap_pu"] < 1e-6
+
+
+def test_case_structure_is_the_papers():
+    system = mgdsl.load(MODEL)
+    ir = system.ir
+    assert set(ir.microgrids) == {f"mg{k}" for k in range(1, 11)}
+    assert {name: set(c.members) for name, c in ir.clusters.items()} == CLUSTERS
+    kinds: dict[str, set] = {mg: set() for mg in ir.microgrids}
+    for template, instances in ir.instances.items():
+        for inst in instances:
+            if inst.owner in kinds:
+                kinds[inst.owner].add(template)
+    for mg, found in kinds.items():                 # WT, PV, MT, ESS and DR in each
+        assert found == {"Wind", "PV", "Microturbine", "Storage", "FlexibleLoad"}, mg
+    ends = {sw.name: (sw.a, sw.b) for sw in ir.switches}
+    for k in range(1, 11):                          # S1..S10: microgrid k to the network
+        assert {ends[f"s{k}"][0].owner, ends[f"s{k}"][1].owner} == {f"mg{k}", "dn"}
+    home = {mg: c for c, members in CLUSTERS.items() for mg in members}
+    between = {frozenset(home[e.owner] for e in ends[f"k{k}"]) for k in (1, 2, 3)}
+    assert between == {frozenset(p) for p in (("c1", "c2"), ("c2", "c3"), ("c3", "c1"))}   # K1..K3
+    assert set(ir.uncertain) == {"wind_pu", "pv_pu"}
+    assert ir.network.formulation == "distflow_socp"
+    # the microgrids serve the published loads of their buses, moved out of the network's loads: the total is kept
+    published = pd.read_csv(DATA / "loads.csv").p_kw.sum()
+    network = pd.read_csv(DATA / "network_loads.csv").p_kw.sum()
+    mg_loads = [float(m) for m in re.findall(r"base = ([\d.]+) kW \* demand", MODEL.read_text())]
+    assert len(mg_loads) == 10 and network + sum(mg_loads) == pytest.approx(published, abs=1e-6)
+    # the profiles are Table 3 of the paper, unchanged
+    table3 = pd.read_csv(ROOT.parent / "shared" / "data" / "seed003" / "hourly_profiles.csv") \
+        if (ROOT.parent / "shared" / "data" / "seed003").is_dir() else None
+    if table3 is not None:
+        pd.testing.assert_frame_equal(pd.read_csv(DATA / "hourly_profiles.csv"), table3)
+
+
+def short_horizon(hours: list[int]) -> str:
+    """The case's source over the given hours of Table 3 (1-based): the csv profiles replaced by their values."""
+    table = pd.read_csv(DATA / "hourly_profiles.csv").set_index("hour").loc[hours]
+    text = MODEL.read_text().replace("horizon 24 steps", f"horizon {len(hours)} steps")
+
+    def inline(match: re.Match) -> str:
+        values = ", ".join(f"{v:g}" for v in table[match.group(1)])
+        return f"[{values}]"
+    return re.sub(r'csv\("data/clusters94_003/hourly_profiles.csv", "(\w+)"\)', inline, text)
+
+
+def test_short_horizon_is_exact_under_ac(tmp_path: Path):
+    """The peak hour (18 of Table 3): the dispatch meets the voltage limit, and an AC power flow of it
+    (mgdsl verify) finds the voltages and losses of the SOC model."""
+    system = mgdsl.loads(short_horizon([18]), path=str(MODEL))
+    res = system.solve()
+    assert res.summary["status"] == "optimal"
+    net = res.summary["network"]
+    assert net["min_voltage_pu"] >= 0.9 - 1e-6
+    assert net["fictitious_losses_kwh"] < 1e-3 * net["losses_kwh"]
+    res.save(tmp_path / "out")
+    check = verify(tmp_path / "out").summary()
+    assert check["max_voltage_difference_pu"] < 1e-3
+    assert abs(check["loss_error_kwh"]) < 1e-2 * check["losses_model_kwh"]
+    assert not check["steps_without_ac_solution"]
+
+
+# ---------------------------------------------------------------------------------------- slow: the whole day
+
+@pytest.mark.slow
+def test_full_day_is_exact_under_ac(tmp_path: Path):
+    """The 24-hour centralized dispatch (~35 s): every hour's AC power flow agrees with the SOC model, the
+    voltages stay within 0.9 .. 1.1 p.u., and the coordinated microgrids beat the feeder alone on all three
+    objectives (paper 003, Table 4)."""
+    res = mgdsl.load(MODEL).solve(mip_gap=1e-4)
+    assert res.summary["status"] == "optimal"
+    res.save(tmp_path / "out")
+    check = verify(tmp_path / "out").summary()
+    assert check["max_voltage_difference_pu"] < 1e-3
+    assert abs(check["loss_error_kwh"]) < 1e-2 * check["losses_model_kwh"]
+    assert not check["voltage_violations"]
+    before = mgdsl.load(DATA / "before.mgd").solve()
+    for name in ("cost", "losses", "vdi"):
+        assert res.summary["objectives"][name]["value"] < before.summary["objectives"][name]["value"], name
+
+
+@pytest.mark.slow
+def test_atc_with_cluster_children_reaches_the_centralized_cost():
+    """ATC with the clusters as children against the centralized optimum: within 0.1 %."""
+    system = mgdsl.load(MODEL)
+    central = system.solve(mip_gap=1e-4).objective
+    run = system.solve_atc(system.atc_options(children="clusters"))
+    assert abs(run.objective - central) <= 1e-3 * abs(central)
