@@ -32,7 +32,7 @@ from ..results import Results
 from ..sema import units
 from ..source import SourceFile
 from .output import figure, plain, write_csv, write_json
-from .profiles import ProfileModel, error
+from .profiles import ProfileModel, error, resident_model
 
 Progress = Callable[[str], None]
 
@@ -213,7 +213,7 @@ def mpc(system, window, actual: str | Path | Mapping[str, Sequence[float]], prof
     else:
         names = list(ir.uncertain)
     t0 = time.perf_counter()
-    pm = ProfileModel(system, names, "the rolling horizon", time_limit, mip_gap, say)
+    pm = resident_model(system, names, "the rolling horizon", time_limit, mip_gap, say)
     if isinstance(actual, Mapping):
         real = {}
         for p in names:

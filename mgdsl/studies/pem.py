@@ -24,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from .output import figure, plain, write_csv, write_json
-from .profiles import Outputs, ProfileModel, error
+from .profiles import Outputs, ProfileModel, error, resident_model
 
 Progress = Callable[[str], None]
 NOTE_EVERY_S = 2.0                 # progress lines at most this often on long runs
@@ -192,7 +192,7 @@ def pem(system, profiles: Sequence[str] | None = None, monte_carlo: int = 0, see
     say = progress or (lambda _: None)
     ir = system.ir
     with_law = [p for p in ir.uncertain if p in ir.laws]
-    names = list(profiles) if profiles else with_law
+    names = list(profiles) if profiles else (with_law or list(ir.uncertain))
     if not names:
         raise error("E0821", "the system has no uncertain profile with an error law", None, "",
                     "declare one, e.g. `uncertain profile wind_pu normal 15 % = csv(...)`, or "
@@ -206,7 +206,7 @@ def pem(system, profiles: Sequence[str] | None = None, monte_carlo: int = 0, see
         raise error("E0823", f"a Monte Carlo sample of {monte_carlo} draws", None, "",
                     "give --monte-carlo 2 or more (a few hundred for a mean within a few per mille)")
     t0 = time.perf_counter()
-    pm = ProfileModel(system, names, "the point estimate", time_limit, mip_gap, say)
+    pm = resident_model(system, names, "the point estimate", time_limit, mip_gap, say)
     timings = {"build": time.perf_counter() - t0}
     inputs = _inputs(pm)
     m = len(inputs)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..diagnostics import Diagnostic, Label, MgdError
-from ..highs import column_positions, from_linopy, row_positions
+from ..highs import column_positions, from_linopy, row_positions, set_option
 from ..lower.system import Lowered, lower_system
 from ..sema import units
 from ..sema.system import SystemChecker, check_program
@@ -186,6 +186,24 @@ class ProfileModel:
     def objective(self) -> float:
         """The model's objective at HiGHS's last solution (costs as in the model, its constant included)."""
         return float(self.res.h.getInfo().objective_function_value) + float(self.low.objective_constant)
+
+
+def resident_model(system, names: Sequence[str], study: str, time_limit: float | None = None,
+                   mip_gap: float | None = None, say=None) -> ProfileModel:
+    """The system's ProfileModel for these profiles, built on first use and kept on the System: a second study (or
+    another window, another sample) re-uses the resident model, reset to the forecast and the model's objective."""
+    cache = system.__dict__.setdefault("_profile_models", {})
+    key = tuple(names)
+    pm = cache.get(key)
+    if pm is None:
+        pm = cache[key] = ProfileModel(system, names, study, time_limit, mip_gap, say)
+        return pm
+    pm.res.time_limit = time_limit
+    if mip_gap is not None:
+        set_option(pm.res.h, "mip_rel_gap", float(mip_gap))
+    pm.res.set_costs(np.arange(len(pm.base["cost"])), pm.base["cost"])
+    pm.set_values(pm.forecast)
+    return pm
 
 
 class Outputs:
