@@ -36,6 +36,10 @@ def render_case(path: Path) -> tuple[str, set[str]]:
             system.pareto(words[1], words[2].split(","), points=2)
         elif action == "igdt":              # `# golden: igdt [PROFILE,...]`
             system.igdt(words[1].split(",") if len(words) > 1 else None, [0.05])
+        elif action == "pem":               # `# golden: pem [PROFILE,...]`
+            system.pem(words[1].split(",") if len(words) > 1 else None)
+        elif action == "mpc":               # `# golden: mpc WINDOW ACTUAL.csv` (the CSV beside the .mgd)
+            system.mpc(words[1], GOLDEN / words[2])
     except MgdError as err:
         return err.render(color=False) + "\n", {d.code for d in err.diagnostics}
     if system.warnings:             # a W code: the model is valid; its warnings are the report
