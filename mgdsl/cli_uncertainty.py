@@ -14,7 +14,7 @@ from .cli import EXIT_INPUT, _names, _study_run, allow_read_option, main
 @main.command("pem")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--uncertain", default=None, help="Comma-separated uncertain profiles to draw (default: every one with "
-              "an error law, `uncertain profile NAME normal 15 % = ...`).")
+              "an error law, `uncertain profile NAME normal(15 %) = ...`).")
 @click.option("--monte-carlo", "monte_carlo", type=int, default=0, show_default=True,
               help="Also draw this many Monte Carlo samples on the same model and report the point estimate's error "
                    "and speed-up.")

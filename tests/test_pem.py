@@ -37,7 +37,7 @@ microgrid mg1 {
 # not linear where the wind's spread crosses the load (the third step).
 WIND = """use stdlib
 horizon 3 steps of 1 h
-uncertain profile wind_pu normal 15 % = [0.5, 0.8, 0.95]
+uncertain profile wind_pu normal(15 %) = [0.5, 0.8, 0.95]
 
 microgrid mg {
     wt = Wind(p_max = 100 kW, profile = wind_pu)
@@ -48,7 +48,7 @@ microgrid mg {
 
 FEEDER = """use stdlib
 horizon 2 steps of 1 h
-uncertain profile wind_pu normal 20 % = [0.4, 0.6]
+uncertain profile wind_pu normal(20 %) = [0.4, 0.6]
 network dn {
     base 1 MVA, 12.66 kV
     formulation lindistflow
@@ -67,11 +67,11 @@ microgrid mg at dn.3 {
 
 # ---------------------------------------------------------------- the language
 def test_error_laws_parse_print_and_check():
-    text = LINEAR.replace("LAW", "normal 10 %")
+    text = LINEAR.replace("LAW", "normal(10 %)")
     assert format_module(parse_text(text)) == text
     law = mgdsl.loads(text).ir.laws["demand"]
     assert (law.kind, law.rel_std) == ("normal", pytest.approx(0.1)) and law.moments() == (0.0, 0.1, 0.0, 3.0)
-    law = mgdsl.loads(LINEAR.replace("LAW", "errors [-0.2, 0, 0.1, 0.3]")).ir.laws["demand"]
+    law = mgdsl.loads(LINEAR.replace("LAW", "errors([-0.2, 0, 0.1, 0.3])")).ir.laws["demand"]
     e = np.array([-0.2, 0, 0.1, 0.3])
     mean, std, skew, kurt = law.moments()
     assert mean == pytest.approx(e.mean()) and std == pytest.approx(e.std())
@@ -81,16 +81,16 @@ def test_error_laws_parse_print_and_check():
 
 def test_errors_from_a_csv_column(tmp_path):
     (tmp_path / "errors.csv").write_text("err\n-0.1\n0.05\n0.2\n-0.05\n0.0\n")
-    text = LINEAR.replace("LAW", 'errors csv("errors.csv", "err")')
+    text = LINEAR.replace("LAW", 'errors(csv("errors.csv", "err"))')
     law = mgdsl.loads(text, str(tmp_path / "m.mgd")).ir.laws["demand"]
     assert law.kind == "errors" and list(law.sample) == [-0.1, 0.05, 0.2, -0.05, 0.0]
 
 
 @pytest.mark.parametrize("law, message, span", [
-    ("normal 90 %", "from 0 to 57.7 %", "90 %"),
-    ("gauss 10 %", "unknown error law `gauss`", "gauss"),
-    ("normal 5 kW", "has a unit", "5 kW"),
-    ("errors [0.1, 0.1]", "at least 2 different values", "[0.1, 0.1]"),
+    ("normal(90 %)", "from 0 to 57.7 %", "90 %"),
+    ("gauss(10 %)", "unknown error law `gauss`", "gauss"),
+    ("normal(5 kW)", "has a unit", "5 kW"),
+    ("errors([0.1, 0.1])", "at least 2 different values", "[0.1, 0.1]"),
 ])
 def test_bad_laws_are_located(law, message, span):
     with pytest.raises(MgdError) as err:
@@ -118,7 +118,7 @@ def test_exact_for_a_linear_cost_normal():
 def test_exact_for_a_linear_cost_skewed_errors():
     """A biased, skewed sample: the mean moves by the errors' mean; the spread is their standard deviation."""
     e = np.array([-0.2, 0, 0.1, 0.3, 0.5])
-    result = mgdsl.loads(LINEAR.replace("LAW", "errors [-0.2, 0, 0.1, 0.3, 0.5]")).pem()
+    result = mgdsl.loads(LINEAR.replace("LAW", "errors([-0.2, 0, 0.1, 0.3, 0.5])")).pem()
     assert result.mean == pytest.approx(PRICE * (FORECAST * (1 + e.mean())).sum(), rel=1e-9)
     assert result.std == pytest.approx(PRICE * e.std() * np.sqrt((FORECAST ** 2).sum()), rel=1e-9)
 
@@ -179,9 +179,9 @@ def test_refusals_are_located():
     d = err.value.diagnostics[0]
     assert d.code == "E0821" and "no error law" in d.message and d.span.text == "demand"
     with pytest.raises(MgdError) as err:
-        mgdsl.loads(LINEAR.replace("LAW", "normal 5 %")).pem(["nothing"])
+        mgdsl.loads(LINEAR.replace("LAW", "normal(5 %)")).pem(["nothing"])
     assert err.value.diagnostics[0].code == "E0821" and "`nothing`" in err.value.diagnostics[0].message
-    price = ("use stdlib\nhorizon 2 steps of 1 h\nuncertain profile price: yuan/kWh normal 5 % = [0.4, 0.9]\n"
+    price = ("use stdlib\nhorizon 2 steps of 1 h\nuncertain profile price: yuan/kWh normal(5 %) = [0.4, 0.9]\n"
              "microgrid mg {\n    grid = ElectricityTrade(buy_price = price)\n"
              "    load = Load(electricity, base = 10 kW)\n}\n")
     with pytest.raises(MgdError) as err:
@@ -189,7 +189,7 @@ def test_refusals_are_located():
     d = err.value.diagnostics[0]
     assert d.code == "E0821" and "multiplies a variable" in d.message and d.span.text == "price"
     with pytest.raises(MgdError) as err:
-        mgdsl.loads(LINEAR.replace("LAW", "normal 5 %")).pem(monte_carlo=1)
+        mgdsl.loads(LINEAR.replace("LAW", "normal(5 %)")).pem(monte_carlo=1)
     assert err.value.diagnostics[0].code == "E0823"
 
 

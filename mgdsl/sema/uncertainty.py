@@ -1,4 +1,4 @@
-"""Checks an uncertain profile's error law (`normal 15 %`, `errors csv(...)`) into an ErrorLaw (E0820)."""
+"""Checks an uncertain profile's error law (`normal(15 %)`, `errors(csv(...))`) into an ErrorLaw (E0820)."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +23,8 @@ class _SampleEvaluator(Evaluator):
 
 def check_law(item: ast.Profile, ev: Evaluator, diag: Collector) -> ErrorLaw | None:
     d = item.distribution
-    help_ = ("write `uncertain profile NAME normal 15 % = ...` (a relative standard deviation) or "
-             "`uncertain profile NAME errors csv(\"errors.csv\", \"COLUMN\") = ...` (observed relative errors)")
+    help_ = ("write `uncertain profile NAME normal(15 %) = ...` (a relative standard deviation) or "
+             "`uncertain profile NAME errors(csv(\"errors.csv\", \"COLUMN\")) = ...` (observed relative errors)")
     if not item.uncertain:
         diag.error("E0820", f"profile `{item.name}` has an error law but is not uncertain", d.span,
                    "an error law", help=f"declare it `uncertain profile {item.name} ...`")
@@ -38,7 +38,7 @@ def check_law(item: ast.Profile, ev: Evaluator, diag: Collector) -> ErrorLaw | N
         return None
     if c.dim != units.NONE and not c.zero:
         diag.error("E0820", f"the error law of `{item.name}` has a unit ({units.describe(c.dim)})", d.value.span,
-                   "relative to the forecast", help="give it without a unit or in % (`normal 15 %`, errors as "
+                   "relative to the forecast", help="give it without a unit or in % (`normal(15 %)`, errors as "
                                                     "fractions of the forecast: 0.1 is 10 % above it)")
         return None
     value = np.asarray(c.value, dtype=float)
@@ -47,7 +47,7 @@ def check_law(item: ast.Profile, ev: Evaluator, diag: Collector) -> ErrorLaw | N
             diag.error("E0820", f"the relative standard deviation of `{item.name}` must be one number from 0 to "
                                 f"{100 * MAX_REL_STD:.1f} %", d.value.span, "not in 0 .. 57.7 %",
                        help="the point estimate evaluates the model at the forecast times 1 +- sqrt(3) sigma, which "
-                            "must stay non-negative; give e.g. `normal 15 %`")
+                            "must stay non-negative; give e.g. `normal(15 %)`")
             return None
         return ErrorLaw("normal", d.span, rel_std=float(value))
     if value.ndim == 0 or value.size < MIN_SAMPLE or float(value.std()) == 0.0 or np.any(value <= -1):

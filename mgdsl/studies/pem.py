@@ -195,13 +195,13 @@ def pem(system, profiles: Sequence[str] | None = None, monte_carlo: int = 0, see
     names = list(profiles) if profiles else (with_law or list(ir.uncertain))
     if not names:
         raise error("E0821", "the system has no uncertain profile with an error law", None, "",
-                    "declare one, e.g. `uncertain profile wind_pu normal 15 % = csv(...)`, or "
-                    "`... errors csv(\"errors.csv\", \"COLUMN\") = ...`")
+                    "declare one, e.g. `uncertain profile wind_pu normal(15 %) = csv(...)`, or "
+                    "`... errors(csv(\"errors.csv\", \"COLUMN\")) = ...`")
     for p in names:
         if p in ir.uncertain and p not in ir.laws:
             raise error("E0821", f"uncertain profile `{p}` has no error law", ir.uncertain[p],
                         "declared uncertain here",
-                        f"the point estimate needs its distribution: `uncertain profile {p} normal 15 % = ...`")
+                        f"the point estimate needs its distribution: `uncertain profile {p} normal(15 %) = ...`")
     if int(monte_carlo) != monte_carlo or (monte_carlo and monte_carlo < 2):
         raise error("E0823", f"a Monte Carlo sample of {monte_carlo} draws", None, "",
                     "give --monte-carlo 2 or more (a few hundred for a mean within a few per mille)")

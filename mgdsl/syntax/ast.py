@@ -122,7 +122,7 @@ class Profile(Stmt):
 
 @dataclass(eq=False)
 class Distribution:
-    """`normal 15 %` (relative standard deviation) or `errors csv(...)` (a sample of relative forecast errors)."""
+    """`normal(15 %)` (relative standard deviation) or `errors(csv(...))` (a sample of relative forecast errors)."""
 
     span: Span
     kind: str

@@ -131,7 +131,7 @@ class Printer:
         self.line(ind, f"horizon {s.steps.text} steps of {fmt_expr(s.step)}", s)
 
     def p_Profile(self, ind, s):
-        law = f" {s.distribution.kind} {fmt_expr(s.distribution.value)}" if s.distribution else ""
+        law = f" {s.distribution.kind}({fmt_expr(s.distribution.value)})" if s.distribution else ""
         head = ("uncertain " if s.uncertain else "") + f"profile {s.name}" + (f": {s.unit}" if s.unit else "") \
             + law + " = "
         self.line(ind, head + _fmt_value(s.value, ind, len(head)), s)
