@@ -6,16 +6,19 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .ir import SystemIR
-from .lower.system import Lowered, lower_system
-from .objective_values import add_objectives
-from .results import Results, collect
 from .sema.files import FileAccess
 from .sema.loader import load_program, read_source, source_from_text
 from .sema.system import check_program
-from .solve.centralized import SolveInfo, solve_lowered
 from .source import SourceFile
+
+# Lowering, solving and results import linopy (with xarray, pandas, scipy: ~0.7 s): only the methods that need
+# them import them, so that `mgdsl check` and loading a model stay fast (tests/test_imports.py).
+if TYPE_CHECKING:
+    from .lower.system import Lowered
+    from .results import Results
 
 
 @dataclass
@@ -47,6 +50,9 @@ class System:
                     "E0505", "this file defines templates but no system to compile",
                     self._main_span, "a library file",
                     help="`use` it from a system file with microgrids or a network; `mgdsl check` checks it alone")])
+            from .lower.system import lower_system
+
+            _without_dask_arrays()
             t0 = time.perf_counter()
             self._lowered = lower_system(self.ir)
             self.timings["lower"] = time.perf_counter() - t0
@@ -77,8 +83,12 @@ class System:
 
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
               mip_prices: bool = False) -> Results:
+        from .objective_values import add_objectives
+        from .results import collect
+        from .solve.centralized import solve_lowered
+
         low = self.lower()
-        info: SolveInfo = solve_lowered(low, time_limit=time_limit, mip_gap=mip_gap, mip_prices=mip_prices)
+        info = solve_lowered(low, time_limit=time_limit, mip_gap=mip_gap, mip_prices=mip_prices)
         self.timings["solve"] = info.solve_seconds
         if low.price_seconds:
             self.timings["mip_prices"] = low.price_seconds
@@ -143,6 +153,7 @@ class System:
 
     def solve_atc(self, options=None, progress=None):
         """Solve by analytical target cascading; returns an ATCRun (with .results like a centralized solve)."""
+        from .objective_values import add_objectives
         from .solve.atc import run_atc
 
         options = options or self.atc_options()
@@ -229,6 +240,25 @@ def atc_summary(run) -> dict:
                      "objective": it.objective, "seconds": round(it.seconds, 4), "integers_held": it.integers_held}
                     for it in run.iterations],
     }
+
+
+def _without_dask_arrays() -> None:
+    """Tell xarray that dask arrays are not in play, unless dask is already imported: its first DataArray
+    imports dask.array just to test `isinstance(x, dask.array.Array)` (0.25-0.45 s), and mgdsl never hands it one.
+    xarray keeps that answer in a private cache; if the cache moves, nothing breaks but the start-up cost."""
+    import sys
+
+    if "dask" in sys.modules:
+        return
+    try:
+        from xarray.namedarray import pycompat
+    except ImportError:
+        return
+    cache = getattr(pycompat, "_cached_duck_array_modules", None)
+    if isinstance(cache, dict) and "dask" not in cache:
+        absent = object.__new__(pycompat.DuckArrayModule)
+        absent.module, absent.version, absent.type, absent.available = None, pycompat.Version("0.0.0"), (), False
+        cache["dask"] = absent
 
 
 ReadDirs = Iterable[str | os.PathLike] | None
