@@ -210,18 +210,18 @@ class System:
 
 
 def add_network_figures(results) -> None:
-    """Losses, voltage range and, for distflow_socp, the largest relaxation gap, into the summary."""
+    """The voltage range and what the network's formulation reports (lower/formulations/: distflow_socp's
+    losses and relaxation gap, lindistflow's note on what it leaves out), into the summary."""
+    from .lower.formulations import FORMULATIONS
+
     ds = next((d for d in results.datasets.values() if "vm" in d and "P" in d), None)
     if ds is None:
         return
     net = {"min_voltage_pu": float(ds["vm"].min()), "max_voltage_pu": float(ds["vm"].max())}
-    if "losses" in ds:
-        net["losses_kwh"] = float(ds["losses"].sum()) * results.summary.get("dt_h", 1.0)
-        # l v - (P^2 + Q^2) > 0 is slack of the relaxation; < 0 is the polyhedral cone's allowed error
-        gap = ds["cone_gap"]
-        net["max_relaxation_gap_pu"] = max(0.0, float(gap.max()))
-        net["max_cone_approximation_pu"] = max(0.0, float(-gap.min()))
     results.summary["network"] = net
+    f = FORMULATIONS.get(str(ds.attrs.get("formulation", "")))
+    if f is not None:
+        f.summary(ds, net, results.summary)
 
 
 def atc_summary(run) -> dict:

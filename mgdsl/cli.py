@@ -612,7 +612,8 @@ def verify_cmd(results_dir: str, as_json: bool) -> None:
 
 
 def _verify_lines(s: dict) -> list[str]:
-    lines = [f"AC power flow of the dispatch ({s['network']}, {s['formulation']}, {s['steps']} steps, slack at 1 p.u.)"]
+    lines = [f"AC power flow of the dispatch ({s['network']}, {s['formulation']}, {s['steps']} steps, "
+             f"slack at {s.get('slack_voltage_pu', 1.0):g} p.u.)"]
     lines.append(f"losses: {s['losses_ac_kwh']:,.1f} kWh in AC, {s['losses_model_kwh']:,.1f} kWh in the model "
                  f"(the model misses {s['loss_error_kwh']:,.1f} kWh)")
     if s["min_voltage_ac_pu"] is not None:

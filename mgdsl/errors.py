@@ -200,6 +200,21 @@ of the original case by their effect (docs/import.md lists what is imported). If
 generator as a device at its bus (`at BUS: NAME = ...`), a shunt as a load; or write the network as CSV tables
 with `mgdsl import` and edit them.
 """),
+    "E0510": ("slack voltage out of range", """
+The slack bus is held at its voltage set point (`slack 1 at 1.02 pu buys at PRICE`; 1 p.u. when the `at` is left
+out), in every formulation and in `mgdsl verify`'s AC power flow. The set point is a number in p.u. within the
+network's voltage limits (`voltage 0.95 .. 1.05 pu`): outside them the buses next to the slack could not stay
+within their limits and the model would be infeasible. Give the set point within the limits, or widen them.
+"""),
+    "W0504": ("LinDistFlow leaves out losses and AC voltages (note)", """
+A note in the summary of a solve whose network uses `formulation lindistflow` (the default), printed by
+`mgdsl solve` and kept in summary.json and report.html. LinDistFlow is linear and lossless: the slack buys
+what the loads take and no more (on the 33-bus feeder at nominal load it misses 202.7 kW of losses, 5.5 %), and
+its voltages are those of a lossless network, higher than an AC power flow's, so a dispatch that holds its voltage
+limit in the model may break it in AC (models/example.mgd: 0.9267 p.u. against a 0.93 floor in 6 hours).
+`mgdsl verify RESULTS` runs an AC power flow of the dispatch and lists losses and limits passed;
+`formulation distflow_socp` (the SOC branch flow) has the losses and is exact where its relaxation is tight.
+"""),
     # ---- E06xx: solving
     "E0601": ("infeasible model", """
 No operating point satisfies every constraint. mgdsl solves the model's continuous relaxation once for a

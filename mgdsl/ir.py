@@ -119,9 +119,15 @@ class NetworkIR:
     load_q: np.ndarray                # (bus, t) kvar
     span: Span
     slack_span: Span
-    cone_accuracy: float = 1e-4       # distflow_socp: relative error of the polyhedral cone
     voltage_span: Span | None = None  # the `voltage` limits, where a report of what to change points
     load_spans: list[tuple[int, Span]] = field(default_factory=list)   # (bus, its `load`/`loads` statement)
+    settings: dict[str, float] = field(default_factory=dict)   # the formulation's (lower/formulations/)
+    slack_voltage: float = 1.0        # p.u., the slack bus's set point (`slack 1 at 1.02 pu ...`)
+
+    @property
+    def cone_accuracy(self) -> float:
+        """distflow_socp: the polyhedral cones' parameter (lower/formulations/distflow_socp.py)."""
+        return float(self.settings.get("accuracy", 1e-4))
 
 @dataclass
 class MicrogridIR:

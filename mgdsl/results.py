@@ -12,6 +12,7 @@ import xarray as xr
 
 from .files import atomic_write, moved, results_folder
 from .lower.exprs import is_linopy
+from .lower.formulations import formulation
 from .lower.system import Lowered
 from .sema import units
 
@@ -181,17 +182,8 @@ def collect(low: Lowered) -> Results:
                                                                                  "description": "line reactance"})
         ds["i_max"] = xr.DataArray([x.i_max_a for x in net.lines], **per_line,
                                    attrs={"units": "A", "description": "current limit (NaN: none)"})
-        if ln.l is not None:
-            # the relaxation gap of l v_from >= P^2 + Q^2 (p.u.): near zero when the relaxation is tight
-            l_sol = ln.l.solution
-            pos = {b: k for k, b in enumerate(net.buses)}
-            v_from = v.isel(bus=xr.DataArray([pos[x.from_bus] for x in net.lines], dims="line")).drop_vars("bus")
-            v_from = v_from.assign_coords(line=l_sol.coords["line"])
-            p_pu, q_pu = ds["P"] / net.base_kva, ds["Q"] / net.base_kva
-            ds["l"] = l_sol.assign_attrs(units="pu", description="squared current magnitude")
-            ds["losses"] = (net.base_kva * ln.r_pu * l_sol).assign_attrs(units="kW", description="active losses")
-            ds["cone_gap"] = (l_sol * v_from - (p_pu ** 2 + q_pu ** 2)).assign_attrs(
-                units="pu^2", description="relaxation gap l v_from - (P^2 + Q^2)")
+        ds.attrs["slack_voltage_pu"] = net.slack_voltage
+        formulation(net.formulation).results(ln, ds)        # its own variables: distflow_socp's l, losses, ...
         has_integers = len(low.model.binaries) > 0 or len(low.model.integers) > 0
         dual = low.balance_dual if has_integers else None
         if dual is None and low.balance_name is not None and not has_integers:

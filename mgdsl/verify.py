@@ -7,7 +7,8 @@
 The dispatch fixes what every bus takes from the network: its loads, the output of the devices at it and the tie-line
 imports of the microgrids there. The model's own balances give it without the model: at each bus, what its lines
 bring in (a line's flow less the losses the formulation takes at its receiving end) less what they carry away. An AC
-power flow (mgdsl.acpf, exact for a radial network) with those withdrawals and the slack at 1 p.u. shows what the
+power flow (mgdsl.acpf, exact for a radial network) with those withdrawals and the slack at its set point (1 p.u.
+unless `slack N at V pu`) shows what the
 linearized or relaxed network model left out: LinDistFlow neglects losses (so the slack must buy more) and
 misjudges voltages; the SOC relaxation is exact where it is tight. The results folder must hold the network's line
 impedances (written by mgdsl since the verify command; solve again for an older folder).
@@ -51,6 +52,7 @@ class Verification:
     vmin: float
     vmax: float
     diverged: list[int] = field(default_factory=list)     # steps without an AC solution
+    slack_voltage: float = 1.0      # p.u., the slack's set point in the model and in the AC power flow
 
     def voltage_violations(self) -> list[tuple[int, int, float, float]]:
         """(t, bus, |V| AC, the limit it passes), by step then bus."""
@@ -85,6 +87,7 @@ class Verification:
         loss_model = float(np.sum(self.losses_model)) * self.dt
         return {
             "network": self.network, "formulation": self.formulation, "steps": int(self.vm_ac.shape[1]),
+            "slack_voltage_pu": self.slack_voltage,
             "losses_ac_kwh": loss_ac, "losses_model_kwh": loss_model, "loss_error_kwh": loss_ac - loss_model,
             "max_voltage_difference_pu": float(diff[worst]) if worst else None,
             "max_voltage_difference_at": {"bus": self.buses[worst[0]], "t": int(worst[1])} if worst else None,
@@ -157,7 +160,8 @@ def verify(folder: str | Path) -> Verification:
         take_p[pos[b]] += p[k] - loss_p[k]
         take_q[pos[b]] += q[k] - loss_q[k]
     slack = int(ds.attrs["slack_bus"])
-    take_p[pos[slack]] = take_q[pos[slack]] = 0.0       # held at 1 p.u.: what it takes changes no voltage
+    take_p[pos[slack]] = take_q[pos[slack]] = 0.0       # held at its set point: what it takes changes no voltage
+    v_slack = float(ds.attrs.get("slack_voltage_pu", 1.0))
     line_pu = [(a, b, float(r) / z_base, float(x) / z_base)
                for (a, b), r, x in zip(ends, ds["r"].values, ds["x"].values)]
     vm = np.full((len(buses), steps), np.nan)
@@ -165,12 +169,13 @@ def verify(folder: str | Path) -> Verification:
     losses = np.full(steps, np.nan)
     diverged = []
     try:
-        pf = radial_power_flow(buses, slack, line_pu, take_p / base_kva, take_q / base_kva)
+        pf = radial_power_flow(buses, slack, line_pu, take_p / base_kva, take_q / base_kva, v_slack)
         vm, current, losses = pf.vm, pf.i, pf.losses.sum(axis=0)
     except ValueError:                                   # some step has no solution: solve them one by one
         for t in range(steps):
             try:
-                pf = radial_power_flow(buses, slack, line_pu, take_p[:, t] / base_kva, take_q[:, t] / base_kva)
+                pf = radial_power_flow(buses, slack, line_pu, take_p[:, t] / base_kva, take_q[:, t] / base_kva,
+                                        v_slack)
             except ValueError:
                 diverged.append(t)
                 continue
@@ -183,4 +188,4 @@ def verify(folder: str | Path) -> Verification:
     return Verification(name, str(ds.attrs.get("formulation", "")), dt, buses, lines, vm,
                         np.asarray(ds["vm"].transpose("bus", "t").values, dtype=float), current * i_base, i_max,
                         losses * base_kva, model_losses, float(ds.attrs.get("vmin_pu", 0.0)),
-                        float(ds.attrs.get("vmax_pu", math.inf)), diverged)
+                        float(ds.attrs.get("vmax_pu", math.inf)), diverged, v_slack)

@@ -9,12 +9,15 @@ import numpy as np
 
 from ..diagnostics import Collector, Label
 from ..ir import LineIR, NetworkIR
+from ..lower.formulations import DEFAULT as DEFAULT_FORMULATION
+from ..lower.formulations import formulation as formulation_named
+from ..lower.formulations import names as formulation_names
 from ..syntax import ast
 from . import units
 from .limits import MAGNITUDE_TEXT, MAX_BUS_NUMBER, MAX_BUS_STEPS, MAX_BUSES, MAX_DATA_BYTES, MAX_MAGNITUDE
 from .values import Evaluator, Failed, cell_number, cell_text, check_magnitude, convert, not_a_number
 
-FORMULATIONS = ("lindistflow", "distflow_socp")
+FORMULATIONS = formulation_names()
 
 
 def _bus(q: ast.Quantity, diag: Collector) -> int | None:
@@ -70,8 +73,8 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
     n_before = len(diag.diagnostics)
     base_kva, base_kv = 1000.0, None
     vmin, vmax = 0.95, 1.05
-    formulation = "lindistflow"
-    cone_accuracy = 1e-4
+    formulation = DEFAULT_FORMULATION
+    settings: dict[str, float] = {}
     slack: ast.NetSlack | None = None
     lines: list[LineIR] = []
     load_p: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(steps))
@@ -158,19 +161,7 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
                                help="available: " + ", ".join(FORMULATIONS))
                 else:
                     formulation = s.name
-                    for a in s.args or []:
-                        if s.name != "distflow_socp" or a.name != "accuracy":
-                            diag.error("E0104", f"`{s.name}` has no setting `{a.name or ''}`", a.span, "",
-                                       help="distflow_socp takes `accuracy = 1e-4` (relative error of the cone)")
-                            continue
-                        c = ev.eval(a.value)
-                        v = convert(c, units.NONE, a.value.span, diag, "the accuracy")
-                        v = _scalar(v, a.value.span, diag, "the accuracy")
-                        if v is not None and not (0 < float(v) < 0.5):
-                            diag.error("E0404", "the accuracy must be between 0 and 0.5", a.value.span, "",
-                                       help="1e-4 is a good default; 1e-6 costs a few more rows per line and step")
-                        elif v is not None:
-                            cone_accuracy = float(v)
+                    settings = _formulation_settings(s, ev, diag)
             elif isinstance(s, ast.NetBuses):
                 pass                                   # read first, by _declared_buses
             elif isinstance(s, ast.NetSlack):
@@ -230,6 +221,7 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
     if len(bus_set) != len(buses):
         diag.error("E0502", "a bus is declared twice", seen.get(ast.NetBuses, net).span, "")
     slack_bus = None
+    slack_voltage = 1.0
     buy = sell = None
     if slack is None:
         diag.error("E0502", f"network `{net.name}` has no slack bus", net.name_span, "",
@@ -242,6 +234,20 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
                        help=f"write `slack {feeder.slack} buys at PRICE`")
         elif slack_bus is not None and bus_set and slack_bus not in bus_set:
             diag.error("E0109", f"slack bus {slack_bus} is not a declared bus", slack.bus.span, "unknown bus")
+        if slack.voltage is not None:
+            c = ev.try_eval(slack.voltage)
+            v = convert(c, units.NONE, slack.voltage.span, diag, "the slack voltage (p.u.)") if c is not None else None
+            v = _scalar(v, slack.voltage.span, diag, "the slack voltage")
+            if v is not None and not vmin <= v <= vmax:
+                # the slack bus is held there, its neighbours near it: outside the limits the model is infeasible
+                limits = seen.get(ast.NetVoltage)
+                diag.error("E0510", f"the slack voltage set point {v:g} p.u. is outside the network's voltage limits "
+                                    f"{vmin:g} .. {vmax:g} p.u.", slack.voltage.span, "outside the limits",
+                           secondary=[Label(limits.span, "the limits")] if limits is not None else [],
+                           help="give the set point in p.u. within the limits, e.g. `slack 1 at 1.02 pu buys at "
+                                "PRICE`, or widen `voltage`")
+            elif v is not None:
+                slack_voltage = v
         for which, expr in (("buy", slack.buy), ("sell", slack.sell)):
             if expr is None:
                 continue
@@ -289,8 +295,29 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
         lq[order[b]] += arr
     voltage = seen.get(ast.NetVoltage)
     return NetworkIR(net.name, base_kva, base_kv, vmin, vmax, formulation, buses, slack_bus, buy, sell, None,
-                     lines, lp, lq, net.span, slack.span, cone_accuracy, voltage.span if voltage else None,
-                     load_spans), at_stmts
+                     lines, lp, lq, net.span, slack.span, voltage_span=voltage.span if voltage else None,
+                     load_spans=load_spans, settings=settings, slack_voltage=slack_voltage), at_stmts
+
+
+def _formulation_settings(s: ast.NetFormulation, ev: Evaluator, diag: Collector) -> dict[str, float]:
+    """`formulation NAME(setting = value, ...)`: the settings the formulation's module declares, each a number
+    in its range."""
+    known = {x.name: x for x in formulation_named(s.name).settings}
+    out: dict[str, float] = {}
+    for a in s.args or []:
+        setting = known.get(a.name or "")
+        if setting is None:
+            diag.error("E0104", f"`{s.name}` has no setting `{a.name or ''}`", a.span, "",
+                       help="; ".join(x.help for x in known.values()) or f"`{s.name}` takes no settings")
+            continue
+        v = convert(ev.eval(a.value), units.NONE, a.value.span, diag, f"the {setting.name}")
+        v = _scalar(v, a.value.span, diag, f"the {setting.name}")
+        if v is not None and not (setting.low < float(v) < setting.high):
+            diag.error("E0404", f"the {setting.name} must be between {setting.low:g} and {setting.high:g}",
+                       a.value.span, "", help=setting.help)
+        elif v is not None:
+            out[setting.name] = float(v)
+    return out
 
 
 def _check_per_unit(lines: list[LineIR], base_kva: float, base_kv: float, formulation: str, base: ast.Stmt | None,

@@ -248,6 +248,7 @@ class NetSlack(Stmt):
     bus: Quantity
     buy: Expr | None
     sell: Expr | None
+    voltage: Expr | None = None       # `slack 1 at 1.02 pu`: the set point (p.u.); None: 1 p.u.
 
 
 @dataclass(eq=False)

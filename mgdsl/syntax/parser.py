@@ -312,9 +312,10 @@ class _Builder:
         return ast.NetBuses(sp, ranges)
 
     def s_net_slack(self, t, sp):
-        bus, buy, sell = t.children
+        bus, at, buy, sell = t.children
         return ast.NetSlack(sp, self.qty(bus, None), self.expr(buy.children[0]) if buy else None,
-                            self.expr(sell.children[0]) if sell else None)
+                            self.expr(sell.children[0]) if sell else None,
+                            self.expr(at.children[0]) if at else None)
 
     def s_net_lines(self, t, sp):
         return ast.NetLines(sp, self.expr(t.children[0]))

@@ -206,6 +206,8 @@ class Printer:
 
     def p_NetSlack(self, ind, s):
         text = f"slack {s.bus.text}"
+        if s.voltage is not None:
+            text += f" at {fmt_expr(s.voltage)}"
         if s.buy is not None:
             text += f" buys at {fmt_expr(s.buy)}"
         if s.sell is not None:

@@ -1,0 +1,75 @@
+"""Network formulations as modules: each owns the settings it accepts (checked in sema/network.py against its
+`settings`), the physics rows of a line (voltage drop, rating, losses), what it adds to the network's results
+and to the solve summary. The registry maps the name after `formulation` to one; a new formulation is one
+module here and one entry in FORMULATIONS."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import xarray as xr
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A number a formulation takes in `formulation NAME(setting = value)`: dimensionless, in (low, high)."""
+
+    name: str
+    default: float
+    low: float
+    high: float
+    help: str                         # what it means and a good value, for the diagnostic of a bad one
+
+
+@dataclass(frozen=True)
+class LineLosses:
+    """What a line loses between its ends, as linopy expressions over (line, t) in kW and kvar; None: lossless."""
+
+    p: object = None
+    q: object = None
+
+
+class Formulation:
+    """The protocol (and the lossless defaults): `lower` writes the line physics into the builder for a lowered
+    network whose flows, squared voltages and slack exist (lower/network.py) and returns the losses taken at
+    each line's receiving end; `results` adds its variables to the network's dataset; `summary` its figures
+    and notes to the summary's `network` section."""
+
+    name = ""
+    settings: tuple[Setting, ...] = ()
+    has_losses = False                # whether `losses` is a quantity of this formulation (sema/objectives.py)
+    description = ""
+
+    def lower(self, b, ln) -> LineLosses:
+        raise NotImplementedError
+
+    def results(self, ln, ds: xr.Dataset) -> None:
+        pass
+
+    def summary(self, ds: xr.Dataset, network: dict, summary: dict) -> None:
+        pass
+
+
+def _registry() -> dict[str, Formulation]:
+    from .distflow_socp import DistFlowSOCP
+    from .lindistflow import LinDistFlow
+
+    return {f.name: f for f in (LinDistFlow(), DistFlowSOCP())}
+
+
+FORMULATIONS: dict[str, Formulation] = _registry()
+DEFAULT = "lindistflow"
+
+
+def formulation(name: str) -> Formulation:
+    """The formulation registered as `name` (checking has refused any other)."""
+    return FORMULATIONS[name]
+
+
+def names() -> tuple[str, ...]:
+    return tuple(FORMULATIONS)
+
+
+def settings_of(net) -> dict[str, float]:
+    """A network's formulation settings, the defaults filled in."""
+    f = FORMULATIONS[net.formulation]
+    return {s.name: float(net.settings.get(s.name, s.default)) for s in f.settings}
