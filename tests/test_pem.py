@@ -204,3 +204,11 @@ def test_cli_end_to_end(tmp_path):
     assert {p.name for p in out.iterdir()} >= {"pem.json", "inputs.csv", "points.csv", "moments.csv", "moments.nc"}
     r = CliRunner().invoke(main, ["pem", str(DATA / "linear.mgd"), "--uncertain", "nope", "-o", str(tmp_path / "x")])
     assert r.exit_code == 1 and "E0821" in r.output and "Traceback" not in r.output
+
+
+def test_a_declared_objective_in_its_unit():
+    """`minimize energy` in MWh: the moments are in MWh (the model holds kWh)."""
+    text = LINEAR.replace("LAW", "normal(10 %)") + "objective energy: MWh = sum(mg1.grid.buy * dt)\nminimize energy\n"
+    result = mgdsl.loads(text).pem()
+    assert (result.objective_name, result.unit) == ("energy", "MWh")
+    assert result.mean == pytest.approx(0.6) and result.std == pytest.approx(0.1 * np.sqrt(14e4) / 1000)

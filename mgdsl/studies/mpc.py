@@ -269,7 +269,7 @@ def mpc(system, window, actual: str | Path | Mapping[str, Sequence[float]], prof
     results = None
     if completed:
         committed[col_t < 0] = last_x[col_t < 0]       # values without a step: as the last window left them
-        objective = float(costs0 @ committed) + float(pm.low.objective_constant)
+        objective = (float(costs0 @ committed) + float(pm.low.objective_constant)) / pm.scale
         results = pm.res.results(committed)
     # the references: the whole horizon at once, knowing the actual values / at the forecast
     pm.res.set_costs(cols, costs0)
@@ -280,7 +280,7 @@ def mpc(system, window, actual: str | Path | Mapping[str, Sequence[float]], prof
         refs[key] = pm.objective() if o.ok else np.nan
     if results is not None:
         results.summary = {"model": ir.main_file, "study": "mpc", "what": f"rolling horizon, window {W} steps",
-                           "status": "optimal", "objective": objective, "currency": ir.currency,
+                           "status": "optimal", "objective": objective * pm.scale, "currency": ir.currency,
                            "costs": results.costs, "instance_costs": results.instance_costs(), "dt_h": ir.dt_h,
                            "steps": ir.steps}
         add_objectives(ir, results)

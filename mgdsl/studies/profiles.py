@@ -183,9 +183,15 @@ class ProfileModel:
         self.values = {p: np.asarray(values.get(p, self.forecast[p]), float) for p in self.names}
         self.push(self.bounds(self.values))
 
+    @property
+    def scale(self) -> float:
+        """Canonical units per unit of the minimized objective (`objective l: MWh = losses`: 1000)."""
+        return self.ir.objective.scale if self.ir.objective is not None else 1.0
+
     def objective(self) -> float:
-        """The model's objective at HiGHS's last solution (costs as in the model, its constant included)."""
-        return float(self.res.h.getInfo().objective_function_value) + float(self.low.objective_constant)
+        """The model's objective at HiGHS's last solution (its constant included), in the objective's unit."""
+        return (float(self.res.h.getInfo().objective_function_value) + float(self.low.objective_constant)) \
+            / self.scale
 
 
 def resident_model(system, names: Sequence[str], study: str, time_limit: float | None = None,
