@@ -305,8 +305,8 @@ bound (a curtailable generation), or leave the profile certain.
 """),
     "E0820": ("invalid error law", """
 An uncertain profile may say how its forecast errs, for `mgdsl pem` (point estimation) and its Monte Carlo check:
-`uncertain profile NAME normal 15 % = ...` (a relative error e ~ N(0, 0.15^2): the value is forecast * (1 + e)) or
-`uncertain profile NAME errors csv("errors.csv", "COLUMN") = ...` (a sample of observed relative errors, at least
+`uncertain profile NAME normal(15 %) = ...` (a relative error e ~ N(0, 0.15^2): the value is forecast * (1 + e)) or
+`uncertain profile NAME errors(csv("errors.csv", "COLUMN")) = ...` (a sample of observed relative errors, at least
 two different values above -1, whose mean, standard deviation, skewness and kurtosis are used). This error names a
 law on a profile that is not declared `uncertain`, an unknown law, a value with a unit (the law is relative to
 the forecast: give a number or a %), a standard deviation outside 0 .. 57.7 % (the points at 1 +- sqrt(3) sigma
@@ -314,8 +314,8 @@ would make the forecast negative), or a sample that is not one. docs/uncertainty
 """),
     "E0821": ("profile not usable by the study", """
 `mgdsl pem` and `mgdsl mpc` change an uncertain profile's values in a model built once. This error names a
-profile that is not declared `uncertain profile` (or, for `mgdsl pem`, one without an error law: `normal 15 %`
-or `errors ...`), or one that enters the model where only a rebuilt model could follow it: as a coefficient of
+profile that is not declared `uncertain profile` (or, for `mgdsl pem`, one without an error law: `normal(15 %)`
+or `errors(...)`), or one that enters the model where only a rebuilt model could follow it: as a coefficient of
 a variable (a price multiplying a purchase), at other steps than its own (`max`, `mean`, `sum` of the series),
 nonlinearly, or as a cost without variables. Profiles that bound variables or set right-hand sides (loads in
 balances included) are fine. Choose another profile, or keep this one certain.

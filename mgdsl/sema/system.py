@@ -36,7 +36,7 @@ class SystemChecker:
         # `profile_offsets` (name -> a number or one per step) is added after the scale: mgdsl/studies/profiles.py
         # finds each profile's numbers in the model by moving it, and mpc/pem set it to drawn or realized values
         self.profile_offsets = profile_offsets or {}
-        self.laws: dict[str, object] = {}      # uncertain profile -> its ErrorLaw (`normal 15 %`, `errors ...`)
+        self.laws: dict[str, object] = {}      # uncertain profile -> its ErrorLaw (`normal(15 %)`, `errors(...)`)
         self.diag = Collector()
         self.templates: dict[str, TemplateIR] = {}
         self.env: dict[str, Const] = {}
