@@ -209,6 +209,9 @@ def mpc(system, window, actual: str | Path | Mapping[str, Sequence[float]], prof
     elif isinstance(actual, Mapping):
         names = list(actual)
     elif isinstance(actual, (str, Path)):
+        if not Path(actual).is_file():           # before the model is built
+            raise error("E0822", f"cannot read the actual values {actual}: no such file", None, "",
+                        "give the path of a CSV with one column per uncertain profile, one row per step")
         names = _csv_profiles(actual, ir)
     else:
         names = list(ir.uncertain)
