@@ -185,11 +185,12 @@ objective has no decision variable in it (a constant) is also reported here. Oth
 with `objective NAME: UNIT = EXPR` over these built-ins and device variables (`sum(mg1.chp.p * dt)`).
 """),
     "W0501": ("reactive power kept inside a microgrid (warning)", """
-A device in a microgrid can inject reactive power (a Microturbine with q_min/q_max, an SVC, a capacitor bank, a
-reactive load), but a microgrid's tie line carries active power only: its reactive carrier balances inside the
-microgrid, so whatever the device could do for the network's voltage does nothing. The same device at a network
-bus (`at 10: mt = Microturbine(...)` in the network block) takes part in the bus's reactive balance. The model
-is still solved as written; this warning goes away once ties carry reactive power.
+A device in a microgrid can inject or absorb reactive power (a Microturbine with q_min/q_max, a WindPQ, an SVC, a
+capacitor bank, a LoadPQ), but the microgrid has no tie to a network and no switch to a network bus or to another
+microgrid with reactive devices: its reactive carrier balances inside the microgrid, so whatever the device could
+do for the network's voltage does nothing. A microgrid tied to a network bus (`microgrid mg1 at dn.5 limit ...`)
+or switched to one exchanges reactive power with it: its tie and switches carry Q as well as P. The model is
+still solved as written.
 """),
     "W0502": ("imported network simplified (warning)", """
 A network imported with `from matpower(...)` or `from pandapower(...)` holds something mgdsl's feeder model does

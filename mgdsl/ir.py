@@ -134,8 +134,9 @@ class MicrogridIR:
     name: str
     network: str | None
     bus: int | None
-    limit_kw: float | None
+    limit_kw: float | None            # of the tie: |P| when it carries active power only, else apparent power
     span: Span
+    reactive: bool = False            # a device here can inject or absorb reactive power (set by checking)
 
 
 @dataclass
@@ -156,8 +157,9 @@ class SwitchIR:
     name: str
     a: EndpointIR
     b: EndpointIR
-    limit_kw: float
+    limit_kw: float                   # |P|, or the apparent power when the switch carries Q
     span: Span
+    reactive: bool = False            # carries Q: both ends can (a bus, or microgrids with reactive devices)
 
 
 @dataclass

@@ -200,11 +200,19 @@ def collect(low: Lowered) -> Results:
         datasets[net.name] = ds
     if low.ties:
         sol = (low.ties.get("mg") if "mg" in low.ties else low.ties["net"]).solution.rename({"tie": "microgrid"})
-        datasets["ties"] = xr.Dataset(
-            {"import": sol.assign_attrs(units="kW", description="tie-line import of each microgrid")})
+        ties = xr.Dataset({"import": sol.assign_attrs(units="kW", description="tie-line import of each microgrid")})
+        q = low.ties.get("q_mg", low.ties.get("q_net"))
+        if q is not None:            # only where a tie carries Q; 0 at the ties of microgrids without reactive devices
+            qs = q.solution.rename({"tie": "microgrid"}).reindex(microgrid=sol.microgrid, fill_value=0.0)
+            ties["reactive_import"] = qs.assign_attrs(units="kvar", description="tie-line reactive import")
+        datasets["ties"] = ties
     if low.switches:
-        datasets["switches"] = xr.Dataset({
+        sw = xr.Dataset({
             "flow": low.switches["flow"].solution.assign_attrs(units="kW", description="flow from end a to end b"),
             "closed": low.switches["closed"].solution.round().assign_attrs(description="1 when closed"),
         })
+        if "q" in low.switches:
+            qs = low.switches["q"].solution.reindex(switch=sw.switch, fill_value=0.0)
+            sw["q"] = qs.assign_attrs(units="kvar", description="reactive flow from end a to end b")
+        datasets["switches"] = sw
     return Results(datasets, costs)

@@ -107,7 +107,7 @@ def replicate_microgrids(ir: SystemIR, count: int) -> SystemIR:
     for k, bus in enumerate(picks):
         src = base[k % len(base)]
         name = f"{src.name}_x{k // len(base) + 1}"
-        microgrids[name] = MicrogridIR(name, src.network, bus, src.limit_kw, src.span)
+        microgrids[name] = MicrogridIR(name, src.network, bus, src.limit_kw, src.span, src.reactive)
         for t, insts in ir.instances.items():
             for i in insts:
                 if i.owner == src.name:

@@ -244,7 +244,7 @@ def test_the_library_reference_lists_every_default_that_carries_money():
 
 # ------------------------------------------------------------------ item 2: reactive power inside a microgrid
 
-def _reactive(where: str, q: str = ", q_min = -100 kvar, q_max = 100 kvar") -> str:
+def _reactive(where: str, q: str = ", q_min = -100 kvar, q_max = 100 kvar", tie: str = " at dn.2 limit 500 kW") -> str:
     mt = f"mt = Microturbine(p_max = 200 kW{q})"
     return f"""
 use stdlib
@@ -258,33 +258,39 @@ network dn {{
     load 3: p = 300 kW, q = 200 kvar
     {"at 2: " + mt if where == "bus" else ""}
 }}
-microgrid mg1 at dn.2 limit 500 kW {{
+microgrid mg1{tie} {{
     {mt if where == "microgrid" else ""}
     load = Load(electricity, base = 50 kW)
 }}
 """
 
 
-def test_reactive_limits_inside_a_microgrid_are_a_located_warning(tmp_path):
-    system = mgdsl.loads(_reactive("microgrid"))         # valid: checked, no error
+def test_reactive_limits_inside_an_untied_microgrid_are_a_located_warning(tmp_path):
+    system = mgdsl.loads(_reactive("microgrid", tie=""))         # valid: checked, no error
     [w] = system.warnings
     assert w.code == "W0501" and w.severity == "warning"
     assert w.span.file.text[w.span.start:w.span.end].startswith("Microturbine(p_max = 200 kW, q_min")
-    assert "`mg1.mt`" in w.message and "microgrid `mg1`" in w.message and "active power only" in w.message
+    assert "`mg1.mt`" in w.message and "microgrid `mg1`" in w.message and "no tie to a network" in w.message
     assert "network bus" in w.help
     assert any("mg1" == lab.span.file.text[lab.span.start:lab.span.end] for lab in w.secondary)
-    # what it warns about: the microturbine's q is held at zero there, while at a network bus it supplies
-    # reactive power to the loaded feeder
+    # what it warns about: the microturbine's q is held at zero there, while at a network bus, or in a
+    # microgrid tied to one (its tie carries Q), it supplies reactive power to the loaded feeder
     q_mg = system.solve()["Microturbine"]["q"].sel(instance="mg1.mt").values
     assert np.allclose(q_mg, 0)
     at_bus = mgdsl.loads(_reactive("bus"))
     assert not at_bus.warnings
     assert at_bus.solve()["Microturbine"]["q"].sel(instance="dn.mt").values.max() > 1.0
+    tied = mgdsl.loads(_reactive("microgrid"))
+    assert not tied.warnings
+    res = tied.solve()
+    q_tied = res["Microturbine"]["q"].sel(instance="mg1.mt").values
+    assert q_tied.max() > 1.0
+    assert np.allclose(res["ties"]["reactive_import"].sel(microgrid="mg1").values, -q_tied)
 
 
 def test_no_warning_without_reactive_capability():
     # the default q range is 0 .. 0: nothing is lost (the 94-bus model's microturbines)
-    assert not mgdsl.loads(_reactive("microgrid", q="")).warnings
+    assert not mgdsl.loads(_reactive("microgrid", q="", tie="")).warnings
     assert not mgdsl.load(ROOT / "models" / "clusters94.mgd").warnings
 
 
@@ -296,7 +302,7 @@ def test_check_prints_the_warning_and_succeeds(tmp_path):
     from mgdsl.cli import main
 
     path = tmp_path / "m.mgd"
-    path.write_text(_reactive("microgrid"))
+    path.write_text(_reactive("microgrid", tie=""))
     r = CliRunner().invoke(main, ["check", str(path)])
     assert r.exit_code == 0, r.output
     assert "warning[W0501]" in r.output and "1 warning)" in r.output

@@ -38,8 +38,12 @@ def coupling_ids(ir: SystemIR) -> dict[str, tuple[str, str, str]]:
     for m in ir.microgrids.values():
         if m.bus is not None:
             out[f"tie.{m.name}"] = (m.name, m.network, "kW")
+            if m.reactive:
+                out[f"tie.{m.name}.q"] = (m.name, m.network, "kvar")
     for sw in ir.switches:
         out[f"switch.{sw.name}.flow"] = (sw.a.owner, sw.b.owner, "kW")
+        if sw.reactive:
+            out[f"switch.{sw.name}.q"] = (sw.a.owner, sw.b.owner, "kvar")
         out[f"switch.{sw.name}.closed"] = (sw.a.owner, sw.b.owner, "1")
     for c in ir.couples:
         from ..sema.units import describe
@@ -198,6 +202,26 @@ def lower_system(ir: SystemIR, local: set[str] | None = None) -> Lowered:
     return low
 
 
+# The apparent-power limit S of a tie or switch that carries P and Q: a regular 16-gon circumscribed about the
+# circle P^2 + Q^2 <= S^2, with sides on the axes, so |P| <= S exactly when Q = 0 (the active-power-only limit)
+# and the largest admitted |S| is S / cos(pi/16), 1.96 % over, at its 16 vertices. The axis sides are the
+# variables' bounds (or the status rows of a switch); the other 12 sides are rows here.
+PQ_SIDES = 16
+PQ_OVERLOAD = 1 / np.cos(np.pi / PQ_SIDES) - 1
+
+
+def _pq_polygon(b, name: str, p, q, limit, span, description: str) -> None:
+    """cos(a) P + sin(a) Q within +-limit for the polygon's directions a off the axes; `limit` is a constant
+    per item or an expression (S u for a switch)."""
+    for k in range(1, PQ_SIDES // 2):
+        if k == PQ_SIDES // 4:
+            continue                                   # the Q axis: a bound of q
+        a = k * np.pi / (PQ_SIDES // 2)
+        side = float(np.cos(a)) * p + float(np.sin(a)) * q
+        b.constraint(f"{name}_{k}u", side - limit <= 0 if is_linopy(limit) else side <= limit, span, description)
+        b.constraint(f"{name}_{k}l", side + limit >= 0 if is_linopy(limit) else side >= -limit, span, description)
+
+
 def _lower_ties(low: Lowered, flows, time) -> None:
     ir = low.ir
     tied = [m for m in ir.microgrids.values() if m.bus is not None]
@@ -214,24 +238,41 @@ def _lower_ties(low: Lowered, flows, time) -> None:
         return b.variable(name, span, description, coords=[idx, time], lower=xr.DataArray(-lim, coords=[idx]),
                           upper=xr.DataArray(lim, coords=[idx]))
 
-    if mg_here:
-        mg_side = side("tie.mg", mg_here, "tie-line import of a microgrid (kW), microgrid side")
-        flows.append((1 * mg_side, xr.DataArray([node_key(m.name, None, "electricity") for m in mg_here],
-                                                coords=[mg_side.indexes["tie"]], name="node")))
-        low.ties["mg"] = mg_side
-    if net_here:
-        net_side = side("tie.net", net_here, "tie-line export at a bus (kW), network side")
-        flows.append((-1 * net_side, xr.DataArray([node_key(m.network, m.bus, "electricity") for m in net_here],
-                                                  coords=[net_side.indexes["tie"]], name="node")))
-        low.ties["net"] = net_side
-    both = [m.name for m in mg_here if low.is_local(m.network)]
-    if both:
-        b.constraint("tie.couple", low.ties["mg"].sel(tie=both) - low.ties["net"].sel(tie=both) == 0, span,
-                     "tie line: microgrid import = network export")
-    for key, members in (("mg", mg_here), ("net", net_here)):
-        cut = [m.name for m in members if m.name not in both]
-        if cut:
-            low.copies.append(CopyBlock([f"tie.{n}" for n in cut], 1 * low.ties[key].sel(tie=cut), "tie"))
+    # (variable key, carrier, members): P at every tie; Q only at ties of microgrids with reactive devices
+    # (elsewhere nothing can flow, and the model stays as it was)
+    kinds = [("", "electricity", "kW", "import", "export"), ("q_", "reactive", "kvar", "reactive import",
+                                                             "reactive export")]
+    both = {}
+    for prefix, carrier, unit, imp, exp in kinds:
+        pick = (lambda ms: ms) if not prefix else (lambda ms: [m for m in ms if m.reactive])
+        mg_k, net_k = pick(mg_here), pick(net_here)
+        if mg_k:
+            v = side(f"tie.{prefix}mg", mg_k, f"tie-line {imp} of a microgrid ({unit}), microgrid side")
+            flows.append((1 * v, xr.DataArray([node_key(m.name, None, carrier) for m in mg_k],
+                                              coords=[v.indexes["tie"]], name="node")))
+            low.ties[f"{prefix}mg"] = v
+        if net_k:
+            v = side(f"tie.{prefix}net", net_k, f"tie-line {exp} at a bus ({unit}), network side")
+            flows.append((-1 * v, xr.DataArray([node_key(m.network, m.bus, carrier) for m in net_k],
+                                               coords=[v.indexes["tie"]], name="node")))
+            low.ties[f"{prefix}net"] = v
+        both[prefix] = [m.name for m in mg_k if low.is_local(m.network)]
+        if both[prefix]:
+            b.constraint(f"tie.{prefix}couple", low.ties[f"{prefix}mg"].sel(tie=both[prefix])
+                         - low.ties[f"{prefix}net"].sel(tie=both[prefix]) == 0, span,
+                         f"tie line: microgrid {imp} = network {exp}")
+        for key, members in (("mg", mg_k), ("net", net_k)):
+            cut = [m.name for m in members if m.name not in both[prefix]]
+            if cut:
+                ids = [f"tie.{n}" if not prefix else f"tie.{n}.q" for n in cut]
+                low.copies.append(CopyBlock(ids, 1 * low.ties[f"{prefix}{key}"].sel(tie=cut), "tie"))
+    # the apparent-power polygon, on the side that holds the pair (the microgrid's, where both are here)
+    for key, members in (("mg", mg_here), ("net", [m for m in net_here if not low.is_local(m.name)])):
+        limited = [m.name for m in members if m.reactive and m.limit_kw is not None]
+        if limited:
+            lim = xr.DataArray([ir.microgrids[n].limit_kw for n in limited], coords=[pd.Index(limited, name="tie")])
+            _pq_polygon(b, f"tie.{key}_s", low.ties[key].sel(tie=limited), low.ties[f"q_{key}"].sel(tie=limited),
+                        lim, span, "tie line: apparent power within the limit (16-gon)")
 
 
 def _lower_switches(low: Lowered, flows, time) -> None:
@@ -254,25 +295,54 @@ def _lower_switches(low: Lowered, flows, time) -> None:
         sign = -1 if side == "a" else 1
         keys = [node_key(getattr(sw, side).owner, getattr(sw, side).bus, "electricity") for sw in members]
         flows.append((sign * f, xr.DataArray(keys, coords=[idx], name="node")))
-        sides[side] = (f, u, [sw.name for sw in members])
+        q = None
+        with_q = [sw for sw in members if sw.reactive]
+        if with_q:
+            qidx = pd.Index([sw.name for sw in with_q], name="switch")
+            qlim = limit.sel(switch=qidx)
+            q = b.variable(f"switch.q_{side}", span, f"switch reactive flow from a to b (kvar), copy of side {side}",
+                           coords=[qidx, time], lower=-qlim, upper=qlim)
+            uq, fq = u.sel(switch=qidx), f.sel(switch=qidx)
+            b.constraint(f"switch.open_q_{side}.1", q - qlim * uq <= 0, span, "an open switch carries no power")
+            b.constraint(f"switch.open_q_{side}.2", q + qlim * uq >= 0, span, "an open switch carries no power")
+            # the polygon on side a's copy, and on side b's where side a is lowered elsewhere
+            poly = [sw.name for sw in with_q if side == "a" or not low.is_local(sw.a.owner)]
+            if poly:
+                _pq_polygon(b, f"switch.s_{side}", fq.sel(switch=poly), q.sel(switch=poly),
+                            qlim.sel(switch=poly) * uq.sel(switch=poly), span,
+                            "switch: apparent power within the limit, none when open (16-gon)")
+            keys = [node_key(getattr(sw, side).owner, getattr(sw, side).bus, "reactive") for sw in with_q]
+            flows.append((sign * q, xr.DataArray(keys, coords=[qidx], name="node")))
+        sides[side] = (f, u, [sw.name for sw in members], q)
     if not sides:
         return
-    both = [n for n in sides.get("a", (None, None, []))[2] if n in sides.get("b", (None, None, []))[2]]
+    names_a = sides["a"][2] if "a" in sides else []
+    names_b = sides["b"][2] if "b" in sides else []
+    both = [n for n in names_a if n in names_b]
     if both:
         span = ir.switches[0].span
-        fa, ua, _ = sides["a"]
-        fb, ub, _ = sides["b"]
+        fa, ua, _, qa = sides["a"]
+        fb, ub, _, qb = sides["b"]
         b.constraint("switch.couple_flow", fa.sel(switch=both) - fb.sel(switch=both) == 0, span,
                      "switch flow seen by both ends")
         b.constraint("switch.couple_status", ua.sel(switch=both) - ub.sel(switch=both) == 0, span,
                      "switch status seen by both ends")
-    for f, u, names in sides.values():
+        both_q = [n for n in both if qa is not None and n in qa.indexes["switch"]]
+        if both_q:
+            b.constraint("switch.couple_q", qa.sel(switch=both_q) - qb.sel(switch=both_q) == 0, span,
+                         "switch reactive flow seen by both ends")
+    for f, u, names, q in sides.values():
         cut = [n for n in names if n not in both]
         if cut:
             low.copies.append(CopyBlock([f"switch.{n}.flow" for n in cut], 1 * f.sel(switch=cut), "switch"))
             low.copies.append(CopyBlock([f"switch.{n}.closed" for n in cut], 1 * u.sel(switch=cut), "switch"))
+            cut_q = [n for n in cut if q is not None and n in q.indexes["switch"]]
+            if cut_q:
+                low.copies.append(CopyBlock([f"switch.{n}.q" for n in cut_q], 1 * q.sel(switch=cut_q), "switch"))
     first = sides.get("a") or sides.get("b")
     low.switches = {"flow": first[0], "closed": first[1]}
+    if first[3] is not None:
+        low.switches["q"] = first[3]
 
 
 def couple_lookup(low: Lowered):

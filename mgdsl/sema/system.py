@@ -142,7 +142,7 @@ class SystemChecker:
         couple_irs = [c for c in (self.check_couple(cp) for cp in couples) if c is not None]
         for c in couple_irs:
             check_couple_values(c, self.env, self.steps or 1, self.dt_h, self.diag)
-        self.check_reactive_in_microgrids(microgrids)
+        self.check_reactive_in_microgrids(microgrids, switch_irs)
         currency = self.check_money_defaults(self.check_currency(network))
         objectives, minimized = check_objectives(self, objective_stmts, network, currency)
         if self.steps is None and mg_stmts and not any(d.code == "E0501" for d in self.diag.diagnostics):
@@ -640,10 +640,11 @@ class SystemChecker:
                      f"({wanted})")
         return currency
 
-    def check_reactive_in_microgrids(self, microgrids: dict[str, MicrogridIR]) -> None:
-        """W0501: a microgrid's tie carries active power only, so the reactive carrier balances inside the
-        microgrid. A device there that can inject reactive power (a port on `reactive` whose variables are not
-        all held at zero by their bounds) does nothing for the network: warn once per microgrid, at its devices."""
+    def check_reactive_in_microgrids(self, microgrids: dict[str, MicrogridIR], switches: list[SwitchIR]) -> None:
+        """Marks each microgrid with a device that can inject or absorb reactive power (a port on `reactive` that
+        is not held at zero by its variables' bounds): its tie and its switches then carry Q as well as P (see
+        lower/system.py). W0501: such a microgrid with no tie to a network and no switch to a bus or to another
+        microgrid with reactive devices balances its reactive power alone: warn once, at its devices."""
         found: dict[str, list[InstanceIR]] = {}
         for name, insts in self.instances.items():
             if name in self.bad_templates:
@@ -654,17 +655,29 @@ class SystemChecker:
                         self._can_inject(tpl, inst, port) for port in tpl.ports
                         if inst.values.get(port.carrier, port.carrier) == "reactive"):
                     found.setdefault(inst.owner, []).append(inst)
+        for owner in found:
+            microgrids[owner].reactive = True
+        for sw in switches:
+            sw.reactive = all(e.owner not in microgrids or e.owner in found for e in (sw.a, sw.b))
+
+        def reaches(sw: SwitchIR, owner: str) -> bool:
+            other = sw.b if sw.a.owner == owner else sw.a if sw.b.owner == owner else None
+            return other is not None and (other.owner not in microgrids or other.owner in found)
+
         for owner, insts in found.items():
+            if microgrids[owner].bus is not None or any(reaches(sw, owner) for sw in switches):
+                continue
             names = ", ".join(f"`{i.name}`" for i in insts[:4]) + (f" and {len(insts) - 4} more"
                                                                     if len(insts) > 4 else "")
             self.diag.warning(
-                "W0501", f"the reactive power of {names} stays inside microgrid `{owner}`: its tie line carries "
-                         "active power only, so these reactive limits do nothing for the network",
+                "W0501", f"the reactive power of {names} stays inside microgrid `{owner}`: it has no tie to a "
+                         "network and no switch that carries reactive power, so these reactive limits do nothing "
+                         "outside it",
                 insts[0].span, "can inject reactive power",
                 secondary=[Label(i.span, "can inject reactive power") for i in insts[1:4]]
                 + [Label(microgrids[owner].span, "no reactive exchange with the network")],
-                help="to support the network's voltage, place the device at a network bus (`at BUS: NAME = ...` in "
-                     "the network block); ties that carry reactive power are not available yet")
+                help=f"tie the microgrid to a network bus (`microgrid {owner} at NETWORK.BUS limit ... {{`), or "
+                     "place the device at a network bus (`at BUS: NAME = ...` in the network block)")
 
     def _can_inject(self, tpl: TemplateIR, inst: InstanceIR, port) -> bool:
         """Whether a port can be non-zero: it has a variable whose bounds, for this instance, are not both 0."""
