@@ -13,6 +13,7 @@ from .sema.files import FileAccess
 from .sema.loader import load_program, read_source, source_from_text
 from .sema.system import check_program
 from .source import SourceFile
+from .syntax.parser import paused_gc
 
 # Lowering, solving and results import linopy (with xarray, pandas, scipy: ~0.7 s): only the methods that need
 # them import them, so that `mgdsl check` and loading a model stay fast (tests/test_imports.py).
@@ -282,8 +283,9 @@ def loads(text: str, path: str = "<string>", allow_read: ReadDirs = None) -> Sys
 def _build(src: SourceFile, t0: float, allow_read: ReadDirs = None) -> System:
     if isinstance(allow_read, (str, os.PathLike)):
         allow_read = [allow_read]                 # one folder given alone, not its characters
-    program = load_program(src, FileAccess.for_model(src.directory, allow_read))
-    t1 = time.perf_counter()
-    ir = check_program(program)
-    t2 = time.perf_counter()
+    with paused_gc():                            # the check, like the parse, only makes objects that live on
+        program = load_program(src, FileAccess.for_model(src.directory, allow_read))
+        t1 = time.perf_counter()
+        ir = check_program(program)
+        t2 = time.perf_counter()
     return System(ir, {"parse": t1 - t0, "check": t2 - t1}, None, program.main.file.span(0, 0), program)

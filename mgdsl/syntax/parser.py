@@ -1,7 +1,9 @@
 """Text -> AST: a cached lark LALR parser, a newline post-lexer, comment attachment, syntax diagnostics."""
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import math
 import re
 
@@ -40,12 +42,63 @@ class _NewlinePostLexer:
             yield tok
 
 
+class _Pos:
+    """Where a rule's text lies: `start_pos`/`end_pos` of the node itself (a `?rule` that passes its only child
+    up keeps the child's own), `cs`/`ce` of everything its rule matched (parentheses included); the parent
+    extends from these. What lark's propagate_positions computes, without lines and columns (SourceFile
+    finds those from offsets) and at a third of its cost."""
+
+    __slots__ = ("start_pos", "end_pos", "cs", "ce")
+    empty = False
+
+    def __init__(self, start: int, end: int):
+        self.start_pos = self.cs = start
+        self.end_pos = self.ce = end
+
+
+def _positioned(build):
+    """Wrap one rule's tree builder: give the tree it returns a _Pos from its raw children (tokens, trees)."""
+    def reduce(children, build=build, Tree=Tree, Token=Token, Pos=_Pos):
+        res = build(children)
+        if type(res) is not Tree:
+            return res
+        start = end = None
+        for c in children:
+            if type(c) is Token:
+                start = c.start_pos
+                break
+            if type(c) is Tree and c._meta is not None:
+                start = c._meta.cs
+                break
+        if start is None:
+            return res                            # an empty match: no position (meta.empty)
+        for c in reversed(children):
+            if type(c) is Token:
+                end = c.end_pos
+                break
+            if type(c) is Tree and c._meta is not None:
+                end = c._meta.ce
+                break
+        meta = res._meta
+        if meta is None:
+            res._meta = Pos(start, end)
+        else:                                     # the child passed up by `?rule`: keep its own span
+            meta.cs, meta.ce = start, end
+        return res
+    return reduce
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
     # cache=True: lark keeps the analysed grammar in the temporary directory, keyed by the grammar's hash
     # (0.2-0.4 s saved in every process; if the directory is not writable lark just builds it again)
-    return lark.Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                     maybe_placeholders=True, postlex=_NewlinePostLexer(), cache=True)
+    parser = lark.Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True,
+                       postlex=_NewlinePostLexer(), cache=True)
+    # positions by _positioned instead of propagate_positions=True (which took 40 % of a large file's parse)
+    callbacks = parser.parser.parser.parser.callbacks
+    for rule, build in callbacks.items():
+        callbacks[rule] = _positioned(build)
+    return parser
 
 
 # Human names for the terminals a user may see in "expected ..." lists.
@@ -129,9 +182,28 @@ def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: SourceFile, c
     return start
 
 
+@contextlib.contextmanager
+def paused_gc():
+    """The garbage collector off for a parse or a check, back on after (when it was on): both make hundreds of
+    thousands of objects that all live on, so every collection in between is wasted (half of a large file's
+    parse). Reference counting still frees what dies."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def parse(file: SourceFile) -> ast.Module:
     """Parse a file, reporting syntax errors of several statements at once (by blanking a bad line
     and parsing again), then build the AST and attach comments."""
+    with paused_gc():
+        return _parse(file)
+
+
+def _parse(file: SourceFile) -> ast.Module:
     collector = Collector()
     text = file.text
     tree = None
