@@ -180,12 +180,45 @@ def main() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON.")
 @click.option("--color/--no-color", default=None, help="Colour the diagnostics (default: when a terminal).")
-def check(file: str, as_json: bool, color: bool | None) -> None:
+@click.option("--watch", is_flag=True, help="Check again whenever FILE or a file it uses changes (Ctrl-C stops).")
+def check(file: str, as_json: bool, color: bool | None, watch: bool) -> None:
     """Check FILE and report every error in it at once."""
+    if watch:
+        _watch(file, as_json, color)
+        return
     try:
         system = _load(file)
     except MgdError as e:
         _fail(e, as_json, _color(color))
+    _report_check(file, system, as_json, color)
+
+
+def _watch(file: str, as_json: bool, color: bool | None) -> None:
+    """`check --watch`: one check per change (mgdsl/watch.py); Ctrl-C ends it with exit status 0."""
+    from pathlib import Path
+
+    from .watch import error_files, used_files, watch
+
+    def once():
+        try:
+            system = _load(file)
+        except MgdError as e:
+            if as_json:
+                click.echo(json.dumps({"ok": False, "diagnostics": [d.to_json() for d in e.diagnostics]}))
+            else:
+                click.echo(e.render(color=_color(color)), err=True)
+            return False, error_files(e)
+        _report_check(file, system, as_json, color)
+        return True, used_files(system)
+
+    clear = (lambda: click.clear()) if sys.stdout.isatty() and not as_json else (lambda: None)
+    try:
+        watch(Path(file), once, lambda line: click.echo(line, err=True), clear)
+    except KeyboardInterrupt:
+        click.echo("", err=True)
+
+
+def _report_check(file: str, system, as_json: bool, color: bool | None) -> None:
     ir = system.ir
     n_inst = sum(len(v) for v in ir.instances.values())
     warnings = system.warnings
