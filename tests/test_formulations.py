@@ -194,3 +194,45 @@ def test_results_hold_losses_voltages_and_vdi_per_step(tmp_path):
     per_step = table.dropna(subset=["vdi"]).sort_values("t")
     np.testing.assert_allclose(per_step["vdi"].values, ds["vdi"].values)
     assert table.dropna(subset=["vm"]).shape[0] == 4
+
+
+LOOP = """use stdlib
+horizon 1 steps of 1 h
+network dn {
+    base 1 MVA, 12.66 kV
+    buses 1 .. 3
+    slack 1 buys at 0.5 yuan/kWh
+    line 1 - 2: r = 0.5 ohm, x = 0.3 ohm
+    line 2 - 3: r = 0.5 ohm, x = 0.3 ohm
+}
+microgrid mg1 AT1 {
+    load = Load(electricity, base = 100 kW)
+}
+microgrid mg2 AT2 {
+    load = Load(electricity, base = 100 kW)
+}
+microgrid mg3 {
+    load = Load(electricity, base = 10 kW)
+}
+SWITCHES
+"""
+
+
+@pytest.mark.parametrize("at1, at2, switches, loops", [
+    ("at dn.2 limit 500 kW", "at dn.3 limit 500 kW", "switch k between mg1 and mg2 limit 200 kW", ["k"]),
+    ("at dn.2 limit 500 kW", "at dn.2 limit 500 kW", "switch k between mg1 and mg2 limit 200 kW", []),
+    ("at dn.2 limit 500 kW", "", "switch s between mg2 and dn.3 limit 200 kW\nswitch k between mg1 and mg2 limit 200 kW",
+     ["k"]),
+    ("at dn.2 limit 500 kW", "", "switch s between mg1 and dn.3 limit 200 kW", ["s"]),
+    ("at dn.2 limit 500 kW", "", "switch k between mg1 and mg2 limit 200 kW\nswitch j between mg2 and mg3 limit 50 kW\n"
+                                 "switch i between mg3 and mg1 limit 50 kW", []),
+])
+def test_a_switch_that_closes_a_loop_around_the_lines_is_reported(at1, at2, switches, loops):
+    """Drawn by hand: a loop through the network exists when a switch joins two different buses outside its
+    lines; a loop back to one bus, or among microgrids, bypasses no line."""
+    system = mgdsl.loads(LOOP.replace("AT1", at1).replace("AT2", at2).replace("SWITCHES", switches))
+    found = [w for w in system.warnings if w.code == "W0505"]
+    assert bool(found) == bool(loops)
+    if loops:
+        (w,) = found
+        assert all(f"`{name}`" in w.message for name in loops) and w.help and w.span.start > 0

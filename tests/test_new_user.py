@@ -291,7 +291,8 @@ def test_reactive_limits_inside_an_untied_microgrid_are_a_located_warning(tmp_pa
 def test_no_warning_without_reactive_capability():
     # the default q range is 0 .. 0: nothing is lost (the 94-bus model's microturbines)
     assert not mgdsl.loads(_reactive("microgrid", q="", tie="")).warnings
-    assert not mgdsl.load(ROOT / "models" / "clusters94.mgd").warnings
+    # no W0501; its switches between microgrids tied to different buses close loops around the lines (W0505)
+    assert {w.code for w in mgdsl.load(ROOT / "models" / "clusters94.mgd").warnings} == {"W0505"}
 
 
 def test_check_prints_the_warning_and_succeeds(tmp_path):

@@ -554,3 +554,56 @@ def _loads_from_csv(stmt: ast.NetLoads, ev: Evaluator, diag: Collector, steps: i
             if not check_magnitude(value, dim, stmt.source.span, diag, f"{s.value} row {k}, `{col}` times its profile"):
                 raise Failed()
         yield bus, p * scale, q * scale
+
+
+def check_switch_loops(network: NetworkIR | None, microgrids: dict, switches: list, diag: Collector) -> None:
+    """W0505: a switch that joins two network buses outside the network (through microgrids' ties and other
+    switches) closes a loop the radial check does not see: power can go around the network's lines between
+    those buses through it, with no impedance, so with no voltage drop and no losses. One warning names every
+    such switch; a loop back to the same bus bypasses no line and is not reported."""
+    if network is None or not switches:
+        return
+    parent: dict[str, str] = {}
+    bus_of: dict[str, int] = {}            # a component's network bus, when it reaches one
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def node(owner: str, bus: int | None) -> str:
+        if bus is None:
+            return f"mg:{owner}"
+        bus_of.setdefault(f"bus:{bus}", bus)
+        return f"bus:{bus}"
+
+    def join(a: str, b: str) -> bool:
+        """Union; True when both sides reached different buses (a path between them outside the lines)."""
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            return False
+        around = ra in bus_of and rb in bus_of and bus_of[ra] != bus_of[rb]
+        parent[ra] = rb
+        if rb not in bus_of and ra in bus_of:
+            bus_of[rb] = bus_of[ra]
+        return around
+
+    for mg in microgrids.values():
+        if mg.network is not None and mg.bus is not None:
+            join(node(mg.name, None), node(mg.network, mg.bus))
+    loops = [sw for sw in switches if join(node(sw.a.owner, sw.a.bus), node(sw.b.owner, sw.b.bus))]
+    if not loops:
+        return
+    names = ", ".join(f"`{sw.name}`" for sw in loops)
+    first = loops[0]
+    diag.warning("W0505", f"switch{'es' if len(loops) > 1 else ''} {names} close{'' if len(loops) > 1 else 's'} "
+                          f"a loop around the lines of network `{network.name}`", first.span,
+                 "joins two network buses outside the network",
+                 secondary=[Label(sw.span, "also closes a loop") for sw in loops[1:5]],
+                 notes=["a switch moves power without impedance: while it is closed, power can go from one network "
+                        "bus to another through it and the microgrids, with no voltage drop and no losses, which the "
+                        "radial branch-flow model does not see (docs/language.md, section Switches)"],
+                 help="if the path is a feeder, model it as a `line` of the network (which must stay radial); if "
+                      "the microgrids only trade, tie them to one network bus; or accept the lossless transfer as "
+                      "a simplification of the model")

@@ -14,7 +14,7 @@ from . import units
 from .instance_values import check_couple_values, check_instance_values
 from .limits import MAX_SERIES_VALUES, MAX_STEPS
 from .loader import Program
-from .network import check_network
+from .network import check_network, check_switch_loops
 from .objectives import check_objectives
 from .size import check_model_size, model_shares
 from .templates import check_template
@@ -143,6 +143,7 @@ class SystemChecker:
         for c in couple_irs:
             check_couple_values(c, self.env, self.steps or 1, self.dt_h, self.diag)
         self.check_reactive_in_microgrids(microgrids, switch_irs)
+        check_switch_loops(network, microgrids, switch_irs, self.diag)
         currency = self.check_money_defaults(self.check_currency(network))
         objectives, minimized = check_objectives(self, objective_stmts, network, currency)
         if self.steps is None and mg_stmts and not any(d.code == "E0501" for d in self.diag.diagnostics):
