@@ -216,15 +216,6 @@ limit in the model may break it in AC (models/example.mgd: 0.9267 p.u. against a
 `mgdsl verify RESULTS` runs an AC power flow of the dispatch and lists losses and limits passed;
 `formulation distflow_socp` (the SOC branch flow) has the losses and is exact where its relaxation is tight.
 """),
-    "W0504": ("LinDistFlow leaves out losses and AC voltages (note)", """
-A note in the summary of a solve whose network uses `formulation lindistflow` (the default), printed by
-`mgdsl solve` and kept in summary.json and report.html. LinDistFlow is linear and lossless: the slack buys
-what the loads take and no more (on the 33-bus feeder at nominal load it misses 202.7 kW of losses, 5.5 %), and
-its voltages are those of a lossless network, higher than an AC power flow's, so a dispatch that holds its voltage
-limit in the model may break it in AC (models/example.mgd: 0.9267 p.u. against a 0.93 floor in 6 hours).
-`mgdsl verify RESULTS` runs an AC power flow of the dispatch and lists losses and limits passed;
-`formulation distflow_socp` (the SOC branch flow) has the losses and is exact where its relaxation is tight.
-"""),
     "W0505": ("switch closes a loop around the network's lines (warning)", """
 A `switch` moves power between its ends without impedance. When its two ends already reach two different buses of
 the network (a microgrid tied at `dn.23` and another at `dn.28`, joined by a switch; or a microgrid tied at one bus
