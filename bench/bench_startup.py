@@ -1,0 +1,189 @@
+"""Benchmark: start-up and parse speed (issue 13). Every figure is taken in fresh processes, each one paying its
+own interpreter start and imports, and compared with a baseline measured in the same run:
+
+  1. `mgdsl check SMALL` and `mgdsl solve SMALL -o DIR` (results written), wall time as a user waits for them,
+     against the interpreter alone (`python -c pass`) and against importing linopy alone (the floor of any
+     process that builds a linopy model).
+  2. The N-microgrid file of bench_compile.py (default N = 1000, T = 24): its parse against the parser as it
+     was before issue 13 (lark's propagate_positions, the garbage collector on), the same text in the same
+     worker, so the ratio is the speed-up; then parse + check through the API (mgdsl.load: with the stdlib
+     files it uses), against the old parse plus the same check. A second load in the same process is what
+     `mgdsl check --watch` pays per save.
+
+    .venv/bin/python bench/bench_startup.py [--microgrids 1000] [--repeat 5]
+    .venv/bin/python bench/bench_startup.py --smoke          # N = 10, one repeat, ~15 s
+
+Prints a table and writes bench/results/startup.csv (startup_smoke.csv with --smoke); times are medians over
+the repeats, runs of the different commands interleaved so that a change in the machine's load hits them all.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tables import print_table, write_csv  # (bench/ is the script directory)
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+PYTHON = sys.executable
+SMALL = ROOT / "models" / "storage_arbitrage.mgd"
+MARK = "BENCH_JSON "
+TARGETS = {"check": 0.3, "solve": 0.8, "parse_check": 1.0}      # seconds (issue 13)
+
+
+def wall(cmd: list[str], cwd: Path | None = None) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=600)
+    took = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return took
+
+
+def parse_worker(path: Path) -> dict:
+    """In this fresh process: the file's parse by the old parser and by the new one; mgdsl.load with the old
+    parser (positions by lark, collector on) and with the new one, each with an empty library cache; then a
+    second load (the library cache warm), what `mgdsl check --watch` pays per save."""
+    sys.path.insert(0, str(ROOT))
+    import contextlib
+
+    import lark
+
+    import mgdsl
+    import mgdsl.api
+    from mgdsl.resources import grammar_text
+    from mgdsl.sema import loader
+    from mgdsl.source import SourceFile
+    from mgdsl.syntax import parser as P
+
+    text = path.read_text()
+    # the parser before issue 13 (grammar analysis not timed)
+    old = lark.Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
+                    maybe_placeholders=True, postlex=P._NewlinePostLexer(), cache=True)
+    new_parser, new_pause = P._parser, P.paused_gc
+    new_parser()
+    out = {}
+    for name in ("old", "new"):
+        if name == "old":
+            P._parser, P.paused_gc = (lambda: old), contextlib.nullcontext
+            mgdsl.api.paused_gc = contextlib.nullcontext
+        else:
+            P._parser, P.paused_gc = new_parser, new_pause
+            mgdsl.api.paused_gc = new_pause
+        gc.collect()
+        t0 = time.perf_counter()
+        P.parse(SourceFile(str(path), text))
+        out[f"{name}_parse_s"] = time.perf_counter() - t0
+        gc.collect()
+        loader._LIBRARY_CACHE.clear()
+        t0 = time.perf_counter()
+        system = mgdsl.load(path)
+        out[f"{name}_load_s"] = time.perf_counter() - t0
+        out[f"{name}_check_s"] = system.timings["check"]
+        del system
+    gc.collect()
+    t0 = time.perf_counter()
+    mgdsl.load(path)
+    out["reload_s"] = time.perf_counter() - t0
+    return out
+
+
+def run_parse_worker(path: Path) -> dict:
+    proc = subprocess.run([PYTHON, __file__, "--worker", str(path)], capture_output=True, text=True, timeout=600)
+    for line in proc.stdout.splitlines():
+        if line.startswith(MARK):
+            return json.loads(line[len(MARK):])
+    raise RuntimeError(f"worker failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+
+
+def generated_file(n: int, directory: Path) -> Path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_compile import synthetic_system, write_system
+
+    return write_system(synthetic_system(n, 24), directory)
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def load_average() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def measure(n: int, repeat: int, work: Path) -> list[dict]:
+    big = generated_file(n, work / "gen")
+    mgdsl = [PYTHON, "-m", "mgdsl.cli"]
+    samples: dict[str, list[float]] = {k: [] for k in ("python", "linopy", "check", "solve")}
+    parses: list[dict] = []
+    for i in range(repeat):
+        samples["python"].append(wall([PYTHON, "-c", "pass"]))
+        samples["linopy"].append(wall([PYTHON, "-c", "import linopy"]))
+        samples["check"].append(wall([*mgdsl, "check", str(SMALL)]))
+        samples["solve"].append(wall([*mgdsl, "solve", str(SMALL), "-o", str(work / f"out{i}")]))
+        if not (work / f"out{i}" / "summary.json").exists():
+            raise RuntimeError("mgdsl solve wrote no summary.json")
+        parses.append(run_parse_worker(big))
+    py, lin = median(samples["python"]), median(samples["linopy"])
+    check, solve = median(samples["check"]), median(samples["solve"])
+    p = {k: median([x[k] for x in parses]) for k in parses[0]}
+    return [
+        {"what": "mgdsl check (small)", "seconds": check, "baseline": "python -c pass", "baseline_s": py,
+         "ratio": check / py, "target_s": TARGETS["check"]},
+        {"what": "mgdsl solve (small, written)", "seconds": solve, "baseline": "python -c 'import linopy'",
+         "baseline_s": lin, "ratio": solve / lin, "target_s": TARGETS["solve"]},
+        {"what": f"parse of the file, N = {n}", "seconds": p["new_parse_s"], "baseline": "parser before issue 13",
+         "baseline_s": p["old_parse_s"], "ratio": p["new_parse_s"] / p["old_parse_s"]},
+        {"what": f"parse + check (load), N = {n}", "seconds": p["new_load_s"], "baseline": "with the old parser",
+         "baseline_s": p["old_load_s"], "ratio": p["new_load_s"] / p["old_load_s"],
+         "target_s": TARGETS["parse_check"], "check_s": p["new_check_s"], "old_check_s": p["old_check_s"]},
+        {"what": f"re-check (--watch), N = {n}", "seconds": p["reload_s"], "baseline": "first load",
+         "baseline_s": p["new_load_s"], "ratio": p["reload_s"] / p["new_load_s"]},
+    ]
+
+
+COLUMNS = [("what", "measured", "{}"), ("seconds", "s", "{:.3f}"), ("baseline", "baseline (same run)", "{}"),
+           ("baseline_s", "baseline s", "{:.3f}"), ("ratio", "ratio", "{:.2f}x"), ("target_s", "target s", "{}")]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--microgrids", type=int, default=1000, help="N of the large file (default 1000)")
+    ap.add_argument("--repeat", type=int, default=5, help="fresh-process runs per figure (median; default 5)")
+    ap.add_argument("--smoke", action="store_true", help="N = 10, one repeat")
+    ap.add_argument("--csv", type=Path, default=None, help="where to write the CSV")
+    ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker is not None:
+        print(MARK + json.dumps(parse_worker(args.worker)))
+        return 0
+    n, repeat = (10, 1) if args.smoke else (args.microgrids, args.repeat)
+    print(f"mgdsl start-up and parse benchmark: N = {n}, {repeat} repeat(s); machine: "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()};"
+          f" load average before: {load_average()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = measure(n, repeat, Path(tmp))
+    load_after = load_average()
+    print_table(rows, COLUMNS)
+    print(f"load average after: {load_after}")
+    for r in rows:
+        r["load_after"] = load_after
+    fields = ["what", "seconds", "baseline", "baseline_s", "ratio", "target_s", "check_s", "old_check_s", "load_after"]
+    write_csv(args.csv or RESULTS / ("startup_smoke.csv" if args.smoke else "startup.csv"), rows, fields)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
