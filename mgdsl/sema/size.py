@@ -11,9 +11,9 @@ from ..source import Span
 from .limits import MAX_MODEL_SIZE
 
 # Per line and step of a network, besides the cones: the flows P and Q and the voltage-drop row; with a current
-# limit, lindistflow adds the eight rows of an octagon.
+# limit, lindistflow adds the rows of its inscribed polygon (two per side pair: lower/formulations/lindistflow.py).
 _LINE_CELLS = 3
-_OCTAGON_ROWS = 8
+_OCTAGON_ROWS = 16
 
 
 @dataclass
