@@ -72,20 +72,24 @@ def test_case_structure_is_the_papers():
             if inst.owner in kinds:
                 kinds[inst.owner].add(template)
     for mg, found in kinds.items():                 # WT, PV, MT, ESS and DR in each
-        assert found == {"Wind", "PV", "Microturbine", "Storage", "FlexibleLoad"}, mg
+        assert found == {"WindPQ", "PV", "Microturbine", "Storage", "FlexibleLoadPQ"}, mg
     ends = {sw.name: (sw.a, sw.b) for sw in ir.switches}
     for k in range(1, 11):                          # S1..S10: microgrid k to the network
         assert {ends[f"s{k}"][0].owner, ends[f"s{k}"][1].owner} == {f"mg{k}", "dn"}
     home = {mg: c for c, members in CLUSTERS.items() for mg in members}
     between = {frozenset(home[e.owner] for e in ends[f"k{k}"]) for k in (1, 2, 3)}
     assert between == {frozenset(p) for p in (("c1", "c2"), ("c2", "c3"), ("c3", "c1"))}   # K1..K3
+    assert all(sw.reactive for sw in ir.switches)   # every switch carries P and Q (paper 003, Eqs. 10-11)
     assert set(ir.uncertain) == {"wind_pu", "pv_pu"}
     assert ir.network.formulation == "distflow_socp"
-    # the microgrids serve the published loads of their buses, moved out of the network's loads: the total is kept
-    published = pd.read_csv(DATA / "loads.csv").p_kw.sum()
-    network = pd.read_csv(DATA / "network_loads.csv").p_kw.sum()
+    # the microgrids serve the published loads of their buses (power factor 0.9), moved out of the network's loads:
+    # the totals are kept
+    published = pd.read_csv(DATA / "loads.csv")
+    network = pd.read_csv(DATA / "network_loads.csv")
     mg_loads = [float(m) for m in re.findall(r"base = ([\d.]+) kW \* demand", MODEL.read_text())]
-    assert len(mg_loads) == 10 and network + sum(mg_loads) == pytest.approx(published, abs=1e-6)
+    assert len(mg_loads) == 10 and network.p_kw.sum() + sum(mg_loads) == pytest.approx(published.p_kw.sum(), abs=1e-6)
+    tan_phi = float(re.search(r"let load_tan_phi: kvar/kW = ([\d.]+)", MODEL.read_text()).group(1))
+    assert network.q_kvar.sum() + tan_phi * sum(mg_loads) == pytest.approx(published.q_kvar.sum(), rel=1e-3)
     # the profiles are Table 3 of the paper, unchanged
     table3 = pd.read_csv(ROOT.parent / "shared" / "data" / "seed003" / "hourly_profiles.csv") \
         if (ROOT.parent / "shared" / "data" / "seed003").is_dir() else None
@@ -113,6 +117,7 @@ def test_short_horizon_is_exact_under_ac(tmp_path: Path):
     net = res.summary["network"]
     assert net["min_voltage_pu"] >= 0.9 - 1e-6
     assert net["fictitious_losses_kwh"] < 1e-3 * net["losses_kwh"]
+    assert float(abs(res["switches"]["q"]).sum()) > 1.0           # reactive power crosses the switches
     res.save(tmp_path / "out")
     check = verify(tmp_path / "out").summary()
     assert check["max_voltage_difference_pu"] < 1e-3
