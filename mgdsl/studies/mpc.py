@@ -241,6 +241,7 @@ def mpc(system, window, actual: str | Path | Mapping[str, Sequence[float]], prof
     rows, last_x, completed, notes = [], None, True, []
     t1 = time.perf_counter()
     tt = np.arange(H)
+    last_costs = costs0
     for k in range(H):
         values = {p: np.where(tt <= k, real[p], pm.forecast[p]) for p in names}
         b = pm.bounds(values)
@@ -252,7 +253,11 @@ def mpc(system, window, actual: str | Path | Mapping[str, Sequence[float]], prof
         b["row_lower"][beyond] = -np.inf
         b["row_upper"][beyond] = np.inf
         pm.push(b)
-        pm.res.set_costs(cols, np.where(col_t >= end, 0.0, costs0))
+        costs = np.where(col_t >= end, 0.0, costs0)
+        changed = np.nonzero(costs != last_costs)[0]
+        if len(changed):
+            pm.res.set_costs(changed, costs[changed])
+        last_costs = costs
         out = pm.res.solve()
         rows.append({"t": k, "window_end": end - 1, "status": out.status, "seconds": out.seconds,
                      "planned_objective": pm.objective() if out.ok else np.nan})

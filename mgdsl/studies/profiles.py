@@ -172,12 +172,16 @@ class ProfileModel:
         return out
 
     def push(self, b: dict[str, np.ndarray]) -> None:
-        """Give HiGHS these bound vectors (all columns and rows)."""
+        """Give HiGHS these bound vectors: only the columns and rows whose bounds differ from the last ones given
+        (the fewer changes, the closer the last basis stays to the new optimum)."""
         h = self.res.h
-        nc, nr = len(b["col_lower"]), len(b["row_lower"])
-        h.changeColsBounds(nc, np.arange(nc, dtype=np.int32), b["col_lower"], b["col_upper"])
-        if nr:
-            h.changeRowsBounds(nr, np.arange(nr, dtype=np.int32), b["row_lower"], b["row_upper"])
+        last = getattr(self, "_pushed", None) or self.base
+        for what, lo, hi in (("col", "col_lower", "col_upper"), ("row", "row_lower", "row_upper")):
+            idx = np.nonzero((b[lo] != last[lo]) | (b[hi] != last[hi]))[0].astype(np.int32)
+            if len(idx):
+                change = h.changeColsBounds if what == "col" else h.changeRowsBounds
+                change(len(idx), idx, b[lo][idx], b[hi][idx])
+        self._pushed = {k: b[k].copy() for k in BOUNDS}
 
     def set_values(self, values: dict[str, np.ndarray]) -> None:
         self.values = {p: np.asarray(values.get(p, self.forecast[p]), float) for p in self.names}
