@@ -42,3 +42,11 @@ def norm2_le(b: Builder, name: str, a, c, t, coords: list[pd.Index], levels: int
     xin, etan = xi.isel(level=levels, drop=True), eta.isel(level=levels, drop=True)
     b.constraint(f"{name}.radius", xin - t <= 0, span, description)
     b.constraint(f"{name}.angle", etan - math.tan(np.pi / 2.0 ** (levels + 1)) * xin <= 0, span, description)
+
+
+def cone_cells(levels: int) -> int:
+    """Variables plus rows that norm2_le writes for one cone of `levels` levels, per coordinate (the size estimate
+    of sema/size.py)."""
+    variables = 2 * (levels + 1)
+    rows = 4 + 3 * levels + 2
+    return variables + rows

@@ -329,10 +329,7 @@ def _check_per_unit(lines: list[LineIR], base_kva: float, base_kv: float, formul
     for line in lines:
         # a base voltage so small that kV^2 underflows (1e-300 kV, found by the fuzzer) makes every impedance infinite
         r_pu, x_pu = ((abs(z) / z_base if z_base > 0 else math.inf if z else 0.0) for z in (line.r_ohm, line.x_ohm))
-        coefficients = {"its voltage drop": 2 * max(r_pu, x_pu) / base_kva}
-        if formulation == "distflow_socp":
-            coefficients["its losses"] = max(r_pu * r_pu + x_pu * x_pu, (r_pu + x_pu) * base_kva)
-            coefficients["its current cone"] = 2 / base_kva
+        coefficients = formulation_named(formulation).coefficients(r_pu, x_pu, base_kva)
         for what, value in coefficients.items():
             if not value <= MAX_MAGNITUDE:
                 diag.error("E0404", f"line {line.from_bus}-{line.to_bus}: a coefficient of {what} would be "

@@ -46,10 +46,12 @@ def unit_text(dim: units.Dim, currency: str) -> str:
 
 def builtin_objectives(network: NetworkIR | None, currency: str) -> dict[str, ObjectiveIR]:
     """The built-in objectives the system provides: cost always; vdi with a network; losses with a network whose
-    formulation has losses (distflow_socp)."""
+    formulation has losses (distflow_socp: lower/formulations/, `has_losses`)."""
+    from ..lower.formulations import formulation
+
     names = ["cost"]
     if network is not None:
-        if network.formulation == "distflow_socp":
+        if formulation(network.formulation).has_losses:
             names.append("losses")
         names.append("vdi")
     out = {}

@@ -10,10 +10,9 @@ from ..ir import CARRIERS, InstanceIR, MicrogridIR, NetworkIR, TemplateIR
 from ..source import Span
 from .limits import MAX_MODEL_SIZE
 
-# Per line and step of a network, besides the cones: the flows P and Q and the voltage-drop row; with a current
-# limit, lindistflow adds the rows of its inscribed polygon (two per side pair: lower/formulations/lindistflow.py).
+# Per line and step of a network: the flows P and Q and the voltage-drop row, and what the formulation adds
+# (lower/formulations/: Formulation.cells_per_line).
 _LINE_CELLS = 3
-_OCTAGON_ROWS = 16
 
 
 @dataclass
@@ -23,13 +22,6 @@ class Share:
     what: str
     span: Span
     cells: int
-
-
-def _cone_cells(levels: int) -> int:
-    """Variables plus rows of one polyhedral cone of `levels` levels (lower/cones.py: norm2_le), per line-step."""
-    variables = 2 * (levels + 1)
-    rows = 4 + 3 * levels + 2
-    return variables + rows
 
 
 def _template_share(tpl: TemplateIR, instances: list[InstanceIR], steps: int) -> Share:
@@ -44,14 +36,9 @@ def _template_share(tpl: TemplateIR, instances: list[InstanceIR], steps: int) ->
 def _network_share(net: NetworkIR, steps: int) -> Share:
     buses, lines = len(net.buses), len(net.lines)
     per_step = buses * (1 + 2) + 3                   # a squared voltage and two balances per bus; the slack
-    per_line = _LINE_CELLS
-    if net.formulation == "distflow_socp":
-        from ..lower.cones import levels_for
+    from ..lower.formulations import formulation
 
-        # the squared current, the cone's auxiliary norm, the two nested cones at half the accuracy each
-        per_line += 2 + 2 * _cone_cells(levels_for(net.cone_accuracy / 2))
-    elif any(ln.i_max_a == ln.i_max_a for ln in net.lines):    # some line has a current limit (not nan)
-        per_line += _OCTAGON_ROWS
+    per_line = _LINE_CELLS + formulation(net.formulation).cells_per_line(net)
     return Share(f"network `{net.name}` ({buses:,} buses, {lines:,} lines)", net.span,
                  steps * (per_step + lines * per_line))
 

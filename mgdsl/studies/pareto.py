@@ -103,8 +103,10 @@ def fictitious_loss_gain(ir: SystemIR) -> float:
     current l of line i->j by dl raises the squared voltage of j and of every bus below it by (r^2 + x^2) dl, which
     lowers each of their deviations by at most that times 1/(2 vmin) (the steepest tangent of 1 - sqrt(w)), and
     costs r dl S_base dt kWh of losses. vdi is the mean over N buses and T steps. 0 without squared currents."""
+    from ..lower.formulations import formulation
+
     net = ir.network
-    if net is None or net.formulation != "distflow_socp" or not net.lines:
+    if net is None or not formulation(net.formulation).has_losses or not net.lines:
         return 0.0
     z_base = net.base_kv ** 2 / (net.base_kva / 1000.0)
     neighbours: dict[int, list[int]] = {b: [] for b in net.buses}

@@ -32,7 +32,8 @@ class Formulation:
     """The protocol (and the lossless defaults): `lower` writes the line physics into the builder for a lowered
     network whose flows, squared voltages and slack exist (lower/network.py) and returns the losses taken at
     each line's receiving end; `results` adds its variables to the network's dataset; `summary` its figures
-    and notes to the summary's `network` section."""
+    and notes to the summary's `network` section. Checking asks `coefficients` (the largest matrix values it
+    writes for a line, kept within MAX_MAGNITUDE) and `cells_per_line` (the model size estimate)."""
 
     name = ""
     settings: tuple[Setting, ...] = ()
@@ -41,6 +42,14 @@ class Formulation:
 
     def lower(self, b, ln) -> LineLosses:
         raise NotImplementedError
+
+    def coefficients(self, r_pu: float, x_pu: float, base_kva: float) -> dict[str, float]:
+        """What a line's rows multiply its variables by, by what they are for (sema/network.py)."""
+        return {"its voltage drop": 2 * max(r_pu, x_pu) / base_kva}
+
+    def cells_per_line(self, net) -> int:
+        """Variables plus rows per line and step beyond the flows and the voltage drop (sema/size.py)."""
+        return 0
 
     def results(self, ln, ds: xr.Dataset) -> None:
         pass

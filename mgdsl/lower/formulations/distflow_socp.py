@@ -17,7 +17,7 @@ import math
 import numpy as np
 import xarray as xr
 
-from ..cones import levels_for, norm2_le
+from ..cones import cone_cells, levels_for, norm2_le
 from . import Formulation, LineLosses, Setting
 
 ACCURACY = Setting("accuracy", 1e-4, 0.0, 0.5,
@@ -68,6 +68,15 @@ class DistFlowSOCP(Formulation):
         norm2_le(b, f"{n}.cone2", 1 * s_aux, l - ln.v_from, l + ln.v_from, [line_idx, time], levels, span,
                  "branch-flow cone ||(s, l - v)|| <= l + v")
         return LineLosses(p=(net.base_kva * ln.r_pu) * l, q=(net.base_kva * ln.x_pu) * l)
+
+    def coefficients(self, r_pu: float, x_pu: float, base_kva: float) -> dict[str, float]:
+        return {**super().coefficients(r_pu, x_pu, base_kva),
+                "its losses": max(r_pu * r_pu + x_pu * x_pu, (r_pu + x_pu) * base_kva),
+                "its current cone": 2 / base_kva}
+
+    def cells_per_line(self, net) -> int:
+        # the squared current, the cone's auxiliary norm, the two nested cones at half the accuracy each
+        return 2 + 2 * cone_cells(levels_for(float(net.settings.get("accuracy", ACCURACY.default)) / 2))
 
     def results(self, ln, ds: xr.Dataset) -> None:
         net = ln.net

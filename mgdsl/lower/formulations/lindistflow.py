@@ -68,6 +68,10 @@ class LinDistFlow(Formulation):
                          "line rating (inscribed polygon, at the sending-end voltage)", mask=mask)
         return LineLosses()
 
+    def cells_per_line(self, net) -> int:
+        # two rows per side pair of the polygon, where some line has a current limit (not nan)
+        return POLYGON_SIDES if any(x.i_max_a == x.i_max_a for x in net.lines) else 0
+
     def summary(self, ds, network: dict, summary: dict) -> None:
         summary.setdefault("notes", []).append(
             "W0504: LinDistFlow leaves out the line losses (the slack buys too little) and its voltages are "
