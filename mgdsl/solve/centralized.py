@@ -255,9 +255,9 @@ def _group_of(low: Lowered, name: str, coords: dict, bound: str, is_col: bool, g
             rank = _RANK_LIMITS
             users = [(net.voltage_span or net.span, f"voltage limits {net.vmin:g} .. {net.vmax:g} p.u.")]
             description = f"voltage limit ({net.vmin:g} .. {net.vmax:g} p.u.) of network `{net.name}`"
-            # the side that binds, per bus (the slack bus is held at 1 p.u.)
-            detail = "slack, 1 p.u." if int(coords["bus"]) == net.slack_bus else (f"{bound} limit" if bound in (
-                "lower", "upper") else None)
+            # the side that binds, per bus (the slack bus is held at its set point)
+            detail = (f"slack, {net.slack_voltage:g} p.u." if int(coords["bus"]) == net.slack_bus
+                      else f"{bound} limit" if bound in ("lower", "upper") else None)
             bound = ""
         elif name.startswith(f"{net.name}.line_limit") or (name == f"{net.name}.l" and bound == "upper"):
             rank = _RANK_LIMITS
