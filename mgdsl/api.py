@@ -142,6 +142,20 @@ class System:
 
         return mpc(self, window, actual, [profiles] if isinstance(profiles, str) else profiles, **options)
 
+    def arbitrate(self, commands, at: int = 0, events=None, options=None):
+        """Supervisory arbitration of candidate commands (a CSV/JSON path or Commands) at step `at`, after the
+        disturbances of `events`: an Arbitration (mgdsl/studies/arbitrate.py, docs/arbitration.md)."""
+        from .studies.arbitrate import arbitrate
+
+        return arbitrate(self, commands, at, events, options)
+
+    def simulate(self, events, control: str = "ccmac", options=None):
+        """Step the events under `control` (ccmac | oohc | droop) on the quasi-static cluster model: a Simulation
+        with paper 002's metrics (mgdsl/studies/simulate.py, docs/arbitration.md)."""
+        from .studies.simulate import simulate
+
+        return simulate(self, events, control, options)
+
     # ------------------------------------------------------------------ decomposition
     def atc_options(self, **overrides):
         """ATC options: defaults, then the file's `decompose atc { ... }` block, then `overrides`."""

@@ -313,6 +313,37 @@ load or a fixed injection, the network's loads, a coupling), a coefficient of a 
 conversion factor), or the series as a whole (`max`, `mean`, `sum` of it). Make the uncertain quantity a
 bound (a curtailable generation), or leave the profile certain.
 """),
+    # ---- E0810-E0819: supervisory arbitration and simulation (mgdsl arbitrate, mgdsl simulate; docs/arbitration.md)
+    "E0810": ("microgrid without grid-forming storage", """
+`mgdsl arbitrate` and `mgdsl simulate` model each microgrid's frequency and voltage by the droop of its
+grid-forming units: a power mismatch m shifts frequency by f0 * m / sum(p_max / f_droop) and voltage by
+m / sum(p_max / v_droop). A microgrid without a `GFMStorage` (stdlib/hydro.mgd) has nothing that forms them.
+Add one (`es = GFMStorage(capacity = 5 kWh, p_max = 500 kW, soc_init = 65 %)`), or leave the microgrid out.
+"""),
+    "E0811": ("bad commands", """
+The candidate commands (`--commands FILE.csv` or `.json`) are rows of: `controller`, `target` (a microgrid, its
+grid-forming storage `mg2.es`, a `SmallHydro` unit, or a tie switch), `value` (kW, a change of the target's
+reference), and optionally `event` (a whole number grouping the rows arbitrated together), `quantity` (`p`),
+`confidence` (rho >= 0), `comm`, `res`, `his` (the communication, resource-correlation and history indices
+>= 0) and `age_s` (the message's age in seconds). A JSON file is a list of objects with the same keys. The
+message points at the row and cell.
+"""),
+    "E0812": ("no executable command", """
+The projection found no command that keeps every microgrid within its hard limits (storage power and SOC,
+PV availability, hydro output and ramp, tie limits, the frequency and voltage ranges) even with every
+sheddable load (`InterruptibleLoad`) shed. The disturbance exceeds what the cluster can carry at this step:
+give it more storage power, PV, hydro ramp or sheddable load, add ties, or widen the limits.
+"""),
+    "E0813": ("bad events", """
+The events of `--events FILE.csv` (or `.json`) are rows of `step` (a whole number within the horizon), `kind`
+(`load`: the microgrid's load changes by `value` kW; `pv`: its PV availability does), `microgrid` and `value`.
+The message points at the row and cell.
+"""),
+    "E0814": ("bad supervisory setting", """
+A setting of `mgdsl arbitrate` or `mgdsl simulate` is out of range: `--at` outside the horizon, a negative
+weight alpha or beta (or every beta 0), a normalization base or limit that is not positive, or an unknown
+control strategy. The message names it.
+"""),
     "E0820": ("invalid error law", """
 An uncertain profile may say how its forecast errs, for `mgdsl pem` (point estimation) and its Monte Carlo check:
 `uncertain profile NAME normal(15 %) = ...` (a relative error e ~ N(0, 0.15^2): the value is forecast * (1 + e)) or
