@@ -88,6 +88,54 @@ def _positioned(build):
     return reduce
 
 
+def _next_token(lexer, lex_state, parser_state=None, Token=Token):
+    """lark's BasicLexer.next_token without line and column counting (a third of the lexer's time): tokens get
+    offsets only, as every later stage locates by offset. An unexpected character is left to lark's own
+    method, with the line counter set right, so its error is the usual one."""
+    line_ctr = lex_state.line_ctr
+    text = lex_state.text.text
+    end = lex_state.text.end
+    pos = line_ctr.char_pos
+    mres = lexer.scanner._mres
+    ignore, callback = lexer.ignore_types, lexer.callback
+    while pos < end:
+        for mre in mres:
+            m = mre.match(text, pos, end)
+            if m:
+                break
+        else:
+            line_ctr.char_pos = pos
+            line_ctr.line = text.count("\n", 0, pos) + 1
+            line_ctr.line_start_pos = text.rfind("\n", 0, pos) + 1
+            line_ctr.column = pos - line_ctr.line_start_pos + 1
+            return lark.lexer.BasicLexer.next_token(lexer, lex_state, parser_state)
+        type_ = m.lastgroup
+        start, pos = pos, m.end()
+        if type_ in ignore and type_ not in callback:
+            continue
+        t = Token(type_, m.group(0), start, None, None, None, None, pos)
+        if type_ in callback:
+            t = callback[type_](t)
+        if type_ not in ignore:
+            line_ctr.char_pos = pos
+            lex_state.last_token = t
+            return t
+    line_ctr.char_pos = pos
+    raise EOFError(lexer)
+
+
+def _fast_lexers(parser: lark.Lark) -> None:
+    """Give each of the contextual lexer's state lexers _next_token, when lark's internals are as expected."""
+    lexer = getattr(parser.parser, "lexer", None)
+    lexer = getattr(lexer, "lexer", lexer)                  # inside the connector to the newline post-lexer
+    lexers = getattr(lexer, "lexers", None)
+    if not isinstance(lexers, dict):
+        return
+    for lexer in set(lexers.values()):
+        if isinstance(lexer, lark.lexer.BasicLexer) and hasattr(lexer.scanner, "_mres"):
+            lexer.next_token = functools.partial(_next_token, lexer)
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
     # cache=True: lark keeps the analysed grammar in the temporary directory, keyed by the grammar's hash
@@ -97,7 +145,10 @@ def _parser() -> lark.Lark:
     # positions by _positioned instead of propagate_positions=True (which took 40 % of a large file's parse)
     callbacks = parser.parser.parser.parser.callbacks
     for rule, build in callbacks.items():
-        callbacks[rule] = _positioned(build)
+        # `?rule: one_symbol` passes its child up unchanged, positions and all (5 of every atom's reductions)
+        if not (len(rule.expansion) == 1 and rule.options.expand1 and not rule.alias):
+            callbacks[rule] = _positioned(build)
+    _fast_lexers(parser)
     return parser
 
 
