@@ -38,6 +38,10 @@ def render_case(path: Path) -> tuple[str, set[str]]:
             system.igdt(words[1].split(",") if len(words) > 1 else None, [0.05])
         elif action == "pem":               # `# golden: pem [PROFILE,...]`
             system.pem(words[1].split(",") if len(words) > 1 else None)
+        elif action == "arbitrate":         # `# golden: arbitrate COMMANDS.csv [STEP]` (the CSV beside the .mgd)
+            system.arbitrate(GOLDEN / words[1], int(words[2]) if len(words) > 2 else 0)
+        elif action == "simulate":          # `# golden: simulate EVENTS.csv [CONTROL]`
+            system.simulate(GOLDEN / words[1], words[2] if len(words) > 2 else "ccmac")
         elif action == "mpc":               # `# golden: mpc WINDOW ACTUAL.csv` (the CSV beside the .mgd)
             system.mpc(words[1], GOLDEN / words[2])
     except MgdError as err:

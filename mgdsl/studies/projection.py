@@ -15,7 +15,7 @@ from ..cluster_domain import ClusterDomain
 from ..cluster_state import Bases, State, priorities, supply_without_storage
 
 INF = highspy.kHighsInf
-REGULARIZE = 1e-9          # a tiny quadratic weight on every reference: one optimum among equal ones
+REGULARIZE = 1e-12         # a tiny quadratic weight on every reference: one optimum among equal ones
 
 
 @dataclass

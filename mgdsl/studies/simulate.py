@@ -99,6 +99,15 @@ class Simulation:
         return fig
 
 
+def _at_event(err: MgdError, k: int, evs: list[Event]) -> MgdError:
+    """E0812 of the Arbiter, said of step k and located at the last event before it."""
+    last = [e for e in evs if e.step <= k]
+    d = err.diagnostics[0]
+    return MgdError([Diagnostic(d.code, f"no executable command after step {k}: the cluster cannot stay within its "
+                                "limits even with every sheddable load shed", last[-1].span if last else None,
+                                "after this event", help=d.help)])
+
+
 def simulate(system, events: str | Path | list[Event], control: str = "ccmac", options: Options | None = None,
              controllers: Controllers | None = None) -> Simulation:
     """Step the events over the horizon under `control`; the cluster's data are those of step 0."""
@@ -145,7 +154,10 @@ def simulate(system, events: str | Path | list[Event], control: str = "ccmac", o
             requested = np.array([st.hydro[i] + support[names.index(h.owner)] for i, h in enumerate(dom.hydros)])
         elif control == "ccmac":
             cmds = ctrl.candidates(dom, st, r.mismatch, r.output - out0)
-            st = arbiter.decide(st, cmds, prev_hydro).state
+            try:
+                st = arbiter.decide(st, cmds, prev_hydro).state
+            except MgdError as err:
+                raise _at_event(err, k, evs) from None
             requested = st.hydro.copy()
         else:
             requested = st.hydro.copy()
