@@ -166,6 +166,9 @@ class Projection:
         q += REGULARIZE       # strictly convex: a unique optimum, and the active-set solver does not cycle
         loads = np.array([dom.load(dom.index(s.owner)) for s in dom.sheds])
         c[self.shed] = w.load_shed * priorities(dom) / np.maximum(loads, 1e-9)
+        # PV is used up to its availability unless that breaks a limit (paper 002: PV regulates only from its
+        # margin): curtailing costs a tenth of shedding the same power, so it always comes before shedding
+        c[self.pv] = -0.1 * w.load_shed / np.maximum([dom.load(j) for j in range(n)], 1e-9)
         for t in terms:
             k = 2 * w.conflict * t.rho / t.base ** 2
             q[t.col] += k
