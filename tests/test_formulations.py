@@ -7,6 +7,7 @@ voltage deviation index per step, in CSV and netCDF."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from mgdsl.lower.formulations import FORMULATIONS, Formulation, formulation
 from mgdsl.lower.formulations.distflow_socp import cone_bound, cone_error
 from mgdsl.lower.formulations.lindistflow import POLYGON_SIDES, polygon_error, voltage_secant
 
+ROOT = Path(__file__).resolve().parent.parent
 Z_BASE = 12.66 ** 2 / 1.0                # ohm, at 12.66 kV and 1 MVA
 TWO_BUS = """use stdlib
 horizon 1 steps of 1 h
@@ -143,10 +145,8 @@ network dn {{
 def test_what_accuracy_bounds():
     """The 33-bus feeder at 30 % load, accuracy 1e-4. Every line obeys the derived bound P^2 + Q^2 <=
     (1 + e)^2 [l v + d (l + v)^2 / 4]; the relative error of l v >= P^2 + Q^2 is far above the accuracy on lightly
-    loaded lines (measured 7.7e-3), as documented, while the total losses stay within 1e-4 of an accuracy-1e-6
-    solve."""
-    root = __import__("pathlib").Path(__file__).resolve().parent.parent
-    ds = mgdsl.loads(FEEDER.format(accuracy="1e-4", root=root)).solve()["dn"]
+    loaded lines (measured 7.7e-3), as documented."""
+    ds = mgdsl.loads(FEEDER.format(accuracy="1e-4", root=ROOT)).solve()["dn"]
     pos = {int(b): k for k, b in enumerate(ds["bus"].values)}
     v_from = np.array([ds["v"].values[pos[int(name.split("-")[0])], 0] for name in ds["line"].values])
     p, q, l = ds["P"].values[:, 0] / 1000, ds["Q"].values[:, 0] / 1000, ds["l"].values[:, 0]
@@ -154,8 +154,15 @@ def test_what_accuracy_bounds():
     assert cone_error(1e-4) <= 0.5e-4
     relative = (p * p + q * q) / (l * v_from) - 1
     assert relative.max() > 10 * 1e-4                      # what the accuracy does not bound
-    exact = mgdsl.loads(FEEDER.format(accuracy="1e-6", root=root)).solve()["dn"]
-    assert float(ds["losses"].sum()) == pytest.approx(float(exact["losses"].sum()), rel=1e-4)
+
+
+@pytest.mark.slow
+def test_accuracy_and_the_total_losses():
+    """The feeder's total losses at accuracy 1e-4 stay within 1e-4 (relative) of an accuracy-1e-6 solve (measured
+    4e-5: 16.4928 against 16.4935 kW)."""
+    losses = [float(mgdsl.loads(FEEDER.format(accuracy=a, root=ROOT)).solve()["dn"]["losses"].sum())
+              for a in ("1e-4", "1e-6")]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
 
 
 def test_lindistflow_says_what_it_leaves_out(tmp_path):
@@ -221,8 +228,8 @@ SWITCHES
 @pytest.mark.parametrize("at1, at2, switches, loops", [
     ("at dn.2 limit 500 kW", "at dn.3 limit 500 kW", "switch k between mg1 and mg2 limit 200 kW", ["k"]),
     ("at dn.2 limit 500 kW", "at dn.2 limit 500 kW", "switch k between mg1 and mg2 limit 200 kW", []),
-    ("at dn.2 limit 500 kW", "", "switch s between mg2 and dn.3 limit 200 kW\nswitch k between mg1 and mg2 limit 200 kW",
-     ["k"]),
+    ("at dn.2 limit 500 kW", "",
+     "switch s between mg2 and dn.3 limit 200 kW\nswitch k between mg1 and mg2 limit 200 kW", ["k"]),
     ("at dn.2 limit 500 kW", "", "switch s between mg1 and dn.3 limit 200 kW", ["s"]),
     ("at dn.2 limit 500 kW", "", "switch k between mg1 and mg2 limit 200 kW\nswitch j between mg2 and mg3 limit 50 kW\n"
                                  "switch i between mg3 and mg1 limit 50 kW", []),
