@@ -5,7 +5,9 @@ a low voltage. The model has the squared voltage v, and sqrt(v) >= the secant of
 highest squared voltage the network allows (sqrt is concave), so S <= S_1pu (a + c v_from), the secant being
 a + c v, keeps I <= I_max at every voltage in the limits. The circle P^2 + Q^2 <= S^2 is replaced by the
 regular POLYGON_SIDES-gon inscribed in it (a vertex on the P axis): it admits no overload and cuts at most
-1 - cos(pi / POLYGON_SIDES) of the rating (1.92 % at 16 sides), where the flow's angle falls mid-facet.
+1 - cos(pi / POLYGON_SIDES) of the rating (1.92 % at 16 sides), where the flow's angle falls mid-facet. The
+voltage is the line's `from` bus's: for a flow towards that bus the current is set by the other end's voltage,
+lower by the line's drop (a fraction of a percent on a distribution line), which this does not cover.
 
 LinDistFlow leaves out the losses (the slack buys less than an AC network needs) and its voltages are those
 of a lossless linear model: under AC they are lower and may fall below the voltage limit; `mgdsl verify`
