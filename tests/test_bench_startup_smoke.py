@@ -25,3 +25,4 @@ def test_startup_benchmark_smoke(tmp_path):
     for r in rows.values():
         assert float(r["seconds"]) > 0 and float(r["baseline_s"]) > 0
         assert abs(float(r["ratio"]) - float(r["seconds"]) / float(r["baseline_s"])) < 1e-9
+        assert float(r["cpu_s"]) > 0 and float(r["baseline_cpu_s"]) > 0
