@@ -213,3 +213,29 @@ def test_cli_arbitrate(tmp_path):
     bad.write_text("controller,target,value\nA1,mg7,5\n")
     r = CliRunner().invoke(main, ["arbitrate", str(CASE), "--commands", str(bad), "-o", str(tmp_path / "x")])
     assert r.exit_code == 1 and "E0811" in r.output and "Traceback" not in r.output
+
+
+def test_commands_from_json_equal_the_csv(tmp_path):
+    rows = [{"event": 0, "controller": "A1", "target": "mg2.es", "value": 450, "confidence": 1.0, "comm": 1},
+            {"event": 0, "controller": "A2", "target": "mg2.es", "value": -200}]
+    path = tmp_path / "cmds.json"
+    path.write_text(json.dumps(rows))
+    csv = tmp_path / "cmds.csv"
+    csv.write_text("event,controller,target,value\n0,A1,mg2.es,450\n0,A2,mg2.es,-200\n")
+    system = mgdsl.load(CASE)
+    a, b = system.arbitrate(path, at=4, events=DATA / "case_b_events.csv"), \
+        system.arbitrate(csv, at=4, events=DATA / "case_b_events.csv")
+    assert a.commands.equals(b.commands) and a.events[0]["targets"][0]["command_kw"] == pytest.approx(
+        b.events[0]["targets"][0]["command_kw"])
+
+
+def test_bad_settings_are_reported(tmp_path):
+    cmds = str(DATA / "case_b_commands.csv")
+    r = CliRunner().invoke(main, ["arbitrate", str(CASE), "--commands", cmds, "--alpha", "0.3,-1,0.1,0.1,0.1",
+                                  "-o", str(tmp_path / "a")])
+    assert r.exit_code == 1 and "E0814" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["arbitrate", str(CASE), "--commands", cmds, "--at", "20", "-o", str(tmp_path / "b")])
+    assert r.exit_code == 1 and "E0814" in r.output
+    r = CliRunner().invoke(main, ["arbitrate", str(CASE), "--commands", cmds, "--alpha", "1,2",
+                                  "-o", str(tmp_path / "c")])
+    assert r.exit_code == 2 and "Traceback" not in r.output

@@ -174,7 +174,8 @@ class Arbiter:
         by_ctrl: dict[str, list[Command]] = {}
         for c in cmds:
             by_target.setdefault(c.target, []).append(c)
-            by_ctrl.setdefault(c.controller, []).append(c)
+            if c.comm > 0 and c.age_s <= opts.max_age_s:    # a suppressed command is no part of its sender's view
+                by_ctrl.setdefault(c.controller, []).append(c)
         rows = []
         for target, cands in by_target.items():
             w = fusion_weights(cands, opts)
