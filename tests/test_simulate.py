@@ -87,3 +87,14 @@ def test_cli_simulate(tmp_path):
     bad.write_text("step,kind,microgrid,value\n99,load,mg1,5\n")
     r = CliRunner().invoke(main, ["simulate", str(CASE), "--events", str(bad), "-o", str(tmp_path / "x")])
     assert r.exit_code == 1 and "E0813" in r.output and "Traceback" not in r.output
+
+
+def test_profiles_move_step_by_step_like_events():
+    # PV at 75 % of 400 kW from t = 2 s: the same 100 kW shortfall as a load step of 100 kW
+    text = ONE.replace("horizon 6 steps of 1 s",
+                       "horizon 6 steps of 1 s\nprofile pv_pu = [1, 1, 0.75, 0.75, 0.75, 0.75]")
+    text = text.replace("PV(p_max = 400 kW)", "PV(p_max = 400 kW, profile = pv_pu)")
+    by_profile = mgdsl.loads(text).simulate([], control="droop").trajectory["df_hz"].sel(microgrid="mg1").values
+    by_event = mgdsl.loads(ONE).simulate([Event(2, "pv", "mg1", -100.0)], control="droop")
+    assert by_profile == pytest.approx(by_event.trajectory["df_hz"].sel(microgrid="mg1").values)
+    assert by_profile[2] == pytest.approx(-0.06)

@@ -16,7 +16,7 @@ import xarray as xr
 from ..cluster_domain import ClusterDomain, domain
 from ..cluster_state import State, initial_state, respond
 from ..diagnostics import Diagnostic, MgdError
-from .arbitrate import Arbiter, Options, apply_events
+from .arbitrate import Arbiter, Options
 from .commands import Command, Event, read_events
 from .output import figure, plain, write_csv, write_json
 
@@ -110,7 +110,8 @@ def _at_event(err: MgdError, k: int, evs: list[Event]) -> MgdError:
 
 def simulate(system, events: str | Path | list[Event], control: str = "ccmac", options: Options | None = None,
              controllers: Controllers | None = None) -> Simulation:
-    """Step the events over the horizon under `control`; the cluster's data are those of step 0."""
+    """Step the events over the horizon under `control`: loads and PV availability follow the model's profiles step
+    by step, with the events' changes on top; the rest of the cluster's data are those of step 0."""
     if control not in STRATEGIES:
         raise MgdError([Diagnostic("E0814", f"unknown control strategy `{control}`", None,
                                    help="choose ccmac, oohc or droop")])
@@ -124,11 +125,20 @@ def simulate(system, events: str | Path | list[Event], control: str = "ccmac", o
     out0 = respond(dom, st).output.copy()
     rated = np.array([m.p_rated for m in dom.microgrids])
     rows, hrows = [], []
+    load_off, pv_off = np.zeros(len(names)), np.zeros(len(names))
     violations, unserved_kwh, critical_kwh = 0, 0.0, 0.0
     requested = st.hydro.copy()
     dt = dom.dt_s
     for k in range(system.ir.steps):
-        st = apply_events(dom, st, [e for e in evs if e.step == k], k)
+        # the profiles' values at this step, then every event so far on top
+        here = domain(system.ir, k) if k else dom
+        for e in evs:
+            if e.step == k:
+                (load_off if e.kind == "load" else pv_off)[names.index(e.microgrid)] += e.value
+        st.load = np.array([here.load(j) for j in range(len(names))]) + load_off
+        st.pv_avail = np.maximum(np.array([m.pv_avail for m in here.microgrids]) + pv_off, 0.0)
+        # without a supervisor PV follows its availability (maximum power point); CCMAC's PV reference holds
+        st.pv = np.minimum(st.pv, st.pv_avail) if control == "ccmac" else st.pv_avail.copy()
         r = respond(dom, st)
         critical = np.array([m.critical for m in dom.microgrids]) + np.array(
             [sum(s.base - p for s, p in zip(dom.sheds, st.shed) if s.owner == n) for n in names])
