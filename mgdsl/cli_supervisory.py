@@ -69,7 +69,7 @@ def arbitrate_cmd(file, commands, at, events, alpha, conflict_weight, beta, df_m
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    console.print(f"[bold]{file}[/bold] at step {at}: {len(result.events)} events, {result.solves} QP/LP solves "
+    console.print(f"[bold]{file}[/bold] at t={at}: {len(result.events)} events, {result.solves} QP/LP solves "
                   f"on one model built once, {result.timings['arbitrate']:.3f} s")
     for ev in result.events:
         console.print(f"event {ev['event']}:")

@@ -99,7 +99,7 @@ class ClusterDomain:
 def domain(ir, step: int = 0) -> ClusterDomain:
     """The supervisory domain of a checked system at `step` (E0810 when a microgrid has no grid-forming storage)."""
     if not 0 <= step < ir.steps:
-        raise MgdError([Diagnostic("E0814", f"step {step} is outside the horizon (0 .. {ir.steps - 1})", None,
+        raise MgdError([Diagnostic("E0814", f"t={step} is outside the horizon (0 .. {ir.steps - 1})", None,
                                    help=f"give --at a step from 0 to {ir.steps - 1}")])
     dt_h = ir.dt_h
     by_owner: dict[str, list] = {name: [] for name in ir.microgrids}

@@ -209,7 +209,7 @@ class Arbiter:
                 break
         if x is None:
             raise MgdError([Diagnostic(
-                "E0812", f"no executable command at step {dom.step}: the cluster cannot stay within its limits even "
+                "E0812", f"no executable command at t={dom.step}: the cluster cannot stay within its limits even "
                          "with every sheddable load shed", None,
                 help="give the microgrids more storage, PV or hydro capability, more sheddable load, or ties; "
                      "or widen the frequency/voltage limits")])

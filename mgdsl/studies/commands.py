@@ -153,7 +153,7 @@ def read_events(path: str | Path, microgrids: list[str], steps: int) -> list[Eve
     for rec, spans, row in _rows(path, "E0813", EVENT_COLUMNS, "events"):
         step = _number(rec, spans, row, "step", None, "E0813", "events", 0, True)
         if step >= steps:
-            raise _err("E0813", f"step {step} is beyond the horizon ({steps} steps)", spans.get("step", row),
+            raise _err("E0813", f"t={step} is beyond the horizon ({steps} steps)", spans.get("step", row),
                        "this step", f"give a step from 0 to {steps - 1}")
         if rec.get("kind") not in ("load", "pv"):
             raise _err("E0813", f"unknown event kind `{rec.get('kind')}`", spans.get("kind", row), "this kind",

@@ -103,7 +103,7 @@ def _at_event(err: MgdError, k: int, evs: list[Event]) -> MgdError:
     """E0812 of the Arbiter, said of step k and located at the last event before it."""
     last = [e for e in evs if e.step <= k]
     d = err.diagnostics[0]
-    return MgdError([Diagnostic(d.code, f"no executable command after step {k}: the cluster cannot stay within its "
+    return MgdError([Diagnostic(d.code, f"no executable command after t={k}: the cluster cannot stay within its "
                                 "limits even with every sheddable load shed", last[-1].span if last else None,
                                 "after this event", help=d.help)])
 
