@@ -4,12 +4,14 @@ HiGHS has no cones; this keeps the branch-flow model an LP (or MILP) with an acc
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import xarray as xr
 
-from .builder import Builder
+if TYPE_CHECKING:                 # checking asks levels_for/cone_cells without importing the modelling stack
+    import pandas as pd
+
+    from .builder import Builder
 
 
 def levels_for(accuracy: float) -> int:
@@ -24,6 +26,9 @@ def norm2_le(b: Builder, name: str, a, c, t, coords: list[pd.Index], levels: int
     """Rows and variables for ||(a, c)|| <= t (a, c, t linear expressions over `coords`), relaxed by at most
     a factor 1/cos(pi / 2^(levels+1)): xi_0 >= |a|, eta_0 >= |c|, then `levels` rotations by pi/2^(j+1)
     that halve the angle of (xi, eta) each time, and finally xi_nu <= t, eta_nu <= tan(pi/2^(nu+1)) xi_nu."""
+    import pandas as pd
+    import xarray as xr
+
     level = pd.RangeIndex(levels + 1, name="level")
     xi = b.variable(f"{name}.xi", span, f"{description}: cone level variable", coords=coords + [level], lower=0)
     eta = b.variable(f"{name}.eta", span, f"{description}: cone level variable", coords=coords + [level], lower=0)

@@ -5,8 +5,10 @@ module here and one entry in FORMULATIONS."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import xarray as xr
+if TYPE_CHECKING:                 # checking reads the registry without importing the modelling stack
+    import xarray as xr
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,12 @@ S_base per line (`cone_bound` below)."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:                 # checking reads the settings and sizes without importing the modelling stack
+    import xarray as xr
 
 from ..cones import cone_cells, levels_for, norm2_le
 from . import Formulation, LineLosses, Setting
@@ -45,6 +48,8 @@ class DistFlowSOCP(Formulation):
     description = "SOC branch flow: losses, exact when the relaxation is tight"
 
     def lower(self, b, ln) -> LineLosses:
+        import xarray as xr
+
         net = ln.net
         n = net.name
         span = net.span
@@ -79,6 +84,8 @@ class DistFlowSOCP(Formulation):
         return 2 + 2 * cone_cells(levels_for(float(net.settings.get("accuracy", ACCURACY.default)) / 2))
 
     def results(self, ln, ds: xr.Dataset) -> None:
+        import xarray as xr
+
         net = ln.net
         l_sol = ln.l.solution
         pos = {b: k for k, b in enumerate(net.buses)}

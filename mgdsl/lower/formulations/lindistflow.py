@@ -17,8 +17,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
-import xarray as xr
 
 from . import Formulation, LineLosses
 
@@ -41,6 +39,9 @@ class LinDistFlow(Formulation):
     description = "linearized branch flow: no losses, voltages of a lossless network"
 
     def lower(self, b, ln) -> LineLosses:
+        import pandas as pd
+        import xarray as xr
+
         from ..network import rating_kva
 
         net = ln.net
