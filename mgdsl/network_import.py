@@ -42,6 +42,7 @@ class Feeder:
     vmin: float = 0.9
     vmax: float = 1.1
     notes: list[str] = field(default_factory=list)
+    slack_voltage: float = 1.0      # the slack's set point, p.u. (`slack N at V pu`)
 
     def line_pu(self) -> list[tuple[int, int, float, float]]:
         """(from, to, r, x) in p.u. of the base values, for the lines in service."""
@@ -365,8 +366,6 @@ def from_matpower(case: str | Path, name: str | None = None) -> Feeder:
     kv = dict(zip(bus["BUS_I"].astype(int), bus["BASE_KV"]))
     base_kv = _common_kv(list(kv.values()), path.name)
     vm_slack = float(bus.loc[bus["BUS_I"] == slack, "VM"].iloc[0])
-    if abs(vm_slack - 1.0) > 1e-9:
-        notes.append(f"the slack's voltage set-point {vm_slack:g} p.u. is not kept: mgdsl holds the slack at 1 p.u.")
     z_base = base_kv ** 2 / base_mva
     branch = branch[~(branch["F_BUS"].astype(int).isin(isolated) | branch["T_BUS"].astype(int).isin(isolated))]
     taps = branch["TAP"].to_numpy() if "TAP" in branch else np.zeros(len(branch))
@@ -403,9 +402,19 @@ def from_matpower(case: str | Path, name: str | None = None) -> Feeder:
     if not 0 < vmin < vmax:
         vmin, vmax = 0.9, 1.1
     feeder = Feeder(name or path.stem, f"MATPOWER case {path.name}", base_mva, base_kv, slack,
-                    sorted(kv), lines, loads, vmin, vmax, notes)
+                    sorted(kv), lines, loads, vmin, vmax, notes, _kept_set_point(vm_slack, vmin, vmax, notes))
     _check_radial(feeder)
     return feeder
+
+
+def _kept_set_point(vm: float, vmin: float, vmax: float, notes: list[str]) -> float:
+    """The slack's set point as the network's `slack N at V pu`; one outside the voltage limits (which mgdsl
+    refuses, E0510) is noted and replaced by 1 p.u."""
+    if vmin <= vm <= vmax:
+        return vm
+    notes.append(f"the slack's voltage set-point {vm:g} p.u. lies outside the voltage limits {vmin:g} .. {vmax:g} "
+                 "p.u. and is not kept: the slack is held at 1 p.u.")
+    return 1.0
 
 
 def _common_kv(values: list[float], what: str) -> float:
@@ -485,9 +494,6 @@ def from_pandapower(path: str | Path, name: str | None = None) -> Feeder:
     if len(ext) != 1:
         raise _error(f"{path.name} has {len(ext)} external grids in service; mgdsl needs exactly one slack bus")
     slack = int(ext["bus"].iloc[0])
-    if abs(float(ext["vm_pu"].iloc[0]) - 1.0) > 1e-9:
-        notes.append(f"the slack's voltage set-point {float(ext['vm_pu'].iloc[0]):g} p.u. is not kept: mgdsl holds "
-                     "the slack at 1 p.u.")
     switch = table("switch")
     open_lines = set()
     open_trafos = set()
@@ -558,7 +564,8 @@ def from_pandapower(path: str | Path, name: str | None = None) -> Feeder:
     vmin = float(bus["min_vm_pu"].min()) if "min_vm_pu" in bus and bus["min_vm_pu"].notna().all() else 0.9
     vmax = float(bus["max_vm_pu"].max()) if "max_vm_pu" in bus and bus["max_vm_pu"].notna().all() else 1.1
     feeder = Feeder(name or path.stem, f"pandapower network {path.name}", base_mva, base_kv, slack, sorted(buses),
-                    lines, loads.reset_index(drop=True), vmin, vmax, notes)
+                    lines, loads.reset_index(drop=True), vmin, vmax, notes,
+                    _kept_set_point(float(ext["vm_pu"].iloc[0]), vmin, vmax, notes))
     _check_radial(feeder)
     return feeder
 
@@ -589,10 +596,15 @@ def system_text(feeder: Feeder, lines_csv: str = "lines.csv", loads_csv: str = "
             f"    voltage {feeder.vmin:g} .. {feeder.vmax:g} pu\n"
             f"    formulation {formulation}\n"
             f"    buses {_ranges(feeder.buses)}\n"
-            f"    slack {feeder.slack} buys at {price}\n"
+            f"    slack {feeder.slack}{_set_point(feeder)} buys at {price}\n"
             f"    lines csv(\"{lines_csv}\")\n"
             f"    loads csv(\"{loads_csv}\")\n"
             f"}}\n")
+
+
+def _set_point(feeder: Feeder) -> str:
+    """` at V pu` when the slack's set point is not 1 p.u. (the network's default)."""
+    return "" if abs(feeder.slack_voltage - 1.0) <= 1e-9 else f" at {feeder.slack_voltage:.10g} pu"
 
 
 def write_feeder(feeder: Feeder, out_dir: str | Path, lines_name: str = "lines.csv",
@@ -620,8 +632,8 @@ def write_feeder(feeder: Feeder, out_dir: str | Path, lines_name: str = "lines.c
 
 
 def power_flow(feeder: Feeder):
-    """The AC power flow of the feeder as imported (mgdsl.acpf), slack at 1 p.u."""
+    """The AC power flow of the feeder as imported (mgdsl.acpf), the slack at its set point."""
     from .acpf import radial_power_flow
 
     p, q = feeder.load_pu()
-    return radial_power_flow(feeder.buses, feeder.slack, feeder.line_pu(), p, q)
+    return radial_power_flow(feeder.buses, feeder.slack, feeder.line_pu(), p, q, v_slack=feeder.slack_voltage)

@@ -195,6 +195,7 @@ def test_pandapower_networks_agree_with_pandapowers_own_power_flow(network):
     """pandapower's Newton-Raphson, run on the network with what mgdsl cannot represent removed (slack set-point 1
     p.u., no line charging, no phase shift), against mgdsl's sweep on the imported feeder."""
     feeder = from_pandapower(PANDAPOWER / f"{network}.json")
+    feeder.slack_voltage = 1.0                                 # the reference ran at 1 p.u. (CIGRE MV sets 1.03)
     ref = REFERENCE[network]["mgdsl_equivalent"]
     if network == "cigre_mv_der":                              # its 9 PV and wind units, as negative loads
         assert any("9 static generators" in n for n in feeder.notes)
@@ -214,7 +215,8 @@ def test_cigre_mv_structure():
     z = 0.1200107 * 20 ** 2 / 25                                # vk 12.00107 % of (20 kV)^2 / 25 MVA
     assert math.hypot(trafo["r_ohm"], trafo["x_ohm"]) == pytest.approx(z, rel=1e-6)
     assert trafo["r_ohm"] == pytest.approx(0.0016 * 20 ** 2 / 25, rel=1e-9)
-    assert any("1.03" in n for n in feeder.notes) and any("capacitances" in n for n in feeder.notes)
+    assert feeder.slack_voltage == pytest.approx(1.03) and any("capacitances" in n for n in feeder.notes)
+    assert "slack 0 at 1.03 pu buys" in system_text(feeder)
 
 
 def test_the_same_feeder_from_matpower_and_from_pandapower():
@@ -233,7 +235,7 @@ def test_distflow_socp_of_the_imported_feeder_is_its_ac_power_flow(tmp_path, rea
     import mgdsl
 
     feeder = read(case)
-    # CIGRE MV with its slack at 1 p.u. falls to 0.884 p.u., and its first transformer carries 105 % of its rating
+    # CIGRE MV (slack at its set point 1.03 p.u.) falls low, and its first transformer carries 105 % of its rating
     feeder.vmin = min(feeder.vmin, 0.85)
     feeder.lines["i_max_a"] = np.nan
     write_feeder(feeder, tmp_path)
@@ -339,7 +341,8 @@ def test_from_pandapower_in_a_model(tmp_path):
     assert (net.base_kv, net.slack_bus, len(net.lines), net.vmin) == (20.0, 0, 14, 0.85)
     assert net.load_p.sum(axis=0)[0] == pytest.approx(from_pandapower(shutil_copy).loads["p_kw"].sum())
     [warning] = system.warnings                                   # what the import left out, at the `from`
-    assert warning.code == "W0502" and any("1.03 p.u." in n for n in warning.notes)
+    assert warning.code == "W0502" and any("capacitances" in n for n in warning.notes)
+    assert net.slack_voltage == pytest.approx(1.03)               # the imported set point, not written again
     assert mgdsl.load(_model(tmp_path, 'matpower("case33bw")')).warnings == []       # nothing left out there
 
 

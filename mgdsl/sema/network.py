@@ -248,6 +248,8 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
                                 "PRICE`, or widen `voltage`")
             elif v is not None:
                 slack_voltage = v
+        elif feeder is not None and vmin <= feeder.slack_voltage <= vmax:
+            slack_voltage = feeder.slack_voltage          # the imported network's set point, unless written here
         for which, expr in (("buy", slack.buy), ("sell", slack.sell)):
             if expr is None:
                 continue
