@@ -914,7 +914,7 @@ def _import(read, source: str, out_dir: str | None, name: str | None) -> None:
         pf = power_flow(feeder)
         worst = int(np.argmin(pf.vm))
         losses = float(pf.losses.sum()) * feeder.base_mva * 1000
-        click.echo(f"AC power flow (slack at 1 p.u.): losses {losses:,.2f} kW, "
+        click.echo(f"AC power flow (slack at {feeder.slack_voltage:g} p.u.): losses {losses:,.2f} kW, "
                    f"lowest voltage {float(pf.vm[worst]):.4f} p.u. at bus {feeder.buses[worst]}")
     except ValueError as e:
         click.echo(f"AC power flow: {e}")
