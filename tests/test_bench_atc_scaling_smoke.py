@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# slow (about 18 s: both variants under serial and processes executors); `make test-all`
+@pytest.mark.slow
 def test_atc_scaling_benchmark_smoke(tmp_path):
     out = tmp_path / "scaling.csv"
     proc = subprocess.run([sys.executable, str(ROOT / "bench/bench_atc_scaling.py"), "--smoke", "--csv", str(out)],

@@ -14,6 +14,8 @@ pytest.importorskip("distributed")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# slow (about 18 s: processes, a LocalCluster and loopback dask workers started and stopped); `make test-all`
+@pytest.mark.slow
 def test_executors_benchmark_smoke(tmp_path):
     out = tmp_path / "executors.csv"
     proc = subprocess.run([sys.executable, str(ROOT / "bench/bench_executors.py"), "--quick", "--csv", str(out)],
