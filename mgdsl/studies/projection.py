@@ -15,6 +15,7 @@ from ..cluster_domain import ClusterDomain
 from ..cluster_state import Bases, State, priorities, supply_without_storage
 
 INF = highspy.kHighsInf
+SOLVE_TIME_LIMIT = 10.0    # s per solve: the QP has a few dozen columns and takes milliseconds
 REGULARIZE = 1e-12         # a tiny quadratic weight on every reference: one optimum among equal ones
 
 
@@ -118,6 +119,10 @@ class Projection:
         lo[self.m], hi[self.m] = -mlim, mlim
         lo[self.soc] = [m.soc_min for m in dom.microgrids]
         hi[self.soc] = [m.soc_max for m in dom.microgrids]
+        lo[self.dev], hi[self.dev] = -1.0, 1.0           # SOC deviations are fractions; no column is left free
+        total = float(rated.sum() + sum(m.pv_avail for m in dom.microgrids) + sum(h.p_max for h in dom.hydros)
+                      + sum(s.base for s in dom.sheds) + sum(t.limit for t in dom.ties) + st.load.sum())
+        lo[self.u], hi[self.u] = -2 * total, 2 * total
         base = np.array([s.base for s in dom.sheds])
         if isinstance(allow_shed, np.ndarray):
             lo[self.shed], hi[self.shed] = allow_shed, allow_shed
@@ -184,8 +189,13 @@ class Projection:
     def run(self, which: str = "qp") -> np.ndarray | None:
         """Solve the QP (or the shedding LP); the column values, or None when the domain is empty."""
         h = self.qp if which == "qp" else self.lp
-        status = highs.run(h, 30.0)
+        status = highs.run(h, SOLVE_TIME_LIMIT)
         self.solves += 1
-        if status != highs.OPTIMAL:
+        if status == highs.INFEASIBLE:
             return None
+        if status != highs.OPTIMAL:
+            # not a property of the commands: the solver failed (HiGHS's active-set QP solver was seen to stall
+            # on this QP when HiPO is missing); the CLI reports it as a bug
+            raise RuntimeError(f"the arbitration {which.upper()} stopped: {highs.status_text(h, status)} "
+                               f"(solver {highs.qp_solver() if which == 'qp' else 'simplex'})")
         return np.asarray(h.getSolution().col_value, dtype=float)
