@@ -558,7 +558,8 @@ def _atc_figures(run, central, target: Path) -> list:
     from . import plot
 
     written = plot.plot_all(run.results, target, history=run.iterations)
-    ties = {c: v for c, v in run.target_history.items() if c.startswith("tie.")}
+    ties = {c.id: run.target_history[c.id] for c in run.partition.couplings
+            if c.kind == "tie" and c.record.quantity == "p" and c.id in run.target_history}
     if ties:
         steps = len(next(iter(ties.values()))[0])
         hours = sorted({min(steps - 1, steps // 3), min(steps - 1, (3 * steps) // 4)})

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .sema.units import Dim
+from .sema.units import Dim, describe
 from .source import Span
 from .syntax import ast
 
@@ -173,6 +173,76 @@ class CoupleIR:
     span: Span
 
 
+# ------------------------------------------------------------------ balance nodes and couplings
+# The contracts between lowering, the partition, the coordinator, results and the CLI: typed records made here,
+# once, from the IR. Their string keys (a node's coordinate, a coupling's id) are labels, never parsed back.
+
+@dataclass(frozen=True)
+class BalanceNode:
+    """One carrier balance: a microgrid's carrier (bus None) or a carrier at a network bus."""
+
+    owner: str
+    bus: int | None
+    carrier: str
+
+    @property
+    def key(self) -> str:
+        """Its coordinate in the balance rows: `mg1:electricity`, `dn:12:reactive`."""
+        return f"{self.owner}:{self.carrier}" if self.bus is None else f"{self.owner}:{self.bus}:{self.carrier}"
+
+    @staticmethod
+    def of(key: str) -> BalanceNode:
+        """The node of a balance-row coordinate (the inverse of `key`; owners and carriers hold no colon)."""
+        owner, *bus, carrier = key.split(":")
+        return BalanceNode(owner, int(bus[0]) if bus else None, carrier)
+
+
+COUPLING_KINDS = ("tie", "switch", "couple")
+_QUANTITY_SUFFIX = {("tie", "p"): "", ("tie", "q"): ".q", ("switch", "p"): ".flow", ("switch", "q"): ".q",
+                    ("switch", "status"): ".closed", ("couple", "value"): ""}
+
+
+def coupling_id(kind: str, name: str, quantity: str) -> str:
+    """The one place a coupling's label is made: tie.mg1, tie.mg1.q, switch.k1.flow, switch.k1.q,
+    switch.k1.closed, couple.NAME."""
+    return f"{kind}.{name}{_QUANTITY_SUFFIX[kind, quantity]}"
+
+
+@dataclass(frozen=True)
+class CouplingIR:
+    """One value per step shared by two owners: a tie's P or Q, a switch's P, Q or status, a `couple`.
+
+    `a` and `b` own its two sides (a tie: the microgrid, then its network). Deviations between the sides are
+    measured in p.u. of the base power (`per_base`: powers and couples), a status as it is (0..1). `bound` is
+    |value|'s limit where known (a tie or switch rating, 1 for a status)."""
+
+    kind: str                          # tie | switch | couple
+    name: str                          # the microgrid (tie), the switch, the couple
+    quantity: str                      # p | q | status | value
+    a: str
+    b: str
+    carrier: str | None                # electricity (P), reactive (Q), None (status, couple)
+    unit: str                          # kW, kvar, 1, or the couple's unit
+    bound: float | None = None
+
+    @property
+    def id(self) -> str:
+        return coupling_id(self.kind, self.name, self.quantity)
+
+    @property
+    def is_status(self) -> bool:
+        """A 0/1 decision: not penalized by ATC, the parent's value is held as data (solve/coordinator.py)."""
+        return self.quantity == "status"
+
+    @property
+    def per_base(self) -> bool:
+        return not self.is_status
+
+    def scale(self, base_kw: float) -> float:
+        """What 1 p.u. of this coupling is in its unit: the base power (kW or kvar), 1 for a status."""
+        return base_kw if self.per_base else 1.0
+
+
 # ------------------------------------------------------------------ objectives
 # Checking normalizes every objective to an affine form, constant + sum of coefficient x quantity, over typed
 # quantities: what lowering, decomposition (each part minimizes its share) and results (each objective's value)
@@ -281,6 +351,25 @@ class SystemIR:
     def owners(self) -> list[str]:
         """The subsystems: the network (if any) then each microgrid."""
         return ([self.network.name] if self.network else []) + list(self.microgrids)
+
+    def couplings(self) -> list[CouplingIR]:
+        """Every interaction between two owners, in a fixed order: ties (P, then Q where the microgrid has
+        reactive devices), switches (P, Q where both ends can, status), couples."""
+        out = []
+        for m in self.microgrids.values():
+            if m.bus is not None:
+                out.append(CouplingIR("tie", m.name, "p", m.name, m.network, "electricity", "kW", m.limit_kw))
+                if m.reactive:
+                    out.append(CouplingIR("tie", m.name, "q", m.name, m.network, "reactive", "kvar", m.limit_kw))
+        for sw in self.switches:
+            a, b = sw.a.owner, sw.b.owner
+            out.append(CouplingIR("switch", sw.name, "p", a, b, "electricity", "kW", sw.limit_kw))
+            if sw.reactive:
+                out.append(CouplingIR("switch", sw.name, "q", a, b, "reactive", "kvar", sw.limit_kw))
+            out.append(CouplingIR("switch", sw.name, "status", a, b, None, "1", 1.0))
+        for c in self.couples:
+            out.append(CouplingIR("couple", c.name, "value", c.lhs_owner, c.rhs_owner, None, describe(c.dim)))
+        return out
 
     def used_templates(self) -> list[TemplateIR]:
         return [self.templates[name] for name, insts in self.instances.items() if insts]

@@ -39,10 +39,8 @@ def compare_with_centralized(system, run):
 
 
 def coupling_units(ir) -> dict[str, str]:
-    """Coupling id -> unit of its values ("kW"; "1" for a switch status)."""
-    from .lower.system import coupling_ids
-
-    return {cid: unit for cid, (_, _, unit) in coupling_ids(ir).items()}
+    """Coupling id -> unit of its values ("kW", "kvar"; "1" for a switch status)."""
+    return {c.id: c.unit for c in ir.couplings()}
 
 
 def comparison(atc_objective: float, central_objective: float, atc_values: dict, central_values: dict,

@@ -11,10 +11,17 @@ import pandas as pd
 import xarray as xr
 
 from .files import atomic_write, moved, results_folder
+from .ir import BalanceNode
 from .lower.exprs import is_linopy
 from .lower.formulations import formulation
 from .lower.system import Lowered
 from .sema import units
+
+# Dataset names of the results (beside one per device template and one per network, named as in the .mgd):
+# the tie lines over (microgrid, t): `import` (kW) and, where a tie carries Q, `reactive_import` (kvar);
+# the switches over (switch, t): `flow` (kW), `closed` (0/1) and, where one carries Q, `q` (kvar).
+TIES = "ties"
+SWITCHES = "switches"
 
 
 @dataclass
@@ -141,7 +148,7 @@ def collect(low: Lowered) -> Results:
                 sol = sol.expand_dims(t=np.arange(ir.steps))
             sol = sol.transpose(dim, "t")
             for k, carrier in enumerate(port.nodes.values):
-                carrier = str(carrier).rsplit(":", 1)[1]
+                carrier = BalanceNode.of(str(carrier)).carrier
                 arr = injections.setdefault(carrier, np.zeros((len(lt.instances), ir.steps)))
                 arr[k] += np.broadcast_to(np.nan_to_num(np.asarray(sol.values[k], dtype=float)), (ir.steps,))
         for carrier, arr in injections.items():
@@ -205,7 +212,7 @@ def collect(low: Lowered) -> Results:
         if q is not None:            # only where a tie carries Q; 0 at the ties of microgrids without reactive devices
             qs = q.solution.rename({"tie": "microgrid"}).reindex(microgrid=sol.microgrid, fill_value=0.0)
             ties["reactive_import"] = qs.assign_attrs(units="kvar", description="tie-line reactive import")
-        datasets["ties"] = ties
+        datasets[TIES] = ties
     if low.switches:
         sw = xr.Dataset({
             "flow": low.switches["flow"].solution.assign_attrs(units="kW", description="flow from end a to end b"),
@@ -214,5 +221,5 @@ def collect(low: Lowered) -> Results:
         if "q" in low.switches:
             qs = low.switches["q"].solution.reindex(switch=sw.switch, fill_value=0.0)
             sw["q"] = qs.assign_attrs(units="kvar", description="reactive flow from end a to end b")
-        datasets["switches"] = sw
+        datasets[SWITCHES] = sw
     return Results(datasets, costs)

@@ -4,12 +4,15 @@ A system is a radial 12.66 kV feeder (base 1 MVA) of 3-8 buses, built by attachi
 earlier one, with a slack at bus 1 buying at a random price profile and random bus loads; 1-4 microgrids are
 attached by tie lines at distinct non-slack buses, each with 1-4 random standard-library devices (continuous
 ones only: no CHPUnit, no CapacitorBank); with `switches=True`, switches with binary hourly statuses
-and a cluster.
+and a cluster; with `reactive=True`, each microgrid also holds one reactive device (a LoadPQ of a random power
+factor, a WindPQ, or a Microturbine with a reactive range), so its tie (and switches between such microgrids
+or to a bus) carry Q as well as P: Q couplings in ATC.
 
 The systems are built to be feasible:
   * every device can sit idle (storage ends where it starts, generation may be curtailed, conversion may stop);
-  * a microgrid's fixed electric demand (Load and FlexibleLoad bases) stays below 80 % of its tie limit, so the
-    network can always serve it; the slack bus buys without limit;
+  * a microgrid's fixed electric demand (Load, FlexibleLoad and LoadPQ bases) stays below 80 % of its tie limit,
+    and a LoadPQ's reactive demand below 0.6 x 0.7 of its share, so that the apparent power stays within the
+    tie's rating and the network can always serve it; the slack bus buys without limit;
   * a heat load appears only next to a GasBoiler and a GasSupply, and stays below 80 % of the largest boiler.
 Voltage limits (0.9 .. 1.1 pu) are loose for these line lengths; the tests still skip (hypothesis.assume) a
 system whose centralized solve is infeasible.
@@ -23,6 +26,7 @@ from hypothesis import strategies as st
 # The devices a microgrid may hold (the kinds drawn), all from stdlib/.
 DEVICE_KINDS = ("storage_e", "storage_h", "chp", "gas_boiler", "electric_boiler", "power_to_gas", "pv", "wind",
                 "load", "flexible_load", "gas_supply", "electricity_trade")
+REACTIVE_KINDS = ("load_pq", "wind_pq", "mt_q")
 
 
 @dataclass
@@ -77,13 +81,15 @@ def feeders(draw, steps: int):
 
 
 @st.composite
-def microgrid_devices(draw, steps: int, limit_kw: int):
+def microgrid_devices(draw, steps: int, limit_kw: int, reactive: bool = False):
     """Device lines of one microgrid, their kinds, and the largest price among them (yuan/kWh)."""
     kinds = draw(st.lists(st.sampled_from(DEVICE_KINDS), min_size=1, max_size=4))
+    if reactive:
+        kinds = kinds + [draw(st.sampled_from(REACTIVE_KINDS))]
     out: list[str] = []
     prices: list[float] = []
     # the fixed electric demand is shared out below 80 % of the tie limit (shapes peak at 1)
-    n_el_loads = sum(k in ("load", "flexible_load") for k in kinds)
+    n_el_loads = sum(k in ("load", "flexible_load", "load_pq") for k in kinds)
     budget = 0.8 * limit_kw / max(n_el_loads, 1)
     gas_price = None
     boilers: list[int] = []                                         # GasBoiler ratings, kW
@@ -137,6 +143,20 @@ def microgrid_devices(draw, steps: int, limit_kw: int):
             out.append(f"grid{i} = ElectricityTrade(buy_price = {_fmt(buy)} yuan/kWh, "
                        f"sell_price = {_fmt(round(sell, 3))} yuan/kWh, p_max = {pmax} kW)")
             prices.append(buy)
+        elif kind == "load_pq":
+            base = max(1, int(0.7 * budget * draw(st.integers(20, 100)) / 100))
+            tan_phi = draw(st.integers(20, 60)) / 100                  # pf 0.86 .. 0.98
+            out.append(f"lpq{i} = LoadPQ(base = {base} kW * shape, tan_phi = {_fmt(tan_phi)} kvar/kW)")
+        elif kind == "wind_pq":
+            pmax = draw(st.integers(5, 50)) * 10
+            out.append(f"wq{i} = WindPQ(p_max = {pmax} kW, profile = {_series(_pu(draw, steps))})")
+        elif kind == "mt_q":
+            pmax = draw(st.integers(5, 30)) * 10
+            qmax = draw(st.integers(2, 20)) * 10
+            fuel = draw(st.integers(40, 120)) / 100
+            out.append(f"mt{i} = Microturbine(p_max = {pmax} kW, q_min = -{qmax} kvar, q_max = {qmax} kvar, "
+                       f"fuel_price = {_fmt(fuel)} yuan/kWh)")
+            prices.append(fuel)
     if gas_price is not None:
         # gas-fired electricity (CHP at 28 % or more) and electricity worth gas (power-to-gas at 60 %)
         prices.append(gas_price / 0.28)
@@ -150,7 +170,7 @@ def microgrid_devices(draw, steps: int, limit_kw: int):
 
 @st.composite
 def systems(draw, min_steps: int = 3, max_steps: int = 6, max_microgrids: int = 4,
-            switches: bool = False) -> GeneratedSystem:
+            switches: bool = False, reactive: bool = False) -> GeneratedSystem:
     """A random valid continuous system: a radial feeder with 1..max_microgrids microgrids. With `switches`,
     at least two microgrids, one to three switches between microgrids or from a microgrid to another bus
     (their hourly statuses are binaries), and the first two microgrids form a cluster."""
@@ -186,7 +206,7 @@ def systems(draw, min_steps: int = 3, max_steps: int = 6, max_microgrids: int = 
     for k, bus in enumerate(buses, 1):
         name = f"mg{k}"
         limit = draw(st.integers(4, 20)) * 50                                   # kW: 200 .. 1000
-        devices, kinds, top = draw(microgrid_devices(steps, limit))
+        devices, kinds, top = draw(microgrid_devices(steps, limit, reactive))
         text += ["", f"microgrid {name} at dn.{bus} limit {limit} kW {{", *(f"    {d}" for d in devices), "}"]
         names.append(name)
         kinds_of[name] = kinds

@@ -132,6 +132,32 @@ def test_atc_properties(penalty, system):
     check_atc_properties(system, penalty)
 
 
+# Ties that carry Q as well as P (every microgrid holds a reactive device): Q couplings reach the optimum too.
+@settings(max_examples=1, deadline=None, derandomize=True, database=None,
+          phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
+@given(system=systems(max_steps=4, max_microgrids=2, reactive=True))
+def test_atc_properties_reactive_small(system):
+    assert "PQ(" in system.text or "q_max" in system.text
+    check_atc_properties(system, "pwl")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("penalty", PENALTIES)
+@settings(max_examples=15, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(system=systems(reactive=True))
+def test_atc_properties_reactive(penalty, system):
+    check_atc_properties(system, penalty)
+
+
+@pytest.mark.slow
+@settings(max_examples=10, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(system=systems(reactive=True))
+def test_admm_properties_reactive(system):
+    check_atc_properties(system, "pwl", method="admm")
+
+
 # Consensus ADMM shares the parts, executors and results: the same properties hold for it.
 @settings(max_examples=3, deadline=None, derandomize=True, database=None,
           phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])

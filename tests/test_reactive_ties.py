@@ -30,18 +30,6 @@ def _solve(body: str):
     return system, system.solve()
 
 
-def test_tie_q_is_the_load_q_at_its_power_factor():
-    # pf 0.8 lagging: tan(acos(0.8)) = 0.75, so 200 kW draws 150 kvar, all of it over the tie
-    system, res = _solve("""
-microgrid mg1 at dn.3 limit 500 kW {
-    load = LoadPQ(base = 200 kW, tan_phi = 0.75 kvar/kW)
-}""")
-    assert not system.warnings
-    ties = res["ties"]
-    assert np.allclose(ties["import"].sel(microgrid="mg1").values, 200.0)
-    assert np.allclose(ties["reactive_import"].sel(microgrid="mg1").values, 150.0)
-
-
 def test_tie_apparent_power_polygon_binds_where_computed():
     # 400 kW + 300 kvar behind a 480 kVA tie, and no local Q source: all 300 kvar cross the tie, so the tie's P
     # is limited by the 16-gon's side at 45 degrees, (P + Q) / sqrt(2) <= S: P = 480 sqrt(2) - 300 = 378.82 kW
@@ -111,3 +99,57 @@ switch s1 between mg1 and dn.2 limit 400 kW""")
     names = list(system.model.variables)
     assert not [n for n in names if n.startswith(("tie.q", "switch.q"))]
     assert "reactive_import" not in res["ties"] and "q" not in res["switches"]
+
+
+PF_LOAD = """
+microgrid mg1 at dn.3 limit 500 kW {
+    mt = Microturbine(p_max = 100 kW, fuel_price = 0.4 yuan/kWh)
+    load = LoadPQ(base = 200 kW, tan_phi = 0.75 kvar/kW)
+}"""
+
+
+def test_tie_q_is_the_load_q_centralized_and_by_atc():
+    # pf 0.8 lagging: tan(acos(0.8)) = 0.75, so 200 kW draws 150 kvar, all of it over the tie (the microturbine
+    # has no reactive range); the microturbine (0.4 yuan/kWh, cheaper than the grid) gives 100 kW, the tie the rest
+    from mgdsl.decompose.partition import partition
+    from mgdsl.solve.atc import ATCOptions, run_atc
+
+    system, central = _solve(PF_LOAD)
+    assert not system.warnings
+    ties = central["ties"]
+    assert np.allclose(ties["import"].sel(microgrid="mg1").values, 100.0)
+    assert np.allclose(ties["reactive_import"].sel(microgrid="mg1").values, 150.0)
+    # the tie's Q is a coupling like its P: in the manifest in kvar, measured in p.u. of the base (1 MVA), and
+    # ATC's targets agree with the hand-computed values and the centralized objective
+    part = partition(system.ir)
+    [p, q] = part.manifest()["couplings"]
+    assert (p["id"], p["quantity"], p["unit"], p["carrier"]) == ("tie.mg1", "p", "kW", "electricity")
+    assert (q["id"], q["quantity"], q["unit"], q["carrier"]) == ("tie.mg1.q", "q", "kvar", "reactive")
+    assert q["per_base"] and q["bound"] == 500.0 and q["responders"] == ["mg1"]
+    run = run_atc(system.ir, ATCOptions(tolerance=1e-4))
+    assert run.converged
+    assert np.allclose(run.targets["tie.mg1.q"], 150.0, atol=0.1)
+    assert np.allclose(run.targets["tie.mg1"], 100.0, atol=0.1)          # the cheap microturbine first
+    assert run.objective == pytest.approx(central.objective, rel=1e-3)
+    assert np.allclose(run.results["ties"]["reactive_import"].sel(microgrid="mg1").values, 150.0, atol=0.1)
+
+
+@pytest.mark.slow
+def test_atc_with_q_over_switches_reaches_the_centralized_optimum():
+    from mgdsl.solve.atc import ATCOptions, run_atc
+
+    system, central = _solve("""
+microgrid mg1 {
+    load = LoadPQ(base = 200 kW, tan_phi = 0.75 kvar/kW)
+}
+microgrid mg2 {
+    wt = WindPQ(p_max = 100 kW, profile = 0.5)
+    load = Load(electricity, base = 10 kW)
+}
+switch s1 between mg1 and dn.3 limit 400 kW
+switch k1 between mg2 and mg1 limit 100 kW""")
+    run = run_atc(system.ir, ATCOptions(tolerance=1e-4))
+    assert run.converged
+    assert {"switch.s1.q", "switch.k1.q"} <= set(run.targets)
+    assert run.objective == pytest.approx(central.objective, rel=1e-3)
+    assert np.allclose(run.targets["switch.s1.q"] - run.targets["switch.k1.q"], -150.0, atol=0.2)

@@ -7,8 +7,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, MgdError
-from ..ir import SystemIR
-from ..lower.system import coupling_ids
+from ..ir import CouplingIR, SystemIR
 
 PARENT = "parent"
 
@@ -23,29 +22,30 @@ class Part:
 
 @dataclass
 class Coupling:
-    """One cut interaction, a value per step: the parent holds the target, child sides respond."""
+    """One cut interaction (its record, SystemIR.couplings), a value per step: the parent holds the target,
+    child sides respond."""
 
-    id: str                       # tie.mg1, switch.k1.flow, switch.k1.closed, couple.NAME
-    owners: tuple[str, str]       # the subsystem of each side
+    record: CouplingIR
     parts: tuple[str, str]        # the part of each side
-    unit: str
     target_in_parent: bool        # one side is the parent's own variable (else the parent holds a copy)
     responders: list[str] = field(default_factory=list)   # child parts that respond
 
     @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def owners(self) -> tuple[str, str]:
+        return self.record.a, self.record.b
+
+    @property
+    def unit(self) -> str:
+        return self.record.unit
+
+    @property
     def kind(self) -> str:
-        """tie | switch_flow | switch_status | couple. A switch status is a 0/1 decision, not an ATC coupling:
-        the parent owns it and the children receive it as data (see solve/atc.py)."""
-        return coupling_kind(self.id)
-
-
-def coupling_kind(coupling_id: str) -> str:
-    """The kind of a coupling from its id (the ids are made in lower/system.py:coupling_ids)."""
-    if coupling_id.startswith("tie."):
-        return "tie"
-    if coupling_id.startswith("switch."):
-        return "switch_status" if coupling_id.endswith(".closed") else "switch_flow"
-    return "couple"
+        """tie | switch | couple (record.quantity says which value: p, q, status, value)."""
+        return self.record.kind
 
 
 @dataclass
@@ -72,6 +72,9 @@ class Partition:
     def parts(self) -> list[Part]:
         return [self.parent] + self.children
 
+    def coupling(self, coupling_id: str) -> Coupling:
+        return next(c for c in self.couplings if c.id == coupling_id)
+
     def part(self, name: str) -> Part:
         return next(p for p in self.parts if p.name == name)
 
@@ -94,7 +97,9 @@ class Partition:
             "children_mode": self.children_mode,
             "steps": self.parent.ir.steps,
             "dt_h": self.parent.ir.dt_h,
-            "couplings": [{"id": c.id, "owners": list(c.owners), "parts": list(c.parts), "unit": c.unit,
+            "couplings": [{"id": c.id, "kind": c.kind, "name": c.record.name, "quantity": c.record.quantity,
+                           "carrier": c.record.carrier, "owners": list(c.owners), "parts": list(c.parts),
+                           "unit": c.unit, "per_base": c.record.per_base, "bound": c.record.bound,
                            "index": {"dim": "t", "steps": self.parent.ir.steps, "dt_h": self.parent.ir.dt_h},
                            "target": self.parent.name, "responders": c.responders} for c in self.couplings],
         }
@@ -144,12 +149,11 @@ def partition(ir: SystemIR, children: str = "microgrids") -> Partition:
     kids = [Part(name, owners, _sub_ir(ir, owners, False)) for name, owners in groups]
     part_of = {o: p.name for p in [parent] + kids for o in p.owners}
     couplings, pairs = [], []
-    for cid, (a, b, unit) in coupling_ids(ir).items():
-        pa, pb = part_of[a], part_of[b]
+    for rec in ir.couplings():
+        pa, pb = part_of[rec.a], part_of[rec.b]
         if pa == pb:
             continue                                # internal to one part: an ordinary equality there
         responders = [p for p in (pa, pb) if p != parent_name]
-        c = Coupling(cid, (a, b), (pa, pb), unit, parent_name in (pa, pb), responders)
-        couplings.append(c)
-        pairs += [Pair(cid, r) for r in responders]
+        couplings.append(Coupling(rec, (pa, pb), parent_name in (pa, pb), responders))
+        pairs += [Pair(rec.id, r) for r in responders]
     return Partition(parent, kids, couplings, pairs, children)

@@ -14,10 +14,10 @@ import pandas as pd
 import xarray as xr
 
 from ..diagnostics import Diagnostic, InternalError, MgdError
-from ..ir import SystemIR
+from ..ir import BalanceNode, SystemIR, coupling_id
 from ..syntax import ast
 from .builder import Builder
-from .devices import LoweredTemplate, lower_template, node_key
+from .devices import LoweredTemplate, lower_template
 from .exprs import ExprEvaluator, is_linopy, time_index
 from .network import LoweredNetwork, lower_network
 from .objectives import objective_terms
@@ -25,31 +25,12 @@ from .objectives import objective_terms
 
 @dataclass
 class CopyBlock:
-    """This part's copy of cut coupling values: `expr` over (dim, t); item k is coupling `ids[k]`."""
+    """This part's copy of cut coupling values: `expr` over (dim, t); item k is the coupling with id `ids[k]`
+    (CouplingIR.id: made by ir.coupling_id, matched as a label, never parsed)."""
 
     ids: list[str]
     expr: object
     dim: str
-
-
-def coupling_ids(ir: SystemIR) -> dict[str, tuple[str, str, str]]:
-    """Every interaction between two owners: id -> (owner of side a, owner of side b, unit)."""
-    out = {}
-    for m in ir.microgrids.values():
-        if m.bus is not None:
-            out[f"tie.{m.name}"] = (m.name, m.network, "kW")
-            if m.reactive:
-                out[f"tie.{m.name}.q"] = (m.name, m.network, "kvar")
-    for sw in ir.switches:
-        out[f"switch.{sw.name}.flow"] = (sw.a.owner, sw.b.owner, "kW")
-        if sw.reactive:
-            out[f"switch.{sw.name}.q"] = (sw.a.owner, sw.b.owner, "kvar")
-        out[f"switch.{sw.name}.closed"] = (sw.a.owner, sw.b.owner, "1")
-    for c in ir.couples:
-        from ..sema.units import describe
-
-        out[f"couple.{c.name}"] = (c.lhs_owner, c.rhs_owner, describe(c.dim))
-    return out
 
 
 @dataclass
@@ -70,6 +51,11 @@ class Lowered:
     local: frozenset | None = None       # the owners lowered here (None: all)
     copies: list[CopyBlock] = field(default_factory=list)   # this side of each cut interaction
     objective_expr: object = None        # the model's own objective, before any decomposition terms
+
+    @property
+    def balance_nodes(self) -> list[BalanceNode]:
+        """The balance rows' nodes, typed, in the order of `nodes` (their coordinates)."""
+        return [BalanceNode.of(k) for k in self.nodes]
 
     def is_local(self, owner: str) -> bool:
         return self.local is None or owner in self.local
@@ -126,7 +112,7 @@ def _check_nodes_without_variables(low: Lowered, total, rhs: xr.DataArray, fixed
         return
     n, t = map(int, np.argwhere(bad)[0])
     node = str(rhs.node.values[n])
-    owner, carrier = node.split(":")[0], node.split(":")[-1]
+    owner, carrier = BalanceNode.of(node).owner, BalanceNode.of(node).carrier
     insts, ports = [], []
     for lt in low.templates.values():
         for p in lt.constants:
@@ -168,9 +154,9 @@ def lower_system(ir: SystemIR, local: set[str] | None = None) -> Lowered:
         slack_flow = 1 * low.network.buy if low.network.sell is None else low.network.buy - low.network.sell
         one = pd.Index(["slack"], name="slack")
         flows.append((slack_flow.expand_dims(slack=one),
-                      xr.DataArray([f"{n}:{slack}:electricity"], coords=[one], name="node")))
+                      xr.DataArray([BalanceNode(n, slack, "electricity").key], coords=[one], name="node")))
         flows.append(((1 * low.network.q_slack).expand_dims(slack=one),
-                      xr.DataArray([f"{n}:{slack}:reactive"], coords=[one], name="node")))
+                      xr.DataArray([BalanceNode(n, slack, "reactive").key], coords=[one], name="node")))
 
     _lower_ties(low, flows, time)
     if ir.switches:
@@ -186,7 +172,7 @@ def lower_system(ir: SystemIR, local: set[str] | None = None) -> Lowered:
             net = ir.network
             for k, bus in enumerate(net.buses):
                 for carrier, loads in (("electricity", net.load_p), ("reactive", net.load_q)):
-                    key = f"{net.name}:{bus}:{carrier}"
+                    key = BalanceNode(net.name, bus, carrier).key
                     if key in all_nodes:
                         rhs.loc[key] = loads[k]
         for value, keys in fixed:
@@ -248,12 +234,12 @@ def _lower_ties(low: Lowered, flows, time) -> None:
         mg_k, net_k = pick(mg_here), pick(net_here)
         if mg_k:
             v = side(f"tie.{prefix}mg", mg_k, f"tie-line {imp} of a microgrid ({unit}), microgrid side")
-            flows.append((1 * v, xr.DataArray([node_key(m.name, None, carrier) for m in mg_k],
+            flows.append((1 * v, xr.DataArray([BalanceNode(m.name, None, carrier).key for m in mg_k],
                                               coords=[v.indexes["tie"]], name="node")))
             low.ties[f"{prefix}mg"] = v
         if net_k:
             v = side(f"tie.{prefix}net", net_k, f"tie-line {exp} at a bus ({unit}), network side")
-            flows.append((-1 * v, xr.DataArray([node_key(m.network, m.bus, carrier) for m in net_k],
+            flows.append((-1 * v, xr.DataArray([BalanceNode(m.network, m.bus, carrier).key for m in net_k],
                                                coords=[v.indexes["tie"]], name="node")))
             low.ties[f"{prefix}net"] = v
         both[prefix] = [m.name for m in mg_k if low.is_local(m.network)]
@@ -264,7 +250,7 @@ def _lower_ties(low: Lowered, flows, time) -> None:
         for key, members in (("mg", mg_k), ("net", net_k)):
             cut = [m.name for m in members if m.name not in both[prefix]]
             if cut:
-                ids = [f"tie.{n}" if not prefix else f"tie.{n}.q" for n in cut]
+                ids = [coupling_id("tie", n, "q" if prefix else "p") for n in cut]
                 low.copies.append(CopyBlock(ids, 1 * low.ties[f"{prefix}{key}"].sel(tie=cut), "tie"))
     # the apparent-power polygon, on the side that holds the pair (the microgrid's, where both are here)
     for key, members in (("mg", mg_here), ("net", [m for m in net_here if not low.is_local(m.name)])):
@@ -293,7 +279,7 @@ def _lower_switches(low: Lowered, flows, time) -> None:
         b.constraint(f"switch.open_{side}.1", f - limit * u <= 0, span, "an open switch carries no power")
         b.constraint(f"switch.open_{side}.2", f + limit * u >= 0, span, "an open switch carries no power")
         sign = -1 if side == "a" else 1
-        keys = [node_key(getattr(sw, side).owner, getattr(sw, side).bus, "electricity") for sw in members]
+        keys = [BalanceNode(getattr(sw, side).owner, getattr(sw, side).bus, "electricity").key for sw in members]
         flows.append((sign * f, xr.DataArray(keys, coords=[idx], name="node")))
         q = None
         with_q = [sw for sw in members if sw.reactive]
@@ -311,7 +297,7 @@ def _lower_switches(low: Lowered, flows, time) -> None:
                 _pq_polygon(b, f"switch.s_{side}", fq.sel(switch=poly), q.sel(switch=poly),
                             qlim.sel(switch=poly) * uq.sel(switch=poly), span,
                             "switch: apparent power within the limit, none when open (16-gon)")
-            keys = [node_key(getattr(sw, side).owner, getattr(sw, side).bus, "reactive") for sw in with_q]
+            keys = [BalanceNode(getattr(sw, side).owner, getattr(sw, side).bus, "reactive").key for sw in with_q]
             flows.append((sign * q, xr.DataArray(keys, coords=[qidx], name="node")))
         sides[side] = (f, u, [sw.name for sw in members], q)
     if not sides:
@@ -334,11 +320,13 @@ def _lower_switches(low: Lowered, flows, time) -> None:
     for f, u, names, q in sides.values():
         cut = [n for n in names if n not in both]
         if cut:
-            low.copies.append(CopyBlock([f"switch.{n}.flow" for n in cut], 1 * f.sel(switch=cut), "switch"))
-            low.copies.append(CopyBlock([f"switch.{n}.closed" for n in cut], 1 * u.sel(switch=cut), "switch"))
+            low.copies.append(CopyBlock([coupling_id("switch", n, "p") for n in cut], 1 * f.sel(switch=cut), "switch"))
+            low.copies.append(CopyBlock([coupling_id("switch", n, "status") for n in cut], 1 * u.sel(switch=cut),
+                                        "switch"))
             cut_q = [n for n in cut if q is not None and n in q.indexes["switch"]]
             if cut_q:
-                low.copies.append(CopyBlock([f"switch.{n}.q" for n in cut_q], 1 * q.sel(switch=cut_q), "switch"))
+                low.copies.append(CopyBlock([coupling_id("switch", n, "q") for n in cut_q], 1 * q.sel(switch=cut_q),
+                                            "switch"))
     first = sides.get("a") or sides.get("b")
     low.switches = {"flow": first[0], "closed": first[1]}
     if first[3] is not None:
@@ -374,7 +362,7 @@ def _lower_couples(low: Lowered, time) -> None:
                 continue
             if "t" not in copy.dims:
                 copy = copy + xr.DataArray(np.zeros(len(time)), coords=[time])
-            one = pd.Index([f"couple.{c.name}"], name="couple")
+            one = pd.Index([coupling_id("couple", c.name, "value")], name="couple")
             low.copies.append(CopyBlock(list(one), copy.expand_dims(couple=one), "couple"))
 
 

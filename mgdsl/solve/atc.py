@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..decompose.partition import Partition, coupling_kind, partition
+from ..decompose.partition import Partition, partition
 from ..decompose.settings import EXECUTORS, SETTINGS, ATCOptions, options_from_block
 from ..decompose.subproblem import SubproblemSpec, tangent_points
 from ..diagnostics import Diagnostic, MgdError
 from ..highs import hipo_available, installed_versions
 from ..ir import SystemIR
-from .coordinator import Iteration, Layout, coordinate, pu_scale
+from .coordinator import Iteration, Layout, coordinate
 from .executors import make_executor
 from .rules import RULES
 
@@ -45,37 +45,20 @@ def _has_integers(ir: SystemIR) -> bool:
 
 
 def specs_for(part_of: Partition, options: ATCOptions, base_kw: float) -> list[SubproblemSpec]:
-    bounds = {}
-    ir = part_of.parent.ir
-    for c in part_of.couplings:
-        if c.id.startswith("tie."):
-            m = ir.microgrids.get(c.id[4:])
-            if m is not None and m.limit_kw is not None:
-                bounds[c.id] = m.limit_kw
-        elif c.id.startswith("switch."):
-            name, what = c.id[7:].rsplit(".", 1)
-            sw = next((s for s in _all_switches(part_of) if s.name == name), None)
-            if sw is not None:
-                bounds[c.id] = sw.limit_kw if what == "flow" else 1.0
-    largest = max([v / pu_scale(c, base_kw) for c, v in bounds.items()] + [1.0])
+    records = {c.id: c.record for c in part_of.couplings}
+    # |z| bounds from the records: tie and switch ratings (P and Q alike), 1 for a status
+    bounds = {cid: r.bound for cid, r in records.items() if r.bound is not None}
+    largest = max([v / records[c].scale(base_kw) for c, v in bounds.items()] + [1.0])
     tangents = tangent_points(options.tolerance, largest * 2)
     specs = []
     for part in part_of.parts:
         couplings = [c.id for c in part_of.couplings_of(part.name)]
         pairs = [(p.id, p.coupling) for p in part_of.pairs_of(part.name)]
-        scales = [pu_scale(c, base_kw) for _, c in pairs]
+        scales = [records[c].scale(base_kw) for _, c in pairs]
         specs.append(SubproblemSpec(part, couplings, pairs, scales, options.penalty, tangents, bounds,
                                     options.fix_integers, options.subproblem_time_limit,
                                     integers=options.integers, coarse_accuracy=options.coarse_accuracy))
     return specs
-
-
-def _all_switches(p: Partition):
-    seen = {}
-    for part in p.parts:
-        for s in part.ir.switches:
-            seen[s.name] = s
-    return seen.values()
 
 
 def run_atc(ir: SystemIR, options: ATCOptions, progress=None) -> ATCRun:
@@ -135,9 +118,9 @@ def initial_targets(layout: Layout, options: ATCOptions) -> np.ndarray:
         # uniform within +-1 p.u. of the base (statuses in [0, 1])
         rng = np.random.default_rng(options.seed)
         for k, c in enumerate(layout.couplings):
-            s = pu_scale(c, layout.base_kw)
-            r[k] = rng.uniform(0, 1, layout.steps) if coupling_kind(c) == "switch_status" else rng.uniform(-s, s,
-                                                                                                        layout.steps)
+            rec = layout.records[c]
+            s = rec.scale(layout.base_kw)
+            r[k] = rng.uniform(0, 1, layout.steps) if rec.is_status else rng.uniform(-s, s, layout.steps)
     return r
 
 
@@ -162,7 +145,7 @@ def _merge_results(by_part: dict, ir: SystemIR):
     """Results of all parts in the form of a centralized solve."""
     import xarray as xr
 
-    from ..results import Results
+    from ..results import SWITCHES, TIES, Results
 
     datasets: dict[str, list] = {}
     costs: dict[str, float] = {}
@@ -176,7 +159,7 @@ def _merge_results(by_part: dict, ir: SystemIR):
         if len(parts) == 1:
             merged[name] = parts[0]
             continue
-        dim = {"ties": "microgrid", "switches": "switch"}.get(name, "instance")
+        dim = {TIES: "microgrid", SWITCHES: "switch"}.get(name, "instance")
         ds = xr.concat(parts, dim=dim, data_vars="all", coords="different", compat="equals", join="outer")
         if dim in ds.indexes:
             ds = ds.isel({dim: ~ds.indexes[dim].duplicated()})
@@ -186,23 +169,23 @@ def _merge_results(by_part: dict, ir: SystemIR):
 
 
 def coupling_values(low) -> dict[str, np.ndarray]:
-    """The value of every interaction in a solved centralized model, by coupling id (side a's copy)."""
+    """The value of every interaction (SystemIR.couplings) in a solved centralized model, by coupling id
+    (side a's copy)."""
     from ..lower.exprs import ExprEvaluator
     from ..lower.system import couple_lookup
 
-    out = {}
     ir = low.ir
-    if "mg" in low.ties:
-        sol = low.ties["mg"].solution
-        for m in sol.coords["tie"].values:
-            out[f"tie.{m}"] = sol.sel(tie=m).values
-    if low.switches:
-        for what, key in (("flow", "flow"), ("closed", "closed")):
-            sol = low.switches[key].solution
-            for sw in sol.coords["switch"].values:
-                out[f"switch.{sw}.{what}"] = sol.sel(switch=sw).values
     ev = ExprEvaluator(couple_lookup(low), ir.dt_h)
-    for c in ir.couples:
-        val = ev.eval(c.lhs)
-        out[f"couple.{c.name}"] = np.broadcast_to(np.asarray(val.solution.values), (ir.steps,))
+    couples = {c.name: c for c in ir.couples}
+    ties = {"p": low.ties.get("mg"), "q": low.ties.get("q_mg")}
+    switches = {"p": low.switches.get("flow"), "q": low.switches.get("q"), "status": low.switches.get("closed")}
+    out = {}
+    for rec in ir.couplings():
+        if rec.kind == "couple":
+            val = ev.eval(couples[rec.name].lhs)
+            out[rec.id] = np.broadcast_to(np.asarray(val.solution.values), (ir.steps,))
+        elif rec.kind == "tie":
+            out[rec.id] = ties[rec.quantity].solution.sel(tie=rec.name).values
+        else:
+            out[rec.id] = switches[rec.quantity].solution.sel(switch=rec.name).values
     return out

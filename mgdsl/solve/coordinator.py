@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..decompose.partition import Partition, coupling_kind
+from ..decompose.partition import Partition
 from ..decompose.settings import ATCOptions
 from ..diagnostics import MgdError
 
@@ -44,27 +44,23 @@ class Layout:
         self.pairs = p.pairs
         self.pair_ids = [q.id for q in p.pairs]
         self.pair_c = np.array([self.cpos[q.coupling] for q in p.pairs], dtype=int)
-        self.scale = np.array([pu_scale(q.coupling, self.base_kw) for q in p.pairs])[:, None]
-        self.coupling_scale = np.array([pu_scale(c, self.base_kw) for c in self.couplings])[:, None]
+        self.records = {c.id: c.record for c in p.couplings}
+        self.scale = np.array([self.records[q.coupling].scale(self.base_kw) for q in p.pairs])[:, None]
+        self.coupling_scale = np.array([self.records[c].scale(self.base_kw) for c in self.couplings])[:, None]
         self.children = [c.name for c in p.children]
         self.parent = p.parent.name
         self.child_pairs = {c: [k for k, q in enumerate(p.pairs) if q.child == c] for c in self.children}
         self.coupling_row = {part.name: {c.id: j for j, c in enumerate(p.couplings_of(part.name))}
                              for part in p.parts}
         # Switch statuses are 0/1 decisions that multipliers and weights cannot reach: not penalized, held as data
-        self.is_status = np.array([coupling_kind(q.coupling) == "switch_status" for q in p.pairs], dtype=bool)
+        self.is_status = np.array([self.records[q.coupling].is_status for q in p.pairs], dtype=bool)
         self.unpenalized = self.is_status[:, None] if len(p.pairs) else np.zeros((0, 1), dtype=bool)
-        self.status_couplings = [c for c in self.couplings if coupling_kind(c) == "switch_status"]
+        self.status_couplings = [c for c in self.couplings if self.records[c].is_status]
 
     def copies(self, outcome) -> dict[str, np.ndarray]:
         """A part's answer as coupling id -> values over t."""
         rows = self.coupling_row[outcome.part]
         return {cid: outcome.z[j] for cid, j in rows.items()}
-
-
-def pu_scale(coupling_id: str, base_kw: float) -> float:
-    """Inconsistencies are measured in p.u. of the base power; a switch status is already in [0, 1]."""
-    return 1.0 if coupling_kind(coupling_id) == "switch_status" else base_kw
 
 
 @dataclass
@@ -177,8 +173,10 @@ def _settled_statuses(layout: Layout, rule) -> dict[str, np.ndarray]:
     statuses = {}
     for cid in layout.status_couplings:
         status = np.clip(np.round(rule.targets[layout.cpos[cid]]), 0.0, 1.0)
-        flow = cid[: -len(".closed")] + ".flow"
-        used = [j for j, q in enumerate(layout.pairs) if q.coupling == flow]
+        switch = layout.records[cid].name
+        # the switch's P and Q (where it carries Q) as the children see them
+        used = [j for j, q in enumerate(layout.pairs) if layout.records[q.coupling].kind == "switch"
+                and layout.records[q.coupling].name == switch and not layout.records[q.coupling].is_status]
         if used:
             moving = np.max(np.abs(rule.responses[used]), axis=0) > 1e-6 * layout.base_kw
             status = np.where(moving, 1.0, status)
