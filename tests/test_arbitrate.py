@@ -239,3 +239,38 @@ def test_bad_settings_are_reported(tmp_path):
     r = CliRunner().invoke(main, ["arbitrate", str(CASE), "--commands", cmds, "--alpha", "1,2",
                                   "-o", str(tmp_path / "c")])
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_the_resident_qp_answers_as_a_fresh_one(case_b):
+    # numbers changed in place between events give what a QP built for the event alone gives
+    dom, s, arb = case_b
+    events = [[Command(0, "A1", "mg2.es", 450.0), Command(0, "A2", "mg2.es", -200.0)],
+              [Command(0, "A1", "mg1", 80.0, rho=2.0), Command(0, "A3", "mg2.hydro", 500.0)],
+              [Command(0, "A2", "k23", -350.0), Command(0, "A3", "k23", 100.0, rho=0.3)],
+              [Command(0, "A1", "mg3", 40.0), Command(0, "A2", "mg3", 60.0)]]
+    for cmds in events:
+        a, b = arb.decide(s, cmds), Arbiter(dom).decide(s, cmds)
+        for name in ("eref", "pv", "hydro", "tie", "shed"):
+            assert getattr(a.state, name) == pytest.approx(getattr(b.state, name), abs=1e-4)
+    assert arb.proj.builds == 1 and arb.proj.solves >= len(events)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-600, 900), st.floats(-500, 0),
+       st.lists(st.tuples(st.sampled_from(["A1", "A2", "A3"]), st.sampled_from(TARGETS),
+                          st.floats(-3000, 3000), st.floats(0.0, 5.0)), min_size=1, max_size=10))
+def test_projection_never_violates_a_hard_limit_under_random_events(load_step, pv_drop, cands):
+    system = mgdsl.load(CASE)
+    dom = domain(system.ir, 4)
+    s = apply_events(dom, initial_state(dom), [Event(4, "load", "mg2", load_step), Event(4, "pv", "mg3", pv_drop)], 4)
+    try:
+        d = Arbiter(dom).decide(s, [Command(0, c, t, v, rho) for c, t, v, rho in cands])
+    except MgdError as e:                      # a disturbance beyond everything: said so, never a wrong command
+        assert e.diagnostics[0].code == "E0812"
+        return
+    r, tol = respond(dom, d.state), 1e-4
+    rated = np.array([m.p_rated for m in dom.microgrids])
+    assert np.all(np.abs(d.state.eref) <= rated + tol) and np.all(r.unserved <= tol)
+    assert np.all(np.abs(r.df) <= 0.5 + tol) and np.all((r.soc_next >= 0.1 - tol) & (r.soc_next <= 0.9 + tol))
+    assert abs(d.state.hydro[0] - s.hydro[0]) <= dom.hydros[0].ramp + tol
