@@ -1,0 +1,17 @@
+"""Risk-averse IGDT of models/clusters94_003.mgd over Table 3's hours given, from Python."""
+import re, sys, time
+import pandas as pd, mgdsl
+hours = [int(h) for h in sys.argv[1].split(",")]
+out = sys.argv[2]
+model = "models/clusters94_003.mgd"
+table = pd.read_csv("models/data/clusters94_003/hourly_profiles.csv").set_index("hour").loc[hours]
+src = open(model).read().replace("horizon 24 steps", f"horizon {len(hours)} steps")
+src = re.sub(r'csv\("data/clusters94_003/hourly_profiles.csv", "(\w+)"\)',
+             lambda m: "[" + ", ".join(f"{v:g}" for v in table[m.group(1)]) + "]", src)
+system = mgdsl.loads(src, path=model)
+t = time.time()
+res = system.igdt(["wind_pu", "pv_pu"], [0.02, 0.05, 0.1], modes=("robust",), time_limit=600, mip_gap=1e-3,
+                  progress=lambda m: print(m, flush=True))
+print("seconds", time.time() - t)
+res.save(out)
+print(res.table() if hasattr(res, "table") else res)
