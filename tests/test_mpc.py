@@ -143,3 +143,17 @@ def test_cli_end_to_end(tmp_path):
     r = CliRunner().invoke(main, [*args[:2], "--window", "9h", "--actual", str(DATA / "actual.csv"), "-o",
                                   str(tmp_path / "x")])
     assert r.exit_code == 1 and "E0823" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.slow
+def test_unit_status_carries_across_windows():
+    """A MILP: the CHP's `start[t] >= on[t] - on[t-1]` sees the committed status, so a unit kept on through the
+    dear hours is started (and paid for) once; a perfect forecast over the whole horizon is the full solve."""
+    system = mgdsl.load(DATA / "chp.mgd")
+    assert system.mpc(6, {"demand": [100, 100, 200, 200, 100, 100]}).objective == \
+        pytest.approx(system.solve().objective, rel=1e-6)
+    r = system.mpc(2, {"demand": [100, 100, 250, 150, 100, 100]})
+    on = r.results["CHPUnit"]["on"].values.ravel()
+    start = r.results["CHPUnit"]["start"].values.ravel()
+    assert list(on) == [0, 0, 1, 1, 1, 0] and start.sum() == pytest.approx(1.0)
+    assert r.objective >= r.hindsight - 1e-6
