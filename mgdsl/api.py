@@ -149,12 +149,13 @@ class System:
 
         return arbitrate(self, commands, at, events, options)
 
-    def simulate(self, events, control: str = "ccmac", options=None):
-        """Step the events under `control` (ccmac | oohc | droop) on the quasi-static cluster model: a Simulation
-        with paper 002's metrics (mgdsl/studies/simulate.py, docs/arbitration.md)."""
+    def simulate(self, events, control: str = "ccmac", options=None, commands=None):
+        """Step the events under `control` (ccmac | oohc | droop) on the quasi-static cluster model, with extra
+        CCMAC candidates from `commands` (their `event` is the step): a Simulation with paper 002's metrics
+        (mgdsl/studies/simulate.py, docs/arbitration.md)."""
         from .studies.simulate import simulate
 
-        return simulate(self, events, control, options)
+        return simulate(self, events, control, options, commands=commands)
 
     # ------------------------------------------------------------------ decomposition
     def atc_options(self, **overrides):

@@ -93,18 +93,21 @@ def arbitrate_cmd(file, commands, at, events, alpha, conflict_weight, beta, df_m
               help="CSV or JSON of disturbances: step, kind (load | pv), microgrid, value (kW).")
 @click.option("--control", type=click.Choice(["ccmac", "oohc", "droop"]), default="ccmac", show_default=True,
               help="ccmac: cross candidates + arbitration; oohc: one controller per microgrid; droop: none.")
+@click.option("--commands", type=click.Path(dir_okay=False), default=None,
+              help="ccmac: extra candidate commands, each issued after the step in its `event` column.")
 @_weights
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for simulate.json, trajectory.csv, hydro.csv and simulate.png "
                    "(default: results/NAME/simulate-CONTROL).")
 @click.option("--json", "as_json", is_flag=True, help="Print the study (simulate.json) on stdout.")
 @allow_read_option
-def simulate_cmd(file, events, control, alpha, conflict_weight, beta, df_max, dv_max, dsoc_max, out_dir, as_json):
+def simulate_cmd(file, events, control, commands, alpha, conflict_weight, beta, df_max, dv_max, dsoc_max, out_dir,
+                 as_json):
     """Step FILE's cluster through the events under one supervisory strategy; paper 002's metrics."""
     opts = _options(alpha, conflict_weight, beta, df_max, dv_max, dsoc_max)
 
     def run(system, progress):
-        return system.simulate(events, control=control, options=opts)
+        return system.simulate(events, control=control, options=opts, commands=commands)
 
     result, target, written, console = _study_run(file, out_dir, as_json, f"simulate-{control}", run,
                                                   lambda r, staging: r.write_into(staging))

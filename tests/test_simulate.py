@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 import mgdsl
 from mgdsl.cli import main
-from mgdsl.studies.commands import Event
+from mgdsl.cluster_domain import domain
+from mgdsl.studies.commands import Event, read_commands
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE = ROOT / "models" / "cluster3_002.mgd"
@@ -98,3 +99,20 @@ def test_profiles_move_step_by_step_like_events():
     by_event = mgdsl.loads(ONE).simulate([Event(2, "pv", "mg1", -100.0)], control="droop")
     assert by_profile == pytest.approx(by_event.trajectory["df_hz"].sel(microgrid="mg1").values)
     assert by_profile[2] == pytest.approx(-0.06)
+
+
+def test_explicit_candidates_join_ccmac():
+    # Case B's candidates issued after t = 4 (the commands file's event 0 moved to step 4)
+    system = mgdsl.load(CASE)
+    data = ROOT / "models" / "data" / "cluster3_002" / "case_b_commands.csv"
+    cmds = [c for c in read_commands(data, domain(system.ir, 0).targets()) if c.event == 0]
+    for c in cmds:
+        c.event = 4
+    plain = system.simulate(EVENTS, control="ccmac")
+    with_cmds = system.simulate(EVENTS, control="ccmac", commands=cmds)
+    assert not plain.trajectory.equals(with_cmds.trajectory)
+    assert with_cmds.metrics["hydro_ramp_violations"] == 0
+    assert with_cmds.metrics["critical_load_supply_pct"] == 100.0
+    # the hydro unit still moves by at most its ramp per step
+    p = with_cmds.hydro["p_kw"].values.ravel()
+    assert np.abs(np.diff(p)).max() <= 80.0 + 1e-6

@@ -17,7 +17,7 @@ from ..cluster_domain import ClusterDomain, domain
 from ..cluster_state import State, initial_state, respond
 from ..diagnostics import Diagnostic, MgdError
 from .arbitrate import Arbiter, Options
-from .commands import Command, Event, read_events
+from .commands import Command, Event, read_commands, read_events
 from .output import figure, plain, write_csv, write_json
 
 STRATEGIES = ("ccmac", "oohc", "droop")
@@ -109,7 +109,8 @@ def _at_event(err: MgdError, k: int, evs: list[Event]) -> MgdError:
 
 
 def simulate(system, events: str | Path | list[Event], control: str = "ccmac", options: Options | None = None,
-             controllers: Controllers | None = None) -> Simulation:
+             controllers: Controllers | None = None, commands: str | Path | list[Command] | None = None
+             ) -> Simulation:
     """Step the events over the horizon under `control`: loads and PV availability follow the model's profiles step
     by step, with the events' changes on top; the rest of the cluster's data are those of step 0."""
     if control not in STRATEGIES:
@@ -120,6 +121,8 @@ def simulate(system, events: str | Path | list[Event], control: str = "ccmac", o
     names = [m.name for m in dom.microgrids]
     evs = read_events(events, names, system.ir.steps) if isinstance(events, (str, Path)) else list(events)
     arbiter = Arbiter(dom, options) if control == "ccmac" else None
+    # explicit candidates (a commands file whose `event` is the step they are issued after), CCMAC only
+    extra = read_commands(commands, dom.targets()) if isinstance(commands, (str, Path)) else list(commands or [])
     ctrl = controllers or Controllers()
     st = initial_state(dom)
     out0 = respond(dom, st).output.copy()
@@ -163,7 +166,7 @@ def simulate(system, events: str | Path | list[Event], control: str = "ccmac", o
             support = r.output - out0
             requested = np.array([st.hydro[i] + support[names.index(h.owner)] for i, h in enumerate(dom.hydros)])
         elif control == "ccmac":
-            cmds = ctrl.candidates(dom, st, r.mismatch, r.output - out0)
+            cmds = ctrl.candidates(dom, st, r.mismatch, r.output - out0) + [c for c in extra if c.event == k]
             try:
                 st = arbiter.decide(st, cmds, prev_hydro).state
             except MgdError as err:
