@@ -116,8 +116,9 @@ def simulate_cmd(file, events, control, commands, alpha, conflict_weight, beta, 
         click.echo(json.dumps(data, indent=2))
         return
     m = result.metrics
+    recovery = f"{m['recovery_time_s']:g} s" if m["recovery_time_s"] != float("inf") else "not within the horizon"
     console.print(f"{file} under {control}: max |df| {m['max_df_hz']:.3f} Hz, max |dV| "
                   f"{m['max_dv_pu']:.4f} p.u., max SOC deviation {m['max_soc_deviation_pct']:.1f} %, hydro ramp "
                   f"violations {m['hydro_ramp_violations']}, critical load supply {m['critical_load_supply_pct']:.1f} "
-                  f"%, recovery {m['recovery_time_s']:g} s", markup=False)
+                  f"%, recovery {recovery}", markup=False)
     console.print(f"written to {target}/ ({len(written)} files)")
