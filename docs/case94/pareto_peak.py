@@ -1,5 +1,7 @@
-"""The vdi / losses / cost front of models/clusters94_003.mgd over its peak hours (Table 3's hours given), from Python."""
-import re, sys, time, json
+"""The vdi / losses / cost front of models/clusters94_003.mgd over some hours of Table 3, from Python.
+
+Run from the repository root: python docs/case94/pareto_peak.py 17,18,19,20 OUT_DIR (docs/case94.md)."""
+import re, sys, time
 import pandas as pd, mgdsl
 hours = [int(h) for h in sys.argv[1].split(",")]
 out = sys.argv[2]
