@@ -433,6 +433,19 @@ async def test_definition_of_an_objective_and_of_a_template_variable(client, tmp
     await close_doc(client, path)
 
 
+async def test_definition_inside_an_error_law(client, tmp_path):
+    text = ("use stdlib\nhorizon 2 steps of 1 h\nlet spread = 15 %\n"
+            "uncertain profile w normal(spread) = 0.5\nmicrogrid mg1 {\n"
+            "    grid = ElectricityTrade(buy_price = 0.5 yuan/kWh)\n"
+            "    load = Load(electricity, base = 10 kW * w)\n}\n")
+    path = tmp_path / "law.mgd"
+    path.write_text(text, encoding="utf-8")
+    assert await open_doc(client, path) == []
+    loc = await definition(client, path, pos(text, "(spread)", shift=1))
+    assert loc.range.start == pos(text, "spread =")
+    await close_doc(client, path)
+
+
 # ------------------------------------------------------------------ symbols
 async def test_document_symbols(client):
     path = MODELS / "example.mgd"

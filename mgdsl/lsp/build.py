@@ -107,6 +107,8 @@ class Builder(TemplateDefs, SystemDefs):
             d = self.value(item, own=True)
             own(d)
             self.expr(item.value, self.system)
+            if isinstance(item, ast.Profile) and item.distribution is not None:
+                self.expr(item.distribution.value, self.system)     # `normal(sd)`, `errors(csv(...))`
         elif isinstance(item, ast.Objective):
             d = self.objective(item)
             own(d)
