@@ -146,11 +146,12 @@ def test_full_day_is_exact_under_ac(tmp_path: Path):
 
 @pytest.mark.slow
 def test_atc_with_cluster_children_reaches_the_centralized_cost():
-    """ATC with the clusters as children (~8 min) against the centralized optimum. Measured +0.13 % at tolerance 1e-3
-    (docs/case94.md): the lossless paths that the links between microgrids open beside the feeder make the flows
-    degenerate, so the bound is 0.2 %, not the 0.1 % that ATC reaches on tree-shaped cases."""
+    """ATC with the clusters as children (~8 min) against the centralized optimum. Measured (docs/case94.md): +0.13 %
+    with active power only, +0.56 % with reactive power at the switches, both converged at tolerance 1e-3. The
+    lossless paths that the links between microgrids open beside the feeder make the flows degenerate; the 0.1 %
+    that ATC reaches on tree-shaped cases is not reached here, so this bounds the gap at 1 % (a regression guard)."""
     system = mgdsl.load(MODEL)
     central = system.solve(mip_gap=1e-4).objective
     run = system.solve_atc(system.atc_options(children="clusters"))
     assert run.converged
-    assert -1e-4 <= (run.objective - central) / central <= 2e-3      # the centralized MIP is solved to 1e-4
+    assert -1e-4 <= (run.objective - central) / central <= 1e-2      # the centralized MIP is solved to 1e-4
