@@ -1,5 +1,6 @@
 """A checked system seen by the supervisory layer (paper 002): per microgrid its grid-forming storage, PV, loads
-(critical and sheddable by priority), small hydro and ties, with the quasi-static droop coefficients that turn a
+(critical and sheddable by priority), small hydro and ties (to each other and to a network, whose limits at the
+step are linear rows on the ties: cluster_network.py), with the quasi-static droop coefficients that turn a
 power mismatch into frequency and voltage deviations. Numbers in kW, kWh, Hz, p.u.; read from the IR at a step."""
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .cluster_network import network_rows
 from .diagnostics import Diagnostic, MgdError
 
 F_NOMINAL_HZ = 60.0        # the paper's rated frequency; a droop in p.u. is turned into Hz with it
@@ -63,6 +65,7 @@ class Tie:
     a: str
     b: str
     limit: float               # kW; positive flow goes from a to b
+    bus: int | None = None     # the network bus at one end (that end is then named after the network)
 
 
 @dataclass
@@ -76,6 +79,7 @@ class ClusterDomain:
     dt_s: float
     step: int
     ignored: list[str] = field(default_factory=list)
+    network_rows: list = field(default_factory=list)   # cluster_network.network_rows: lo <= coef . ties <= hi
 
     def index(self, name: str) -> int:
         return [m.name for m in self.microgrids].index(name)
@@ -92,7 +96,10 @@ class ClusterDomain:
             for d in m.devices:
                 out[d] = ("storage", m.p_rated)
         out.update({h.name: ("hydro", h.p_max) for h in self.hydros})
-        out.update({t.name: ("tie", t.limit) for t in self.ties})
+        # an unlimited tie to the network is normalized by its microgrid's storage rating
+        rated = {m.name: m.p_rated for m in self.microgrids}
+        out.update({t.name: ("tie", t.limit if np.isfinite(t.limit) else rated.get(t.b, rated.get(t.a, 1.0)))
+                    for t in self.ties})
         return out
 
 
@@ -140,4 +147,12 @@ def domain(ir, step: int = 0) -> ClusterDomain:
         ignored += [i.name for t, i in items if t not in STORAGE + SOURCES + FIXED_LOADS + SHEDDABLE + HYDRO]
     ties = [Tie(s.name, s.a.owner, s.b.owner, s.limit_kw) for s in ir.switches
             if s.a.owner in by_owner and s.b.owner in by_owner]
-    return ClusterDomain(mgs, sheds, hydros, ties, dt_h * 3600.0, step, sorted(ignored))
+    # a microgrid's tie line to its bus (positive: an import from the network) and a switch from a microgrid to a
+    # network bus; the network's side is a source or sink, within the network's rows below
+    ties += [Tie(f"tie.{m.name}", m.network, m.name, m.limit_kw if m.limit_kw is not None else np.inf, m.bus)
+             for m in ir.microgrids.values() if m.bus is not None]
+    ties += [Tie(s.name, s.a.owner, s.b.owner, s.limit_kw, s.a.bus if s.a.bus is not None else s.b.bus)
+             for s in ir.switches if (s.a.owner in by_owner) != (s.b.owner in by_owner)
+             and ir.network is not None and ir.network.name in (s.a.owner, s.b.owner)]
+    rows = network_rows(ir.network, step, ties) if ir.network is not None else []
+    return ClusterDomain(mgs, sheds, hydros, ties, dt_h * 3600.0, step, sorted(ignored), rows)

@@ -62,8 +62,10 @@ def supply_without_storage(dom: ClusterDomain, st: State) -> np.ndarray:
     for h, p in zip(dom.hydros, st.hydro):
         out[names.index(h.owner)] += p
     for t, p in zip(dom.ties, st.tie):
-        out[names.index(t.a)] -= p
-        out[names.index(t.b)] += p
+        if t.a in names:                # the other end may be the network
+            out[names.index(t.a)] -= p
+        if t.b in names:
+            out[names.index(t.b)] += p
     for s, p in zip(dom.sheds, st.shed):
         out[names.index(s.owner)] += p
     return out

@@ -274,3 +274,74 @@ def test_projection_never_violates_a_hard_limit_under_random_events(load_step, p
     assert np.all(np.abs(d.state.eref) <= rated + tol) and np.all(r.unserved <= tol)
     assert np.all(np.abs(r.df) <= 0.5 + tol) and np.all((r.soc_next >= 0.1 - tol) & (r.soc_next <= 0.9 + tol))
     assert abs(d.state.hydro[0] - s.hydro[0]) <= dom.hydros[0].ramp + tol
+
+
+# ---------------------------------------------------------------- ties to a network and the network's limits
+# one microgrid tied at bus 2 of a two-bus network: base 1 MVA, 10 kV -> z_base = 100 ohm
+NET = """use stdlib
+horizon 4 steps of 1 s
+network dn {{
+    base 1 MVA, 10 kV
+    voltage 0.9 .. 1.1 pu
+    formulation lindistflow
+    buses 1 .. 2
+    slack 1
+    line 1 - 2: {line}
+    {load}
+}}
+microgrid mg1 at dn.2 limit {limit} {{
+    es = GFMStorage(capacity = 5 kWh, p_max = 1000 kW, soc_init = 50 %)
+    load = Load(electricity, base = 450 kW)
+}}
+{extra}
+"""
+
+
+def net_case(line, limit="1000 kW", load="", extra="", cmds=()):
+    dom = domain(mgdsl.loads(NET.format(line=line, limit=limit, load=load, extra=extra)).ir, 0)
+    s = initial_state(dom)
+    d = Arbiter(dom).decide(s, [Command(0, "A1", target, value) for target, value in cmds])
+    return dom, s, d
+
+
+def tie_flow(dom, d, name):
+    return d.state.tie[[t.name for t in dom.ties].index(name)]
+
+
+def test_network_line_rating_binds_a_tie_import():
+    # i_max = 10 A at 10 kV: S = sqrt(3) 10 kV 10 A = 173.205 kVA at 1 p.u. The model's polygon at the sending
+    # end's squared voltage v = 1 (the slack): P <= S (a + c v), secant of sqrt on [0.81, 1.21]: c = 1 / 2,
+    # a = 0.9 - 0.81 / 2 = 0.495, so P <= 0.995 S = 172.339 kW (Q = 0: the facet next to the P axis binds)
+    dom, s, d = net_case("r = 1 ohm, x = 0.5 ohm, i_max = 10 A", cmds=[("tie.mg1", 400.0)])
+    assert [(t.name, t.a, t.b, t.bus) for t in dom.ties] == [("tie.mg1", "dn", "mg1", 2)]
+    cap = 0.995 * np.sqrt(3) * 10 * 10
+    assert tie_flow(dom, d, "tie.mg1") == pytest.approx(cap, abs=1e-4)
+    assert d.state.eref[0] == pytest.approx(450.0 - cap, abs=1e-4)       # the storage carries the rest
+    assert respond(dom, d.state).mismatch == pytest.approx([0.0], abs=1e-5)
+    # exporting is limited the same way
+    _, _, d = net_case("r = 1 ohm, x = 0.5 ohm, i_max = 10 A", cmds=[("tie.mg1", -400.0)])
+    assert tie_flow(dom, d, "tie.mg1") == pytest.approx(-cap, abs=1e-4)
+
+
+def test_network_voltage_floor_binds_a_tie_import():
+    # r = 10 ohm = 0.1 p.u., x = 5 ohm = 0.05 p.u., bus 2 loads 100 kW, 50 kvar (0.1, 0.05 p.u.); an import T kW:
+    # v2 = 1 - 2 (0.1 (0.1 + T / 1000) + 0.05 * 0.05) >= 0.9^2  ->  T <= 825 kW
+    dom, s, d = net_case("r = 10 ohm, x = 5 ohm", load="load 2: p = 100 kW, q = 50 kvar",
+                         cmds=[("tie.mg1", 900.0)])
+    assert tie_flow(dom, d, "tie.mg1") == pytest.approx(825.0, abs=1e-4)
+    # a command inside the domain is kept
+    _, _, d = net_case("r = 10 ohm, x = 5 ohm", load="load 2: p = 100 kW, q = 50 kvar", cmds=[("tie.mg1", 300.0)])
+    assert tie_flow(dom, d, "tie.mg1") == pytest.approx(300.0, abs=1e-4)
+
+
+def test_tie_and_switch_to_a_network_bus_within_their_limits():
+    # the tie line's own limit, and a switch from the microgrid to bus 1 (positive: from mg1 into the bus)
+    dom, s, d = net_case("r = 0.1 ohm, x = 0.05 ohm", limit="100 kW",
+                         extra="switch k1 between mg1 and dn.1 limit 60 kW",
+                         cmds=[("tie.mg1", 300.0), ("k1", -200.0)])
+    assert [(t.name, t.a, t.b, t.bus) for t in dom.ties] == [("tie.mg1", "dn", "mg1", 2), ("k1", "mg1", "dn", 1)]
+    assert tie_flow(dom, d, "tie.mg1") == pytest.approx(100.0, abs=1e-4)
+    assert tie_flow(dom, d, "k1") == pytest.approx(-60.0, abs=1e-4)
+    # both imports relieve the storage: 450 - 100 - 60
+    assert d.state.eref[0] == pytest.approx(290.0, abs=1e-4)
+    assert any("tie.mg1" in b for b in d.binding) and any("k1" in b for b in d.binding)

@@ -79,7 +79,14 @@ class Projection:
             rows.append(r)
         self.row_balance, self.row_output, self.row_soc, self.row_dev, self.row_u = (
             np.arange(n) + k * n for k in range(5))
-        self.qp, self.lp = self._build(rows), self._build(rows)
+        # the network's limits at the step (cluster_network.py): fixed rows on the tie columns
+        bounds = [(0.0, 0.0)] * len(rows)
+        for coef, lo, hi in dom.network_rows:
+            rows.append({self.tie[k]: c for k, c in coef.items()})
+            bounds.append((lo, hi))
+        self.row_network = 5 * n + np.arange(len(dom.network_rows))
+        self.rows, self.row_lo, self.row_hi = rows, np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
+        self.qp, self.lp = self._build(rows, bounds), self._build(rows, bounds)
         self.builds = 1
         self.solves = 0
 
@@ -96,15 +103,16 @@ class Projection:
             if t.a == self.dom.microgrids[j].name:
                 r[self.tie[k]] = r.get(self.tie[k], 0.0) - sign
 
-    def _build(self, rows) -> highspy.Highs:
+    def _build(self, rows, bounds) -> highspy.Highs:
         h = highs.new_highs()
         highs.set_option(h, "solver", highs.qp_solver())
         nc = self.ncols
         h.addCols(nc, np.zeros(nc), np.full(nc, -INF), np.full(nc, INF), 0, np.array([], dtype=np.int32),
                   np.array([], dtype=np.int32), np.array([], dtype=float))
-        for r in rows:
+        for r, (lo, hi) in zip(rows, bounds):
             idx = np.array(sorted(r), dtype=np.int32)
-            h.addRow(0.0, 0.0, len(idx), idx, np.array([r[i] for i in idx], dtype=float))
+            lo, hi = (lo if np.isfinite(lo) else -INF), (hi if np.isfinite(hi) else INF)
+            h.addRow(lo, hi, len(idx), idx, np.array([r[i] for i in idx], dtype=float))
         return h
 
     # ------------------------------------------------------------------ numbers of one event
@@ -144,6 +152,7 @@ class Projection:
         for hh in (self.qp, self.lp):
             hh.changeColsBounds(self.ncols, np.arange(self.ncols, dtype=np.int32), lo, hi)
             hh.changeRowsBounds(5 * n, np.arange(5 * n, dtype=np.int32), rlo, rhi)
+        self.row_lo[:5 * n], self.row_hi[:5 * n] = rlo, rhi
 
     def references(self, st: State) -> np.ndarray:
         """Each microgrid's sum of references (storage, PV, hydro, tie imports, shed), kW."""
@@ -186,11 +195,24 @@ class Projection:
         self.lp.changeColsCost(self.ncols, np.arange(self.ncols, dtype=np.int32),
                                np.where(np.isin(np.arange(self.ncols), self.shed), c, 0.0))
 
+    def _violation(self, h: highspy.Highs) -> float:
+        """How far the last solution of `h` lies outside its rows (0 within a relative 1e-6)."""
+        x = np.asarray(h.getSolution().col_value, dtype=float)
+        act = np.array([sum(c * x[i] for i, c in r.items()) for r in self.rows])
+        tol = 1e-6 * (1.0 + np.abs(act))
+        return float(np.max(np.maximum(self.row_lo - act - tol, act - self.row_hi - tol), initial=0.0).clip(0.0))
+
     def run(self, which: str = "qp") -> np.ndarray | None:
         """Solve the QP (or the shedding LP); the column values, or None when the domain is empty."""
         h = self.qp if which == "qp" else self.lp
         status = highs.run(h, SOLVE_TIME_LIMIT)
         self.solves += 1
+        if status == highs.OPTIMAL and which == "qp" and self._violation(h) > 0:
+            # HiPO (highspy 1.16) was seen to call a QP optimal that breaks a row whose only column is fixed (a
+            # fused tie command beyond a network row): the simplex on the same rows decides
+            status = highs.run(self.lp, SOLVE_TIME_LIMIT)
+            if status == highs.OPTIMAL:
+                raise RuntimeError("the arbitration QP returned a point outside its rows, which are feasible")
         if status == highs.INFEASIBLE:
             return None
         if status != highs.OPTIMAL:
