@@ -271,7 +271,7 @@ def mpc(system, window, actual: str | Path | Mapping[str, Sequence[float]], prof
         committed[now] = out.x[now]
         last_x = out.x
         if (k + 1) % max(1, H // 8) == 0 and k + 1 < H:
-            say(f"step {k + 1}/{H} committed ({time.perf_counter() - t1:.1f} s)")
+            say(f"t={k} committed ({k + 1} of {H} steps, {time.perf_counter() - t1:.1f} s)")
     timings["steps"] = time.perf_counter() - t1
     objective = np.nan
     results = None
