@@ -420,7 +420,7 @@ def atc_convergence(history, path, tolerance: float | None = None, currency: str
 def tie_convergence(history_targets: Mapping[str, object], path, hours: Iterable[int]) -> Path:
     """One panel per coupling: its value at each of the given steps (indices into t) across iterations.
     `history_targets`: coupling id -> a list of arrays over t, one per iteration (or an iterations x t array);
-    kW for ties and switch flows, 0/1 for `.closed` statuses."""
+    kW for ties and switch flows, kvar for their reactive power (`.q`), 0/1 for `.closed` statuses."""
     hours = [int(h) for h in hours]
     if not history_targets:
         raise ValueError("no couplings to plot")
@@ -438,7 +438,8 @@ def tie_convergence(history_targets: Mapping[str, object], path, hours: Iterable
             if not -values.shape[1] <= h < values.shape[1]:
                 raise IndexError(f"t={h} is outside t=0 .. {values.shape[1] - 1} for {name!r}")
             ax.plot(its, values[:, h], marker="o", markersize=3, color=color, label=f"t = {h}")
-        unit = "status 0/1" if name.endswith(".closed") else "kW" if name.startswith(("tie.", "switch.")) else "value"
+        unit = ("status 0/1" if name.endswith(".closed") else "kvar" if name.endswith(".q")
+                else "kW" if name.startswith(("tie.", "switch.")) else "value")     # ids: ir.coupling_id
         ax.set_ylabel(f"{name}\n({unit})")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small", loc="best")
