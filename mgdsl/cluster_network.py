@@ -1,6 +1,7 @@
 """The network's limits at one step as linear rows on the supervisory tie flows: LinDistFlow over the radial
 tree (no losses), the network's loads at that step fixed and the ties' reactive power taken as 0; rows
-lo <= sum_k coef_k * flow_k <= hi, flow_k being tie k's flow from its `a` end to its `b` end (kW)."""
+lo <= sum_k coef_k * flow_k <= hi with a label naming the limit, flow_k being tie k's flow from its `a` end
+to its `b` end (kW)."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,7 @@ import numpy as np
 from .lower.formulations.lindistflow import POLYGON_SIDES, voltage_secant
 from .lower.network import rating_kva
 
-Row = tuple[dict[int, float], float, float]
+Row = tuple[dict[int, float], float, float, str]
 TOL = 1e-12                # a row whose coefficients are all below this does not involve any tie
 
 
@@ -62,12 +63,12 @@ def network_rows(net, step: int, ties) -> list[Row]:
         vk[pos[b]] = vk[up] - k2 * ln.r_ohm * dpk[pos[b]]
     rows: list[Row] = []
 
-    def add(coef: np.ndarray, lo: float, hi: float) -> None:
+    def add(coef: np.ndarray, lo: float, hi: float, label: str) -> None:
         if np.abs(coef).max(initial=0.0) > TOL:
-            rows.append(({k: float(c) for k, c in enumerate(coef) if abs(c) > TOL}, lo, hi))
+            rows.append(({k: float(c) for k, c in enumerate(coef) if abs(c) > TOL}, lo, hi, label))
 
     for b in order[1:]:
-        add(vk[pos[b]], net.vmin ** 2 - v0[pos[b]], net.vmax ** 2 - v0[pos[b]])
+        add(vk[pos[b]], net.vmin ** 2 - v0[pos[b]], net.vmax ** 2 - v0[pos[b]], f"{net.name}: bus {b} voltage")
     s_max = rating_kva(net)
     a, c = voltage_secant(min(net.vmin, net.slack_voltage), max(net.vmax, net.slack_voltage))
     apothem = math.cos(math.pi / POLYGON_SIDES)
@@ -84,6 +85,7 @@ def network_rows(net, step: int, ties) -> list[Row]:
             reach0, reachk = apothem * c * s_max[li] * v0[f], apothem * c * s_max[li] * vk[f]
             bound = apothem * a * s_max[li]
             const = cs * p0 + sn * q0
-            add(cs * pk - reachk, -np.inf, bound - const + reach0)         # along - reach <= bound
-            add(cs * pk + reachk, -bound - const - reach0, np.inf)         # along + reach >= -bound
+            label = f"{net.name}: line {ln.from_bus}-{ln.to_bus} rating"
+            add(cs * pk - reachk, -np.inf, bound - const + reach0, label)      # along - reach <= bound
+            add(cs * pk + reachk, -bound - const - reach0, np.inf, label)      # along + reach >= -bound
     return rows

@@ -318,6 +318,7 @@ def test_network_line_rating_binds_a_tie_import():
     assert tie_flow(dom, d, "tie.mg1") == pytest.approx(cap, abs=1e-4)
     assert d.state.eref[0] == pytest.approx(450.0 - cap, abs=1e-4)       # the storage carries the rest
     assert respond(dom, d.state).mismatch == pytest.approx([0.0], abs=1e-5)
+    assert "dn: line 1-2 rating limit" in d.binding
     # exporting is limited the same way
     _, _, d = net_case("r = 1 ohm, x = 0.5 ohm, i_max = 10 A", cmds=[("tie.mg1", -400.0)])
     assert tie_flow(dom, d, "tie.mg1") == pytest.approx(-cap, abs=1e-4)
@@ -329,6 +330,7 @@ def test_network_voltage_floor_binds_a_tie_import():
     dom, s, d = net_case("r = 10 ohm, x = 5 ohm", load="load 2: p = 100 kW, q = 50 kvar",
                          cmds=[("tie.mg1", 900.0)])
     assert tie_flow(dom, d, "tie.mg1") == pytest.approx(825.0, abs=1e-4)
+    assert "dn: bus 2 voltage limit" in d.binding
     # a command inside the domain is kept
     _, _, d = net_case("r = 10 ohm, x = 5 ohm", load="load 2: p = 100 kW, q = 50 kvar", cmds=[("tie.mg1", 300.0)])
     assert tie_flow(dom, d, "tie.mg1") == pytest.approx(300.0, abs=1e-4)

@@ -266,6 +266,10 @@ class Arbiter:
         for k, t in enumerate(dom.ties):
             if abs(abs(x[p.tie[k]]) - t.limit) < 1e-4:
                 binding.append(f"{t.name}: tie limit")
+        for coef, lo, hi, label in dom.network_rows:
+            act = sum(c * x[p.tie[k]] for k, c in coef.items())
+            if (min(act - lo, hi - act) < 1e-6 * (1 + abs(act))) and f"{label} limit" not in binding:
+                binding.append(f"{label} limit")
         targets = []
         for r in rows:
             final = float(x[r["col"]] - r["base"]) if r["fused"] is not None else 0.0

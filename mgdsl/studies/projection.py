@@ -81,7 +81,7 @@ class Projection:
             np.arange(n) + k * n for k in range(5))
         # the network's limits at the step (cluster_network.py): fixed rows on the tie columns
         bounds = [(0.0, 0.0)] * len(rows)
-        for coef, lo, hi in dom.network_rows:
+        for coef, lo, hi, _ in dom.network_rows:
             rows.append({self.tie[k]: c for k, c in coef.items()})
             bounds.append((lo, hi))
         self.row_network = 5 * n + np.arange(len(dom.network_rows))
