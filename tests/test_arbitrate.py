@@ -347,3 +347,14 @@ def test_tie_and_switch_to_a_network_bus_within_their_limits():
     # both imports relieve the storage: 450 - 100 - 60
     assert d.state.eref[0] == pytest.approx(290.0, abs=1e-4)
     assert any("tie.mg1" in b for b in d.binding) and any("k1" in b for b in d.binding)
+
+
+def test_network_rows_follow_the_tree_whichever_way_a_line_is_written():
+    # a chain 1 - 2 - 3 with its second line written 3 - 2: 5 ohm = 0.05 p.u. each, no reactance, no loads;
+    # an import T at bus 3: v3 = 1 - 2 (0.05 + 0.05) T / 1000 >= 0.81  ->  T <= 950 kW
+    text = NET.format(line="r = 5 ohm, x = 0 ohm\n    line 3 - 2: r = 5 ohm, x = 0 ohm", limit="2000 kW",
+                      load="", extra="").replace("buses 1 .. 2", "buses 1 .. 3").replace("at dn.2", "at dn.3")
+    dom = domain(mgdsl.loads(text).ir, 0)
+    d = Arbiter(dom).decide(initial_state(dom), [Command(0, "A1", "tie.mg1", 1200.0)])
+    assert tie_flow(dom, d, "tie.mg1") == pytest.approx(950.0, abs=1e-4)
+    assert "dn: bus 3 voltage limit" in d.binding
