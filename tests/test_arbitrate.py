@@ -331,6 +331,10 @@ def test_network_voltage_floor_binds_a_tie_import():
                          cmds=[("tie.mg1", 900.0)])
     assert tie_flow(dom, d, "tie.mg1") == pytest.approx(825.0, abs=1e-4)
     assert "dn: bus 2 voltage limit" in d.binding
+    # two candidates beyond it: a capacity conflict against the network's margin, not the tie's 1000 kW
+    _, _, d = net_case("r = 10 ohm, x = 5 ohm", load="load 2: p = 100 kW, q = 50 kvar",
+                       cmds=[("tie.mg1", 900.0), ("tie.mg1", 600.0)])
+    assert classes(d, "tie.mg1")["capacity"]["available_kw"] == pytest.approx(825.0, abs=1e-6)
     # a command inside the domain is kept
     _, _, d = net_case("r = 10 ohm, x = 5 ohm", load="load 2: p = 100 kW, q = 50 kvar", cmds=[("tie.mg1", 300.0)])
     assert tie_flow(dom, d, "tie.mg1") == pytest.approx(300.0, abs=1e-4)

@@ -55,7 +55,13 @@ def headroom(dom: ClusterDomain, st: State, prev_hydro: np.ndarray, target: str)
     names = [m.name for m in dom.microgrids]
     if kind == "tie":
         k = [t.name for t in dom.ties].index(target)
-        return dom.ties[k].limit - st.tie[k], dom.ties[k].limit + st.tie[k]
+        hi, lo = dom.ties[k].limit, -dom.ties[k].limit
+        for coef, rlo, rhi, _ in dom.network_rows:      # the network's limits, the other ties where they are
+            if k in coef:
+                rest = sum(c * st.tie[i] for i, c in coef.items() if i != k)
+                a, b = sorted(((rlo - rest) / coef[k], (rhi - rest) / coef[k]))
+                lo, hi = max(lo, a), min(hi, b)
+        return hi - st.tie[k], st.tie[k] - lo
     if kind == "hydro":
         k = [h.name for h in dom.hydros].index(target)
         h = dom.hydros[k]
