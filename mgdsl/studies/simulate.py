@@ -92,7 +92,8 @@ class Simulation:
         for ax, lab in zip(axes, ("frequency deviation (Hz)", "storage output (kW)", "SOC (%)", "hydro (kW)")):
             ax.set_ylabel(lab, fontsize=8)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:      # a cluster without hydro leaves the last panel empty
+                ax.legend(fontsize=7)
         axes[0].set_title(f"{self.control}: max |df| {self.metrics['max_df_hz']:.3f} Hz, max SOC deviation "
                           f"{self.metrics['max_soc_deviation_pct']:.1f} %", fontsize=10)
         axes[-1].set_xlabel("time (s)")
