@@ -86,6 +86,7 @@ def test_same_iterates_as_serial_on_property_systems(scheduler, system):
     _same_iterates(serial, dask)
 
 
+@pytest.mark.slow            # 7 s: a LocalCluster started and stopped; existing-cluster runs cover the iterates
 def test_a_local_cluster_of_its_own_gives_the_same_iterates():
     """No scheduler: the executor starts a LocalCluster (two workers here), and stops it at the end."""
     before = {p.pid for p in __import__("multiprocessing").active_children()}
@@ -160,6 +161,7 @@ def test_a_worker_killed_on_an_existing_cluster_is_replaced(monkeypatch, caplog,
         client.close()
 
 
+@pytest.mark.slow            # 7 s; the same limit of the processes executor is tested by default (test_atc_faults)
 def test_a_worker_that_keeps_dying_is_E0610(monkeypatch):
     monkeypatch.setattr(DaskExecutor, "max_restarts", 1)
     seen = _capture_executors(monkeypatch)

@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# slow (12 s: the benchmark end to end at its quick size); `make test-all`
+@pytest.mark.slow
 def test_atc_vs_central_benchmark_quick(tmp_path):
     out = tmp_path / "vs.csv"
     proc = subprocess.run([sys.executable, str(ROOT / "bench/bench_atc_vs_central.py"), "--quick", "--csv", str(out)],
