@@ -79,7 +79,7 @@ def arbitrate_cmd(file, commands, at, events, alpha, conflict_weight, beta, df_m
             console.print(f"  {t['target']}: conflicts {classes}; {t['method']} -> {t['command_kw']:.1f} kW "
                           f"(candidates {cands})", markup=False)
             for c in t["conflicts"]:
-                console.print(f"    {c['class']}: {json.dumps({k: v for k, v in c.items() if k != 'class'})}",
+                console.print(f"    {c['class']}: {json.dumps(_rounded({k: v for k, v in c.items() if k != 'class'}))}",
                               markup=False)
         active = [k for k, v in ev["terms"].items() if v > 1e-9]
         console.print(f"  active terms: {', '.join(active) or 'none'}; binding: {'; '.join(ev['binding']) or 'none'}"
@@ -122,3 +122,14 @@ def simulate_cmd(file, events, control, commands, alpha, conflict_weight, beta, 
                   f"violations {m['hydro_ramp_violations']}, critical load supply {m['critical_load_supply_pct']:.1f} "
                   f"%, recovery {recovery}", markup=False)
     console.print(f"written to {target}/ ({len(written)} files)")
+
+
+def _rounded(value, digits: int = 6):
+    """The numbers of a conflict's evidence to `digits` significant digits, for the screen (the JSON keeps all)."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v, digits) for v in value]
+    return value
