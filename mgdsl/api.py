@@ -222,6 +222,9 @@ class System:
             "dt_h": self.ir.dt_h,
             "microgrids": list(self.ir.microgrids),
             "clusters": {c.name: c.members for c in self.ir.clusters.values()},
+            # what `mgdsl check` warned about stays with the results (the screen, summary.json, report.html)
+            **({"notes": [f"{w.code} at {w.location()}: {w.message} (`mgdsl check` shows it in full)"
+                          for w in self.warnings]} if self.warnings else {}),
         }
 
 

@@ -315,6 +315,23 @@ def test_check_prints_the_warning_and_succeeds(tmp_path):
     assert "W0501" in CliRunner().invoke(main, ["explain", "W0501"]).output
 
 
+def test_solve_keeps_the_warning_with_its_results(tmp_path):
+    """A warning of the check is not lost when the user only solves: the screen and summary.json carry it."""
+    import json
+
+    from click.testing import CliRunner
+
+    from mgdsl.cli import main
+
+    path = tmp_path / "m.mgd"
+    path.write_text(_reactive("microgrid", tie=""))
+    r = CliRunner().invoke(main, ["solve", str(path), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert "note: W0501 at " in r.output and "m.mgd:14:" in r.output
+    notes = json.loads((tmp_path / "out" / "summary.json").read_text())["notes"]
+    assert any(n.startswith("W0501 at ") for n in notes)
+
+
 # ------------------------------------------------------------------ item 6: the --compare report
 
 def test_comparison_gives_units_and_counts_statuses():
