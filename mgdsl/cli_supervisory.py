@@ -75,9 +75,10 @@ def arbitrate_cmd(file, commands, at, events, alpha, conflict_weight, beta, df_m
         console.print(f"event {ev['event']}:")
         for t in ev["targets"]:
             classes = ", ".join(sorted({c['class'] for c in t["conflicts"]})) or "none"
-            cands = ", ".join(f"{c['controller']} {c['value_kw']:g}" for c in t["candidates"])
+            cands = "; ".join(f"{c['controller']} {c['value_kw']:g} kW, {c['distance_kw']:.1f} kW away"
+                              for c in t["candidates"])
             console.print(f"  {t['target']}: conflicts {classes}; {t['method']} -> {t['command_kw']:.1f} kW "
-                          f"(candidates {cands})", markup=False)
+                          f"(candidates: {cands})", markup=False)
             for c in t["conflicts"]:
                 console.print(f"    {c['class']}: {json.dumps(_rounded({k: v for k, v in c.items() if k != 'class'}))}",
                               markup=False)
