@@ -407,3 +407,11 @@ def moved(paths: Iterable[str | Path], staging: Path | None, target: str | Path 
     if staging is None or target is None:
         return [Path(p) for p in paths]
     return [Path(target) / Path(p).relative_to(staging) for p in paths]
+
+
+def write_whole(target: str | Path, write_into: Callable[[Path], Iterable[str | Path]]) -> list[Path]:
+    """Write a folder whole: `write_into(staging)` fills a staging folder beside `target`, swapped in at the end
+    (`results_folder`); returns where the files are then. The `save` of results and of every study."""
+    with results_folder(target) as staging:
+        written = write_into(staging)
+    return moved(written, staging, target)

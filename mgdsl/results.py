@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .files import atomic_write, moved, results_folder
+from .files import atomic_write, write_whole
 from .ir import BalanceNode
 from .lower.exprs import is_linopy
 from .lower.formulations import formulation
@@ -54,9 +54,7 @@ class Results:
         """Write the results folder whole (see `write_into` for its files): written beside `out_dir` and swapped
         in at the end, so a reader sees the complete previous folder or the complete new one, never a mix.
         Raises MgdError (E0701..E0703) when the folder cannot be written, is in use or is not a results folder."""
-        with results_folder(out_dir) as staging:
-            written = self.write_into(staging)
-        return moved(written, staging, out_dir)
+        return write_whole(out_dir, self.write_into)
 
     def write_into(self, folder: str | Path) -> list[Path]:
         """Write every dataset as NAME.nc and NAME.csv, and summary.json, into `folder` (a staging folder of

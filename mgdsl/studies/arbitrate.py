@@ -312,11 +312,9 @@ class Arbitration:
                       "qp_solves": self.solves, "timings_s": self.timings, "events": self.events})
 
     def save(self, folder: str | Path) -> list[Path]:
-        from ..files import moved, results_folder
+        from ..files import write_whole
 
-        with results_folder(folder) as staging:
-            written = self.write_into(staging)
-        return moved(written, staging, folder)
+        return write_whole(folder, self.write_into)
 
     def write_into(self, folder: str | Path) -> list[Path]:
         """arbitrate.json, commands.csv, candidates.csv, references.csv, terms.csv, arbitrate.png."""

@@ -162,11 +162,9 @@ class MPCResult:
                       "steps": self.steps.to_dict(orient="records")})
 
     def save(self, folder: str | Path) -> list[Path]:
-        from ..files import moved, results_folder
+        from ..files import write_whole
 
-        with results_folder(folder) as staging:
-            written = self.write_into(staging)
-        return moved(written, staging, folder)
+        return write_whole(folder, self.write_into)
 
     def write_into(self, folder: str | Path) -> list[Path]:
         """mpc.json, steps.csv, forecast_vs_actual.csv, mpc.png and schedule/ (a results folder: CSV, netCDF)."""

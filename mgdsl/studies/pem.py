@@ -91,11 +91,9 @@ class PEMResult:
 
     def save(self, folder: str | Path) -> list[Path]:
         """Write the study's folder whole (written beside it and swapped in; E0701..E0703 as for results)."""
-        from ..files import moved, results_folder
+        from ..files import write_whole
 
-        with results_folder(folder) as staging:
-            written = self.write_into(staging)
-        return moved(written, staging, folder)
+        return write_whole(folder, self.write_into)
 
     def write_into(self, folder: str | Path) -> list[Path]:
         """pem.json, inputs.csv, points.csv, moments.csv (objective; ties and voltages per step, long form),

@@ -63,11 +63,9 @@ class Simulation:
                       "timings_s": self.timings})
 
     def save(self, folder: str | Path) -> list[Path]:
-        from ..files import moved, results_folder
+        from ..files import write_whole
 
-        with results_folder(folder) as staging:
-            written = self.write_into(staging)
-        return moved(written, staging, folder)
+        return write_whole(folder, self.write_into)
 
     def write_into(self, folder: str | Path) -> list[Path]:
         """simulate.json, trajectory.csv, hydro.csv, simulate.png."""
