@@ -49,10 +49,8 @@ microgrid mg1 at dn.3 limit 480 kW {
     assert PQ_OVERLOAD == pytest.approx(0.0196, abs=1e-4)
 
 
-def test_wind_power_factor_range_and_switch_q():
-    # mg2's wind (50 kW available) sells 40 kW to mg1 over k1 with at most tan_phi * p = 0.329 * 50 kvar;
-    # mg1 takes the rest of its 150 kvar from bus 3 over s1 (a to b is mg1 -> dn: negative)
-    _, res = _solve("""
+# mg1's pf 0.8 load reached over two switches: from bus 3 (s1) and from mg2's wind (k1)
+WIND_AND_SWITCHES = """
 microgrid mg1 {
     load = LoadPQ(base = 200 kW, tan_phi = 0.75 kvar/kW)
 }
@@ -61,7 +59,13 @@ microgrid mg2 {
     load = Load(electricity, base = 10 kW)
 }
 switch s1 between mg1 and dn.3 limit 400 kW
-switch k1 between mg2 and mg1 limit 100 kW""")
+switch k1 between mg2 and mg1 limit 100 kW"""
+
+
+def test_wind_power_factor_range_and_switch_q():
+    # mg2's wind (50 kW available) sells 40 kW to mg1 over k1 with at most tan_phi * p = 0.329 * 50 kvar;
+    # mg1 takes the rest of its 150 kvar from bus 3 over s1 (a to b is mg1 -> dn: negative)
+    _, res = _solve(WIND_AND_SWITCHES)
     sw = res["switches"]
     q_wind = res["WindPQ"]["q"].sel(instance="mg2.wt").values
     p_wind = res["WindPQ"]["p"].sel(instance="mg2.wt").values
@@ -138,16 +142,7 @@ def test_tie_q_is_the_load_q_centralized_and_by_atc():
 def test_atc_with_q_over_switches_reaches_the_centralized_optimum():
     from mgdsl.solve.atc import ATCOptions, run_atc
 
-    system, central = _solve("""
-microgrid mg1 {
-    load = LoadPQ(base = 200 kW, tan_phi = 0.75 kvar/kW)
-}
-microgrid mg2 {
-    wt = WindPQ(p_max = 100 kW, profile = 0.5)
-    load = Load(electricity, base = 10 kW)
-}
-switch s1 between mg1 and dn.3 limit 400 kW
-switch k1 between mg2 and mg1 limit 100 kW""")
+    system, central = _solve(WIND_AND_SWITCHES)
     run = run_atc(system.ir, ATCOptions(tolerance=1e-4))
     assert run.converged
     assert {"switch.s1.q", "switch.k1.q"} <= set(run.targets)
