@@ -94,6 +94,13 @@ def _remember_allowed_reads(ctx: click.Context, param, value):
     return value
 
 
+def per_solve_options(f):
+    """`--time-limit S` and `--mip-gap G` of a study: each of its solves gets them."""
+    f = click.option("--mip-gap", type=float, default=None,
+                     help="Relative MIP gap per solve (models with integers).")(f)
+    return click.option("--time-limit", type=float, default=None, help="Solver time limit per solve, in seconds.")(f)
+
+
 def allow_read_option(f):
     """`--allow-read DIR` (repeatable): folders beyond the model's own from which it may read files."""
     return click.option("--allow-read", "allow_read", multiple=True, type=click.Path(file_okay=False),
@@ -767,7 +774,7 @@ def _budgets(ctx, param, value) -> list[float]:
     return out
 
 
-def _study_run(file, out_dir, as_json, sub, run, write):
+def _study_run(file, out_dir, as_json, sub, run):
     """Load FILE, run the study with progress lines (stderr with --json), write its folder (results/NAME/SUB by
     default) whole; return (the study's result, the folder or None)."""
     from rich.console import Console
@@ -781,7 +788,7 @@ def _study_run(file, out_dir, as_json, sub, run, write):
         target = Path(out_dir) if out_dir else Path("results") / system.name / sub
         with results_folder(target, check_first=True) as staging:
             result = run(system, lambda line: console.print(line, markup=False))
-            written = moved(write(result, staging), staging, target)
+            written = moved(result.write_into(staging), staging, target)
     except MgdError as e:
         _fail(e, as_json, _color(None))
     except ValueError as e:
@@ -805,8 +812,7 @@ def _study_run(file, out_dir, as_json, sub, run, write):
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for pareto.csv, payoff.csv, pareto.json, pareto.png and compromise/ "
                    "(default: results/NAME/pareto).")
-@click.option("--time-limit", type=float, default=None, help="Solver time limit per solve, in seconds.")
-@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap per solve (models with integers).")
+@per_solve_options
 @click.option("--json", "as_json", is_flag=True, help="Print the study (pareto.json) on stdout; progress on stderr.")
 @allow_read_option
 def pareto_cmd(file, minimize, bound, points, grid, loss_weight, out_dir, time_limit, mip_gap, as_json):
@@ -822,8 +828,7 @@ def pareto_cmd(file, minimize, bound, points, grid, loss_weight, out_dir, time_l
         return system.pareto(minimize, _names(bound), points, grid=grid, loss_weight=loss_weight,
                              time_limit=time_limit, mip_gap=mip_gap, progress=progress)
 
-    front, target, written, console = _study_run(file, out_dir, as_json, "pareto", run,
-                                                 lambda f, staging: f.write_into(staging))
+    front, target, written, console = _study_run(file, out_dir, as_json, "pareto", run)
     data = front.to_json()
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -855,8 +860,7 @@ def pareto_cmd(file, minimize, bound, points, grid, loss_weight, out_dir, time_l
               help="Risk-averse robustness, opportunity seeking, or both.")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for igdt.csv, igdt.json, robustness.png and the schedules (default: results/NAME/igdt).")
-@click.option("--time-limit", type=float, default=None, help="Solver time limit per solve, in seconds.")
-@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap per solve (models with integers).")
+@per_solve_options
 @click.option("--json", "as_json", is_flag=True, help="Print the study (igdt.json) on stdout; progress on stderr.")
 @allow_read_option
 def igdt_cmd(file, uncertain, budgets, mode, out_dir, time_limit, mip_gap, as_json):
@@ -868,8 +872,7 @@ def igdt_cmd(file, uncertain, budgets, mode, out_dir, time_limit, mip_gap, as_js
         return system.igdt(_names(uncertain) if uncertain else None, budgets, modes=modes, time_limit=time_limit,
                            mip_gap=mip_gap, progress=progress)
 
-    result, target, written, console = _study_run(file, out_dir, as_json, "igdt", run,
-                                                  lambda r, staging: r.write_into(staging))
+    result, target, written, console = _study_run(file, out_dir, as_json, "igdt", run)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return

@@ -63,8 +63,7 @@ def arbitrate_cmd(file, commands, at, events, alpha, conflict_weight, beta, df_m
     def run(system, progress):
         return system.arbitrate(commands, at=at, events=events, options=opts)
 
-    result, target, written, console = _study_run(file, out_dir, as_json, "arbitrate", run,
-                                                  lambda r, staging: r.write_into(staging))
+    result, target, written, console = _study_run(file, out_dir, as_json, "arbitrate", run)
     data = result.to_json()
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -110,8 +109,7 @@ def simulate_cmd(file, events, control, commands, alpha, conflict_weight, beta, 
     def run(system, progress):
         return system.simulate(events, control=control, options=opts, commands=commands)
 
-    result, target, written, console = _study_run(file, out_dir, as_json, f"simulate-{control}", run,
-                                                  lambda r, staging: r.write_into(staging))
+    result, target, written, console = _study_run(file, out_dir, as_json, f"simulate-{control}", run)
     data = result.to_json()
     if as_json:
         click.echo(json.dumps(data, indent=2))

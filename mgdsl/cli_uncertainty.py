@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .cli import EXIT_INPUT, _names, _study_run, allow_read_option, main
+from .cli import EXIT_INPUT, _names, _study_run, allow_read_option, main, per_solve_options
 
 
 @main.command("pem")
@@ -22,8 +22,7 @@ from .cli import EXIT_INPUT, _names, _study_run, allow_read_option, main
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for pem.json, inputs.csv, points.csv, moments.csv, moments.nc and pem.png "
                    "(default: results/NAME/pem).")
-@click.option("--time-limit", type=float, default=None, help="Solver time limit per solve, in seconds.")
-@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap per solve (models with integers).")
+@per_solve_options
 @click.option("--json", "as_json", is_flag=True, help="Print the study (pem.json) on stdout; progress on stderr.")
 @allow_read_option
 def pem_cmd(file, uncertain, monte_carlo, seed, out_dir, time_limit, mip_gap, as_json):
@@ -34,8 +33,7 @@ def pem_cmd(file, uncertain, monte_carlo, seed, out_dir, time_limit, mip_gap, as
         return system.pem(_names(uncertain) if uncertain else None, monte_carlo, seed=seed, time_limit=time_limit,
                           mip_gap=mip_gap, progress=progress)
 
-    result, target, written, console = _study_run(file, out_dir, as_json, "pem", run,
-                                                  lambda r, staging: r.write_into(staging))
+    result, target, written, console = _study_run(file, out_dir, as_json, "pem", run)
     data = result.to_json()
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -70,8 +68,7 @@ def pem_cmd(file, uncertain, monte_carlo, seed, out_dir, time_limit, mip_gap, as
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for mpc.json, steps.csv, forecast_vs_actual.csv, mpc.png and schedule/ "
                    "(default: results/NAME/mpc).")
-@click.option("--time-limit", type=float, default=None, help="Solver time limit per window solve, in seconds.")
-@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap per solve (models with integers).")
+@per_solve_options
 @click.option("--json", "as_json", is_flag=True, help="Print the study (mpc.json) on stdout; progress on stderr.")
 @allow_read_option
 def mpc_cmd(file, window, actual, out_dir, time_limit, mip_gap, as_json):
@@ -81,8 +78,7 @@ def mpc_cmd(file, window, actual, out_dir, time_limit, mip_gap, as_json):
     def run(system, progress):
         return system.mpc(window, actual, time_limit=time_limit, mip_gap=mip_gap, progress=progress)
 
-    result, target, written, console = _study_run(file, out_dir, as_json, "mpc", run,
-                                                  lambda r, staging: r.write_into(staging))
+    result, target, written, console = _study_run(file, out_dir, as_json, "mpc", run)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
