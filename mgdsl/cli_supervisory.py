@@ -84,6 +84,7 @@ def arbitrate_cmd(file, commands, at, events, alpha, conflict_weight, beta, df_m
         active = [k for k, v in ev["terms"].items() if v > 1e-9]
         console.print(f"  active terms: {', '.join(active) or 'none'}; binding: {'; '.join(ev['binding']) or 'none'}"
                       f"; shed: {ev['shed_kw'] or 'none'}", markup=False)
+    _say_ignored(console, result.ignored)
     console.print(f"written to {target}/ ({len(written)} files)")
 
 
@@ -120,6 +121,7 @@ def simulate_cmd(file, events, control, commands, alpha, conflict_weight, beta, 
                   f"{m['max_dv_pu']:.4f} p.u., max SOC deviation {m['max_soc_deviation_pct']:.1f} %, hydro ramp "
                   f"violations {m['hydro_ramp_violations']}, critical load supply {m['critical_load_supply_pct']:.1f} "
                   f"%, recovery {recovery}", markup=False)
+    _say_ignored(console, result.ignored)
     console.print(f"written to {target}/ ({len(written)} files)")
 
 
@@ -132,3 +134,11 @@ def _rounded(value, digits: int = 6):
     if isinstance(value, list | tuple):
         return [_rounded(v, digits) for v in value]
     return value
+
+
+def _say_ignored(console, ignored: list[str]) -> None:
+    """Devices the supervisory domain has no role for (a microturbine, a boiler): their limits are not in it."""
+    if ignored:
+        shown = ", ".join(ignored[:8]) + (f" and {len(ignored) - 8} more" if len(ignored) > 8 else "")
+        console.print(f"note: left out of the supervisory domain (no role for their templates, docs/arbitration.md): "
+                      f"{shown}", markup=False)

@@ -199,6 +199,21 @@ def test_case_b_classes_and_one_model_for_every_event():
     assert set(a.commands["method"].sel(event=0).values.tolist()) >= {"projection", "fusion"}
 
 
+def test_a_device_with_no_supervisory_role_is_named_not_silently_dropped(tmp_path):
+    """A microturbine has no role in the supervisory domain: the study names it (JSON and screen)."""
+    path = tmp_path / "mt.mgd"
+    path.write_text(ONE.replace("    load = ", "    mt = Microturbine(p_max = 100 kW, fuel_price = 1 yuan/kWh)\n"
+                                              "    load = "))
+    cmds = tmp_path / "c.csv"
+    cmds.write_text("controller,target,value\nA1,mg1.es,60\n")
+    assert mgdsl.load(path).arbitrate(str(cmds)).ignored == ["mg1.mt"]
+    r = CliRunner().invoke(main, ["arbitrate", str(path), "--commands", str(cmds), "-o", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    assert "left out of the supervisory domain" in r.output and "mg1.mt" in r.output
+    data = json.loads((tmp_path / "a" / "arbitrate.json").read_text())
+    assert data["ignored"] == ["mg1.mt"]
+
+
 def test_cli_arbitrate(tmp_path):
     out = tmp_path / "arb"
     r = CliRunner().invoke(main, ["arbitrate", str(CASE), "--commands", str(DATA / "case_b_commands.csv"),

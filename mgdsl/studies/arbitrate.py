@@ -306,10 +306,12 @@ class Arbitration:
     model: str = ""
     builds: int = 1
     solves: int = 0
+    ignored: list[str] = field(default_factory=list)   # instances with no supervisory role (cluster_domain.py)
 
     def to_json(self) -> dict:
         return plain({"study": "arbitrate", "model": self.model, "step": self.step, "qp_builds": self.builds,
-                      "qp_solves": self.solves, "timings_s": self.timings, "events": self.events})
+                      "qp_solves": self.solves, "timings_s": self.timings, "ignored": self.ignored,
+                      "events": self.events})
 
     def save(self, folder: str | Path) -> list[Path]:
         from ..files import write_whole
@@ -404,4 +406,4 @@ def arbitrate(system, commands: str | Path | list[Command], at: int = 0,
     return Arbitration(ds(crows, ["event", "target"]), ds(krows, ["event", "target", "candidate"]),
                        ds(rrows, ["event", "microgrid"]), ds(trows, ["event", "term"]), out_events, at,
                        {"build": round(t_build, 4), "arbitrate": round(time.perf_counter() - t0, 4)},
-                       system.ir.main_file, arb.proj.builds, arb.proj.solves)
+                       system.ir.main_file, arb.proj.builds, arb.proj.solves, list(dom.ignored))

@@ -57,10 +57,11 @@ class Simulation:
     metrics: dict
     model: str = ""
     timings: dict = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)   # instances with no supervisory role (cluster_domain.py)
 
     def to_json(self) -> dict:
         return plain({"study": "simulate", "model": self.model, "control": self.control, "metrics": self.metrics,
-                      "timings_s": self.timings})
+                      "timings_s": self.timings, "ignored": self.ignored})
 
     def save(self, folder: str | Path) -> list[Path]:
         from ..files import write_whole
@@ -198,4 +199,4 @@ def simulate(system, events: str | Path | list[Event], control: str = "ccmac", o
     hds = xr.Dataset.from_dataframe(pd.DataFrame(hrows).set_index(["step", "unit"])) if hrows else \
         xr.Dataset(coords={"step": np.arange(system.ir.steps), "unit": []})
     return Simulation(control, tds, hds, metrics, system.ir.main_file,
-                      {"simulate": round(time.perf_counter() - t0, 4)})
+                      {"simulate": round(time.perf_counter() - t0, 4)}, list(dom.ignored))
