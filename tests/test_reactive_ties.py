@@ -148,3 +148,21 @@ def test_atc_with_q_over_switches_reaches_the_centralized_optimum():
     assert {"switch.s1.q", "switch.k1.q"} <= set(run.targets)
     assert run.objective == pytest.approx(central.objective, rel=1e-3)
     assert np.allclose(run.targets["switch.s1.q"] - run.targets["switch.k1.q"], -150.0, atol=0.2)
+
+
+@pytest.mark.parametrize("link, limit_text", [
+    ("microgrid mg1 at dn.3 limit 480 kW {{\n{devices}\n}}", "tie-line limit of `mg1` (apparent power 480 kVA"),
+    ("microgrid mg1 {{\n{devices}\n}}\nswitch s1 between mg1 and dn.3 limit 480 kW",
+     "limit of switch `s1` (apparent power 480 kVA"),
+])
+def test_infeasibility_names_the_apparent_power_polygon_as_the_limit(link, limit_text):
+    # 400 kW at pf 0.8 needs 500 kVA through a 480 kVA link with nothing local: the report must name the link's
+    # limit (its 16-gon rows) as the limit to relax, first among the conflicts
+    devices = "    load = LoadPQ(base = 400 kW, tan_phi = 0.75 kvar/kW)"
+    with pytest.raises(mgdsl.MgdError) as err:
+        _solve(link.format(devices=devices))
+    text = str(err.value)
+    assert "E0601" in text and limit_text in text
+    notes = [line for line in text.splitlines() if "conflict:" in line]
+    assert limit_text in notes[0]
+    assert "relax a limit" in text

@@ -28,6 +28,7 @@ from ..highs import (
     solve_options,
 )
 from ..highs import mip_gap as relative_mip_gap
+from ..ir import BalanceNode
 from ..lower.system import Lowered
 from ..source import Span
 
@@ -238,16 +239,16 @@ def _group_of(low: Lowered, name: str, coords: dict, bound: str, is_col: bool, g
             users, rank = [(inst.span, f"`{inst.name}`")], _RANK_INSTANCE
         place, preposition = instance, "for"
     elif name == "balance":
-        owner, *rest = str(coords.get("node", "")).split(":")
+        node = BalanceNode.of(str(coords.get("node", "")))
+        owner, bus, carrier = node.owner, node.bus, node.carrier
         if net is not None and owner == net.name:
-            bus, carrier = int(rest[0]), rest[1]
             rank, place, detail = _RANK_LOADS, f"bus {bus}", carrier
             description = f"carrier balance of network `{owner}`"
             load = bus
             users = [(s, "loads") for b, s in net.load_spans if b == bus]     # none at a bus without a load
         elif owner in ir.microgrids:
             users, rank = [(ir.microgrids[owner].span, f"`{owner}`")], _RANK_INSTANCE
-            description = f"{rest[-1] if rest else 'carrier'} balance of microgrid `{owner}`"
+            description = f"{carrier} balance of microgrid `{owner}`"
             instance = coords.get("node")          # one group per microgrid and carrier
     elif net is not None and name.startswith(f"{net.name}."):
         users = [(net.span, "network")]
@@ -273,18 +274,28 @@ def _group_of(low: Lowered, name: str, coords: dict, bound: str, is_col: bool, g
         # its limit (the variable's bounds) is the user's to change; the equality of its two copies is not
         mg = ir.microgrids[coords["tie"]]
         users = [(mg.span, f"tie line of `{mg.name}`")]
-        rank = _RANK_LIMITS if is_col else _RANK_OTHER
-        if is_col and mg.limit_kw is not None:
+        # the 16-gon rows (tie.mg_s) are the limit itself where the tie carries P and Q
+        polygon = name.startswith("tie.mg_s_")
+        rank = _RANK_LIMITS if is_col or polygon else _RANK_OTHER
+        if polygon and mg.limit_kw is not None:
+            name, description = "tie.limit", (f"tie-line limit of `{mg.name}` (apparent power {mg.limit_kw:g} kVA, "
+                                               "as a 16-gon in P and Q)")
+            users = [(mg.span, f"tie-line limit {mg.limit_kw:g} kVA")]
+        elif is_col and mg.limit_kw is not None:
             name, description = "tie.limit", f"tie-line limit of `{mg.name}` (±{mg.limit_kw:g} kW)"
             users = [(mg.span, f"tie-line limit {mg.limit_kw:g} kW")]
         else:
             description += f" ({coords['tie']})"
     elif "switch" in coords:
         switch = next((s for s in ir.switches if s.name == coords["switch"]), None)
+        polygon = name.startswith("switch.s_")             # the 16-gon rows of a switch that carries P and Q
         if switch is not None:
             users = [(switch.span, f"switch `{switch.name}`")]
-            rank = _RANK_LIMITS if is_col or name.startswith("switch.open") else _RANK_OTHER
-        if switch is not None and (name.startswith("switch.open") or (is_col and name.startswith("switch.flow"))):
+            rank = _RANK_LIMITS if is_col or polygon or name.startswith("switch.open") else _RANK_OTHER
+        if switch is not None and polygon:
+            name, description = "switch.limit", (f"limit of switch `{switch.name}` (apparent power "
+                                                 f"{switch.limit_kw:g} kVA, as a 16-gon in P and Q)")
+        elif switch is not None and (name.startswith("switch.open") or (is_col and name.startswith("switch.flow"))):
             name, description = "switch.limit", f"limit of switch `{switch.name}` (±{switch.limit_kw:g} kW)"
         else:
             description += f" ({coords['switch']})"
