@@ -203,6 +203,15 @@ class Cost(Stmt):
 
 
 @dataclass(eq=False)
+class ReserveShare(Stmt):
+    """`reserve up += r_up` in a template: the device's share of its owner's up (or down) spinning reserve."""
+    direction: str            # as written; `up` or `down` when valid (checked in sema/reserve.py)
+    sign: int                 # +1 for +=, -1 for -=
+    value: Expr
+    direction_span: Span
+
+
+@dataclass(eq=False)
 class Device(Stmt):
     name: str
     params: list[Param]
@@ -249,6 +258,7 @@ class NetSlack(Stmt):
     buy: Expr | None
     sell: Expr | None
     voltage: Expr | None = None       # `slack 1 at 1.02 pu`: the set point (p.u.); None: 1 p.u.
+    limit: Expr | None = None         # `slack 1 limit 5 MW`: its capacity (kW); None: unlimited
 
 
 @dataclass(eq=False)
@@ -336,6 +346,15 @@ class Switch(Stmt):
     b: Endpoint
     limit: Expr
     name_span: Span
+
+
+@dataclass(eq=False)
+class ReserveRequirement(Stmt):
+    """`reserve up >= 10 % * load + 200 kW` in a network or microgrid block: the reserve its pool must hold."""
+    direction: str
+    op: str                   # as written; `>=` when valid
+    value: Expr
+    direction_span: Span
 
 
 @dataclass(eq=False)

@@ -408,6 +408,15 @@ class _Builder:
     def s_cost(self, t, sp):
         return ast.Cost(sp, self.expr(t.children[0]))
 
+    def s_reserve_share(self, t, sp):
+        direction, op, value = t.children
+        return ast.ReserveShare(sp, direction.value, 1 if op.value == "+=" else -1, self.expr(value),
+                                self.span(direction))
+
+    def s_reserve_req(self, t, sp):
+        direction, op, value = t.children
+        return ast.ReserveRequirement(sp, direction.value, op.value, self.expr(value), self.span(direction))
+
     # ---- network
     def s_network(self, t, sp):
         name = t.children[0]
@@ -435,10 +444,11 @@ class _Builder:
         return ast.NetBuses(sp, ranges)
 
     def s_net_slack(self, t, sp):
-        bus, at, buy, sell = t.children
+        bus, at, limit, buy, sell = t.children
         return ast.NetSlack(sp, self.qty(bus, None), self.expr(buy.children[0]) if buy else None,
                             self.expr(sell.children[0]) if sell else None,
-                            self.expr(at.children[0]) if at else None)
+                            self.expr(at.children[0]) if at else None,
+                            self.expr(limit.children[0]) if limit else None)
 
     def s_net_lines(self, t, sp):
         return ast.NetLines(sp, self.expr(t.children[0]))

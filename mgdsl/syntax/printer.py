@@ -186,6 +186,13 @@ class Printer:
     def p_Cost(self, ind, s):
         self.line(ind, f"cost += {fmt_expr(s.value)}", s)
 
+    def p_ReserveShare(self, ind, s):
+        self.line(ind, f"reserve {s.direction} {'+=' if s.sign > 0 else '-='} {fmt_expr(s.value)}", s)
+
+    def p_ReserveRequirement(self, ind, s):
+        head = f"reserve {s.direction} {s.op} "
+        self.line(ind, head + _fmt_value(s.value, ind, len(head)), s)
+
     # ---- network
     def p_Network(self, ind, s):
         self.open_block(ind, f"network {s.name}", s, s.body, s.closing_comments)
@@ -208,6 +215,8 @@ class Printer:
         text = f"slack {s.bus.text}"
         if s.voltage is not None:
             text += f" at {fmt_expr(s.voltage)}"
+        if s.limit is not None:
+            text += f" limit {fmt_expr(s.limit)}"
         if s.buy is not None:
             text += f" buys at {fmt_expr(s.buy)}"
         if s.sell is not None:
