@@ -5,6 +5,7 @@ import numpy as np
 import xarray as xr
 
 import mgdsl
+from mgdsl.ir import coupling_id
 
 CONTINUOUS = """use stdlib
 horizon 4 steps of 1 h
@@ -46,14 +47,19 @@ MILP = CONTINUOUS.replace("chp = CHP(p_max = 200 kW, ramp = 100 kW)",
 
 
 def optimum_with_fixed_couplings(text: str, targets: dict[str, np.ndarray], slack_kw: float) -> float:
-    """The centralized optimum when every tie line is held within `slack_kw` of ATC's targets: equal to the
-    free optimum exactly when ATC's coupling values are optimal ones (a test that tolerates degenerate optima,
-    where the centralized solver may pick other, equally good, coupling values)."""
+    """The centralized optimum when every tie line's P, and Q where it carries Q, is held within `slack_kw`
+    (kvar for Q) of ATC's targets: equal to the free optimum exactly when ATC's coupling values are optimal ones
+    (a test that tolerates degenerate optima, where the centralized solver may pick other, equally good, coupling
+    values)."""
     system = mgdsl.loads(text)
     low = system.lower()
-    ties = low.ties["mg"]
-    names = [str(n) for n in ties.coords["tie"].values]
-    r = xr.DataArray(np.stack([targets[f"tie.{n}"] for n in names]), coords=ties.labels.coords)
-    low.model.add_constraints(ties <= r + slack_kw, name="fix_hi")
-    low.model.add_constraints(ties >= r - slack_kw, name="fix_lo")
+    for key, quantity in (("mg", "p"), ("q_mg", "q")):
+        ties = low.ties.get(key)
+        if ties is None:
+            continue
+        names = [str(n) for n in ties.coords["tie"].values]
+        r = xr.DataArray(np.stack([targets[coupling_id("tie", n, quantity)] for n in names]),
+                         coords=ties.labels.coords)
+        low.model.add_constraints(ties <= r + slack_kw, name=f"fix_{quantity}_hi")
+        low.model.add_constraints(ties >= r - slack_kw, name=f"fix_{quantity}_lo")
     return system.solve().objective
