@@ -46,9 +46,10 @@ class SubproblemWorker:
 
 class SerialExecutor:
     name = "serial"
+    worker_class = SubproblemWorker   # a study with other resident parts hosts its own worker (studies/capability.py)
 
     def start(self, specs: list[SubproblemSpec], steps: int) -> None:
-        self.worker = SubproblemWorker()
+        self.worker = self.worker_class()
         self.worker.build(specs, steps)
 
     def solve(self, requests):
@@ -64,9 +65,10 @@ class SerialExecutor:
         self.worker = None
 
 
-def _serve(conn) -> None:
-    """A worker process: runs SubproblemWorker methods sent over its pipe until told to stop."""
-    worker = SubproblemWorker()
+def _serve(conn, worker_class=SubproblemWorker) -> None:
+    """A worker process: runs the worker's methods (SubproblemWorker's by default) sent over its pipe until told
+    to stop."""
+    worker = worker_class()
     while True:
         try:
             method, args = conn.recv()
@@ -110,6 +112,7 @@ class ProcessExecutor:
     """
 
     name = "processes"
+    worker_class = SubproblemWorker   # any class with build(specs, steps) and solve(requests) (studies/capability.py)
     max_restarts = 3              # per run: a part that keeps killing its worker is reported, not retried forever
 
     def __init__(self, workers: int | None = None, on_event=None):
@@ -137,7 +140,7 @@ class ProcessExecutor:
 
     def _spawn(self, k: int) -> None:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_serve, args=(child,), daemon=True)
+        proc = self.ctx.Process(target=_serve, args=(child, self.worker_class), daemon=True)
         proc.start()
         child.close()                 # only the worker holds that end: its death is an EOF here, not a hang
         self.conns[k], self.procs[k] = parent, proc
