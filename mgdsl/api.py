@@ -278,6 +278,18 @@ def _without_dask_arrays() -> None:
         absent = object.__new__(pycompat.DuckArrayModule)
         absent.module, absent.version, absent.type, absent.available = None, pycompat.Version("0.0.0"), (), False
         cache["dask"] = absent
+    # Every xarray operation asks `is_dask_collection` of its arrays, which imports dask.base whenever dask is
+    # installed (0.07-0.1 s). No object is a dask collection before dask is imported, so the answer is False
+    # until then, and xarray's own answer afterwards (tests/test_imports.py checks both).
+    from xarray.namedarray import utils
+
+    original = getattr(utils, "is_dask_collection", None)
+    if callable(original) and not getattr(original, "_mgdsl", False):
+        def is_dask_collection(x) -> bool:
+            return "dask" in sys.modules and original(x)
+
+        is_dask_collection._mgdsl = True
+        utils.is_dask_collection = is_dask_collection
 
 
 ReadDirs = Iterable[str | os.PathLike] | None

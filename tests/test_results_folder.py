@@ -390,7 +390,7 @@ def test_a_full_disk_seen_by_netcdf_is_e0701(tmp_path, monkeypatch):
     def hdf_error(*args, **kwargs):
         raise RuntimeError("NetCDF: HDF error")
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", hdf_error)
+    monkeypatch.setattr("mgdsl.results.write_netcdf", hdf_error)          # what every NAME.nc is written by
     monkeypatch.setattr(files, "_disk_full", lambda folder: True)
     code, text = run_cli(["solve", ARBITRAGE, "-o", tmp_path / "res"])
     assert code == EXIT_OUTPUT and "No space left on device" in text and "bug" not in text
