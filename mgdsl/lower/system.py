@@ -131,7 +131,7 @@ def _check_nodes_without_variables(low: Lowered, total, rhs: xr.DataArray, fixed
         help=f"give `{owner}` a device that can supply {carrier} (a supply, a trade, a storage), or remove the load")])
 
 
-def lower_system(ir: SystemIR, local: set[str] | None = None) -> Lowered:
+def lower_system(ir: SystemIR, local: set[str] | None = None, solver_cones: bool = False) -> Lowered:
     b = Builder()
     steps, dt = ir.steps, ir.dt_h
     time = pd.RangeIndex(steps, name="t")
@@ -147,7 +147,7 @@ def lower_system(ir: SystemIR, local: set[str] | None = None) -> Lowered:
         fixed += [(p.expr, p.nodes) for p in lt.constants]
 
     if ir.network is not None and low.is_local(ir.network.name):
-        low.network = lower_network(b, ir.network, steps, dt)
+        low.network = lower_network(b, ir.network, steps, dt, solver_cones)
         flows += low.network.injections
         n = ir.network.name
         slack = ir.network.slack_bus
