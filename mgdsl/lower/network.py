@@ -31,6 +31,9 @@ class LoweredNetwork:
     x_pu: object = None
     v_from: object = None    # the squared voltage at each line's sending end, over (line, t)
     v_to: object = None
+    solver_cones: bool = False   # the solver takes the formulation's cones itself: described, not written
+    cones: object = None     # that description (lower/cones.py RotatedCones), until the solver or a lift takes it
+    cone_report: dict | None = None   # how the solve met them (cones, rounds, cuts), for the results
 
     @property
     def line_index(self) -> pd.Index:
@@ -42,7 +45,7 @@ def rating_kva(net: NetworkIR) -> np.ndarray:
     return np.array([np.sqrt(3) * net.base_kv * ln.i_max_a for ln in net.lines], dtype=float)
 
 
-def lower_network(b: Builder, net: NetworkIR, steps: int, dt_h: float) -> LoweredNetwork:
+def lower_network(b: Builder, net: NetworkIR, steps: int, dt_h: float, solver_cones: bool = False) -> LoweredNetwork:
     n = net.name
     time = pd.RangeIndex(steps, name="t")
     line_idx = pd.Index([f"{ln.from_bus}-{ln.to_bus}" for ln in net.lines], name="line")
@@ -66,7 +69,7 @@ def lower_network(b: Builder, net: NetworkIR, steps: int, dt_h: float) -> Lowere
     v_from = (1 * v.isel(bus=frm)).drop_vars("bus")
     v_to = (1 * v.isel(bus=to)).drop_vars("bus")
 
-    ln = LoweredNetwork(net, P, Q, v, None, None, None, [], None, None, r_pu, x_pu, v_from, v_to)
+    ln = LoweredNetwork(net, P, Q, v, None, None, None, [], None, None, r_pu, x_pu, v_from, v_to, solver_cones)
     losses = formulation(net.formulation).lower(b, ln)
 
     ln.buy = b.variable(f"{n}.buy", net.slack_span, "purchase at the slack bus (kW)", coords=[time], lower=0)
