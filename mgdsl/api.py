@@ -142,6 +142,15 @@ class System:
 
         return mpc(self, window, actual, [profiles] if isinstance(profiles, str) else profiles, **options)
 
+    def capability(self, tolerance: float = 0.05, hours=None, **options):
+        """The interchange capability of every tied microgrid: per step, the range of its tie power within
+        `tolerance` of its own economic dispatch's cost (PIC) and the network's correction of those ranges (AIC),
+        optionally under the uncertain profiles (`pem=True`): a CapabilityResult (mgdsl/studies/capability.py,
+        docs/capability.md)."""
+        from .studies.capability import capability
+
+        return capability(self, tolerance, None if hours is None else [int(h) for h in hours], **options)
+
     def arbitrate(self, commands, at: int = 0, events=None, options=None):
         """Supervisory arbitration of candidate commands (a CSV/JSON path or Commands) at step `at`, after the
         disturbances of `events`: an Arbitration (mgdsl/studies/arbitrate.py, docs/arbitration.md)."""

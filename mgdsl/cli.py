@@ -1035,9 +1035,9 @@ def init(name: str) -> None:
     click.echo(f"next: cd {name} && mgdsl check {model} && mgdsl solve {model}   (the README says more)")
 
 
-# the supervisory (docs/arbitration.md), point estimate and rolling-horizon (docs/uncertainty.md) commands
-# register themselves on `main`
-from . import cli_supervisory, cli_uncertainty  # noqa: E402,F401
+# the supervisory (docs/arbitration.md), point estimate and rolling-horizon (docs/uncertainty.md) and capability
+# (docs/capability.md) commands register themselves on `main`
+from . import cli_capability, cli_supervisory, cli_uncertainty  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

@@ -373,6 +373,31 @@ A setting of `mgdsl mpc` or `mgdsl pem` is out of range: a window (`--window 4h`
 not a whole, positive number of steps or is longer than the horizon, or a Monte Carlo sample size below 2.
 Choose a window between one step and the horizon, written as a duration (`4h`, `90min`) or as steps (`4`).
 """),
+    # ---- E0840-E0846: interchange capability (mgdsl capability; docs/capability.md)
+    "E0840": ("no interchange to study", """
+`mgdsl capability` finds, for every microgrid tied to the network, the range of its tie-line power at each step.
+This system has no microgrid (a network alone), or none of its microgrids is tied to a network bus
+(`microgrid mg1 at dn.10 limit 1 MW { ... }`): there is no tie whose range could be found. Tie the microgrids to
+the network's buses, or study a system that has them.
+"""),
+    "E0841": ("cost not linear", """
+The capability study bounds each microgrid's cost by a row of its model (its economic dispatch's cost plus the
+tolerance), and a row must be linear: a device whose cost has a squared term (`MicroturbineQuadratic`'s
+`a * p^2`) cannot be part of it. Use a device with a linear cost (`Microturbine`), or write the cost piecewise
+linear.
+"""),
+    "E0842": ("bad capability setting", """
+A setting of `mgdsl capability` is out of range: a cost tolerance that is negative or not a number (give a
+fraction or a percentage of the economic dispatch's cost: `--cost-tolerance 5%` or `0.05`), a step outside the
+horizon or an empty list of steps (`--hours 0-5,17`, steps numbered from 0), or an unknown executor (`serial`
+or `processes`). The message names it.
+"""),
+    "E0843": ("economic dispatch without solution", """
+The prediction starts from each microgrid's own economic dispatch: the microgrid (with the microgrids it shares
+a switch or a `couple` with) alone, its tie priced at the network's slack, every other limit as declared. That
+problem has no solution for the microgrid named: its loads cannot be served within its devices' and its tie's
+limits (or its model is unbounded). `mgdsl solve` on the whole system reports which limits conflict.
+"""),
     # ---- E07xx: writing output (exit code 5)
     "E0701": ("cannot write results", """
 mgdsl could not write its output (a results folder, a model file, figures, a study or a formatted file):

@@ -1,0 +1,161 @@
+"""The network's correction of the predicted ranges (AIC, docs/capability.md): per step t, a box of tie imports
+[l_j, u_j] inside every microgrid's prediction such that every point of the box, as the ties' powers at t, has a
+schedule of the whole system over the horizon: the network within its voltage, current and reserve limits (its
+formulation as lowered), every cooperative group within its cost budget, the other steps free.
+
+The whole system is one resident model with the groups' budgets as column bounds (studies/capability_model.py).
+Per step: u maximizes the sum of the imports at t (each within its prediction), then l minimizes it with l <= u;
+both corners are feasible, and so is every convex combination (the lowered model is convex without integers).
+A box is contained in a convex set exactly when its corners are, so the 2^n - 2 mixed corners are checked (the
+first MAX_CORNERS of them with many microgrids, a note says so); if one fails, the box shrinks around its centre
+(feasible, the midpoint of l and u) by bisection until every corner holds."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .capability_model import BandModel, Group, add_budget_columns, slack_prices
+
+MAX_CORNERS = 254            # 2^8 - 2: every corner of up to 8 microgrids
+BISECTIONS = 8               # the box's scale within 1/256 of the largest whose corners hold
+
+
+@dataclass
+class Correction:
+    dn: np.ndarray
+    up: np.ndarray
+    notes: list[str] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+
+
+def _reserve_rows(bm: BandModel, ir) -> dict[str, np.ndarray]:
+    """The network's reserve requirement rows per direction, their positions over t (lower/reserve.py names them
+    `reserve.OWNER.DIRECTION`)."""
+    out = {}
+    cons = bm.low.model.constraints
+    for direction in ("up", "down"):
+        name = f"reserve.{ir.network.name}.{direction}"
+        if name in cons:
+            out[direction] = bm.res.rows(cons[name])
+    return out
+
+
+def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list[int], time_limit=None,
+            mip_gap=None, hot: bool = True, range_reserve: bool = False, say=None) -> Correction:
+    from ..lower.system import lower_system
+
+    say = say or (lambda _: None)
+    low = lower_system(ir)
+    buy, sell = slack_prices(ir)
+    add_budget_columns(low, groups, buy, sell)
+    bm = BandModel(low, groups, time_limit, mip_gap)
+    bm.hot = hot
+    bm.set_budgets(np.array([budgets[g.name] for g in groups]))
+    names = [str(m) for m in pic["microgrid"].values]
+    order = np.array([bm.tie_names.index(m) for m in names])
+    pdn, pup = pic["pic_dn"].values, pic["pic_up"].values
+    dn, up = np.full(pdn.shape, np.nan), np.full(pdn.shape, np.nan)
+    notes: list[str] = []
+    lo0, hi0 = bm.res.col_bounds()
+    reserve = _reserve_rows(bm, ir)
+    row_lo0, row_hi0 = bm.res.row_bounds()
+    infeasible, shrunk, sampled = [], [], 0
+    box = _Box(bm, order, bm.res.integers)
+    for t in hours:
+        k = np.nonzero(np.isfinite(pdn[:, t]) & np.isfinite(pup[:, t]))[0]
+        cols = bm.tie_cols[order[k], t]
+        if range_reserve and reserve and len(k):
+            extra = float(np.max(pup[k, t] - pdn[k, t]))
+            for rows in reserve.values():
+                r = int(np.asarray(rows).ravel()[t])
+                bm.res.h.changeRowBounds(r, row_lo0[r] + extra, row_hi0[r])
+        found = box.find(cols, k, t, pdn[k, t], pup[k, t])
+        _restore(bm, cols, lo0, hi0, reserve, row_lo0, row_hi0, t)
+        if found is None:
+            infeasible.append(t)
+            continue
+        dn[k, t], up[k, t], was_shrunk, was_sampled = found
+        shrunk += [t] if was_shrunk else []
+        sampled += was_sampled
+    corner_solves = box.corner_solves
+    integers = bm.res.integers
+    if infeasible:
+        notes.append(f"no point of the predicted ranges is feasible for the network at step(s) "
+                     f"{', '.join(map(str, infeasible))}: the correction is empty there (NaN)")
+    if shrunk:
+        notes.append(f"at step(s) {', '.join(map(str, shrunk))} a mixed corner (some microgrids up, others down) "
+                     "failed: the box was shrunk around its centre until every corner holds")
+    if sampled:
+        notes.append(f"more than {MAX_CORNERS} mixed corners at {sampled} step(s): {MAX_CORNERS} of them, drawn at "
+                     "random, were checked")
+    if integers:
+        notes.append("the system has integer variables: the box's corners are checked, but its inside is not "
+                     "guaranteed (a mixed-integer model is not convex)")
+    say(f"correction: {bm.solves} solves on the whole system in {bm.seconds:.2f} s of solver time")
+    return Correction(dn, up, notes, {"correct_solves": bm.solves, "corner_solves": corner_solves,
+                                      "correct_solver_seconds": bm.seconds})
+
+
+class _Box:
+    """The box of one step on the whole system's resident model (module docstring)."""
+
+    def __init__(self, bm: BandModel, order: np.ndarray, integers: bool):
+        self.bm, self.order, self.integers = bm, order, integers
+        self.corner_solves = 0
+
+    def _ties(self, x, k, t) -> np.ndarray:
+        return self.bm.ties(x)[self.order][k, t]
+
+    def feasible(self, cols, point) -> bool:
+        self.bm.res.set_bounds(cols, point, point)
+        return self.bm._solve().ok
+
+    def holds(self, cols, corners, lo, up) -> bool:
+        for c in corners:
+            self.corner_solves += 1
+            if not self.feasible(cols, np.where(np.asarray(c) == 1, up, lo)):
+                return False
+        return True
+
+    def find(self, cols, k, t, pdn, pup):
+        """(l, u, shrunk, corners sampled) at step t, or None when no point of the prediction is feasible."""
+        res = self.bm.res
+        res.set_bounds(cols, pdn, pup)
+        res.set_costs(cols, -1.0)
+        o_up = self.bm._solve()
+        if not o_up.ok:
+            res.set_costs(cols, 0.0)
+            return None
+        up = self._ties(o_up.x, k, t)
+        res.set_bounds(cols, pdn, up)
+        res.set_costs(cols, 1.0)
+        o_dn = self.bm._solve()
+        res.set_costs(cols, 0.0)
+        lo = np.minimum(self._ties(o_dn.x, k, t), up) if o_dn.ok else up.copy()
+        corners = list(itertools.product((0, 1), repeat=len(k)))[1:-1]
+        sampled = len(corners) > MAX_CORNERS
+        if sampled:
+            rng = np.random.default_rng(t)
+            corners = [corners[i] for i in rng.choice(len(corners), MAX_CORNERS, replace=False)]
+        if not corners or self.holds(cols, corners, lo, up):
+            return lo, up, False, sampled
+        mid, half = (lo + up) / 2, (up - lo) / 2
+        if self.integers and not self.feasible(cols, mid):
+            return up.copy(), up, True, sampled        # with integers the centre need not hold: the up corner
+        a, b = 0.0, 1.0
+        for _ in range(BISECTIONS):
+            s = (a + b) / 2
+            if self.holds(cols, corners, mid - s * half, mid + s * half):
+                a = s
+            else:
+                b = s
+        return mid - a * half, mid + a * half, True, sampled
+
+
+def _restore(bm, cols, lo0, hi0, reserve, row_lo0, row_hi0, t) -> None:
+    bm.res.set_bounds(cols, lo0[cols], hi0[cols])
+    for rows in reserve.values():
+        r = int(np.asarray(rows).ravel()[t])
+        bm.res.h.changeRowBounds(r, row_lo0[r], row_hi0[r])
