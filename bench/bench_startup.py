@@ -3,14 +3,18 @@ own interpreter start and imports, and compared with a baseline measured in the 
 
   1. `mgdsl check SMALL` and `mgdsl solve SMALL -o DIR` (results written), wall time as a user waits for them,
      against the interpreter alone (`python -c pass`) and against importing linopy alone (the floor of any
-     process that builds a linopy model).
+     process that builds a linopy model); each process's own peak RSS beside its time. With `--before TREE` (a
+     source tree of an earlier commit: `git archive COMMIT | tar -x -C TREE`) the same solve by that tree's
+     mgdsl too, interleaved, so that a change is measured before and after in one run. Where the solve's time
+     goes: the stages it reports itself (summary.json `timings_s`: parse, check, lower, solve, results) and
+     the rest (imports, writing the folder, interpreter start and exit).
   2. The N-microgrid file of bench_compile.py (default N = 1000, T = 24): its parse against the parser as it
      was before issue 13 (lark's propagate_positions, the garbage collector on), the same text in the same
      worker, so the ratio is the speed-up; then parse + check through the API (mgdsl.load: with the stdlib
      files it uses), against the old parse plus the same check. A second load in the same process is what
      `mgdsl check --watch` pays per save.
 
-    .venv/bin/python bench/bench_startup.py [--microgrids 1000] [--repeat 5]
+    .venv/bin/python bench/bench_startup.py [--microgrids 1000] [--repeat 5] [--before TREE]
     .venv/bin/python bench/bench_startup.py --smoke          # N = 10, one repeat, ~15 s
 
 Prints a table and writes bench/results/startup.csv (startup_smoke.csv with --smoke); times are medians over
@@ -25,7 +29,6 @@ import gc
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -43,17 +46,20 @@ MARK = "BENCH_JSON "
 TARGETS = {"check": 0.3, "solve": 0.8, "parse_check": 1.0}      # seconds (issue 13)
 
 
-def wall(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
-    """Wall time and CPU time (user + system) of a command: on a loaded machine the CPU time stays near what
-    an idle machine's wall time would be, while the wall time waits for a core."""
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=600)
-    took = time.perf_counter() - t0
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return took, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+def wall(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[float, float, float]:
+    """Wall time, CPU time (user + system) and peak RSS (MB) of a command, the last two of its process alone
+    (os.wait4): on a loaded machine the CPU time stays near what an idle machine's wall time would be, while
+    the wall time waits for a core."""
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        took = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            out.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.read()[-4000:].decode(errors='replace')}")
+    return took, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024     # ru_maxrss: KiB on Linux
 
 
 class Clock:
@@ -141,32 +147,49 @@ def load_average() -> str:
         return "unknown"
 
 
-def measure(n: int, repeat: int, work: Path) -> list[dict]:
+# the stages `mgdsl solve` times itself (summary.json timings_s); `total` is from the command's start to the
+# results, before they are written
+STAGES = ("parse", "check", "lower", "solve", "results", "total")
+
+
+def measure(n: int, repeat: int, work: Path, before: Path | None = None) -> tuple[list[dict], dict]:
     big = generated_file(n, work / "gen")
     mgdsl = [PYTHON, "-m", "mgdsl.cli"]
-    samples: dict[str, list[tuple[float, float]]] = {k: [] for k in ("python", "linopy", "check", "solve")}
+    keys = ["python", "linopy", "check", "solve"] + (["before"] if before else [])
+    samples: dict[str, list[tuple[float, float, float]]] = {k: [] for k in keys}
+    stages: dict[str, list[dict]] = {"solve": [], "before": []}
     parses: list[dict] = []
     for i in range(repeat):
         samples["python"].append(wall([PYTHON, "-c", "pass"]))
         samples["linopy"].append(wall([PYTHON, "-c", "import linopy"]))
         samples["check"].append(wall([*mgdsl, "check", str(SMALL)]))
-        samples["solve"].append(wall([*mgdsl, "solve", str(SMALL), "-o", str(work / f"out{i}")]))
-        if not (work / f"out{i}" / "summary.json").exists():
-            raise RuntimeError("mgdsl solve wrote no summary.json")
+        # each tree's mgdsl from its own folder (`python -m` looks in the current folder first), in turn
+        runs = [("solve", ROOT)] + ([("before", before)] if before else [])
+        for key, tree in runs[::1 if i % 2 == 0 else -1]:
+            out = work / f"{key}{i}"
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            samples[key].append(wall([*mgdsl, "solve", str(SMALL), "-o", str(out)], cwd=tree, env=env))
+            if not (out / "summary.json").exists():
+                raise RuntimeError(f"mgdsl solve ({key}) wrote no summary.json")
+            stages[key].append(json.loads((out / "summary.json").read_text())["timings_s"])
         parses.append(run_parse_worker(big))
     w = {k: median([x[0] for x in v]) for k, v in samples.items()}
     c = {k: median([x[1] for x in v]) for k, v in samples.items()}
+    mb = {k: median([x[2] for x in v]) for k, v in samples.items()}
     p = {k: median([x[k] for x in parses]) for k in parses[0]}
 
     def row(what, key, base, base_key, **extra):
         return {"what": what, "seconds": w[key] if key in w else p[key + "_s"],
-                "cpu_s": c[key] if key in c else p[key + "_cpu"], "baseline": base,
+                "cpu_s": c[key] if key in c else p[key + "_cpu"], "peak_mb": mb.get(key), "baseline": base,
                 "baseline_s": w[base_key] if base_key in w else p[base_key + "_s"],
-                "baseline_cpu_s": c[base_key] if base_key in c else p[base_key + "_cpu"], **extra}
+                "baseline_cpu_s": c[base_key] if base_key in c else p[base_key + "_cpu"],
+                "baseline_peak_mb": mb.get(base_key), **extra}
 
     rows = [
         row("mgdsl check (small)", "check", "python -c pass", "python", target_s=TARGETS["check"]),
         row("mgdsl solve (small, written)", "solve", "python -c 'import linopy'", "linopy", target_s=TARGETS["solve"]),
+        *([row("mgdsl solve (small), before", "solve", f"--before {before}", "before", target_s=TARGETS["solve"])]
+          if before else []),
         row(f"parse of the file, N = {n}", "new_parse", "parser before issue 13", "old_parse"),
         row(f"parse + check (load), N = {n}", "new_load", "with the old parser", "old_load",
             target_s=TARGETS["parse_check"], check_s=p["new_check_s"], old_check_s=p["old_check_s"]),
@@ -175,13 +198,24 @@ def measure(n: int, repeat: int, work: Path) -> list[dict]:
     for r in rows:
         r["ratio"] = r["seconds"] / r["baseline_s"]
         r["cpu_ratio"] = r["cpu_s"] / r["baseline_cpu_s"]
-    return rows
+    split = {key: {s: median([t.get(s, 0.0) for t in ts]) for s in STAGES} for key, ts in stages.items() if ts}
+    for key, sp in split.items():
+        sp["wall"], sp["cpu"] = w[key], c[key]
+        # within `total` besides its stages: importing the modelling stack (linopy, xarray, pandas, ...), the
+        # summary; outside it: interpreter start, mgdsl's and click's imports, writing the folder, exit
+        sp["imports"] = sp["total"] - sum(sp[s] for s in STAGES if s != "total")
+        sp["outside"] = sp["wall"] - sp["total"]
+    return rows, split
 
 
 COLUMNS = [("what", "measured", "{}"), ("seconds", "wall s", "{:.3f}"), ("cpu_s", "CPU s", "{:.3f}"),
-           ("baseline", "baseline (same run)", "{}"), ("baseline_s", "wall s", "{:.3f}"),
-           ("baseline_cpu_s", "CPU s", "{:.3f}"), ("ratio", "wall ratio", "{:.2f}x"),
+           ("peak_mb", "peak MB", "{:.0f}"), ("baseline", "baseline (same run)", "{}"),
+           ("baseline_s", "wall s", "{:.3f}"), ("baseline_cpu_s", "CPU s", "{:.3f}"),
+           ("baseline_peak_mb", "peak MB", "{:.0f}"), ("ratio", "wall ratio", "{:.2f}x"),
            ("cpu_ratio", "CPU ratio", "{:.2f}x"), ("target_s", "target s", "{}")]
+STAGE_COLUMNS = [("tree", "mgdsl solve (small)", "{}"), ("wall", "wall s", "{:.3f}"), ("cpu", "CPU s", "{:.3f}"),
+                 *((s, f"{s} s", "{:.3f}") for s in STAGES), ("imports", "imports s", "{:.3f}"),
+                 ("outside", "outside s", "{:.3f}")]
 
 
 def main(argv=None) -> int:
@@ -190,6 +224,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="fresh-process runs per figure (median; default 5)")
     ap.add_argument("--smoke", action="store_true", help="N = 10, one repeat")
     ap.add_argument("--csv", type=Path, default=None, help="where to write the CSV")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="a source tree of an earlier commit (git archive COMMIT | tar -x -C TREE): its `mgdsl "
+                         "solve` of the small model is measured too, interleaved, as the solve's baseline")
     ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker is not None:
@@ -199,15 +236,26 @@ def main(argv=None) -> int:
     print(f"mgdsl start-up and parse benchmark: N = {n}, {repeat} repeat(s); machine: "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()};"
           f" load average before: {load_average()}")
+    before = args.before.resolve() if args.before else None
+    if before is not None and not (before / "mgdsl" / "cli.py").exists():
+        ap.error(f"--before {before}: not a source tree of mgdsl (no mgdsl/cli.py)")
     with tempfile.TemporaryDirectory() as tmp:
-        rows = measure(n, repeat, Path(tmp))
+        rows, split = measure(n, repeat, Path(tmp), before)
     load_after = load_average()
     print_table(rows, COLUMNS)
+    print("\nwhere the small solve's wall time goes (medians): its stages as summary.json times them; total:"
+          " from the command's start to the results; imports: the rest of total (linopy, xarray, pandas, ...);"
+          " outside: interpreter start, mgdsl's own imports, writing the folder, exit")
+    print_table([{"tree": "this tree" if k == "solve" else f"--before {before}", **v} for k, v in split.items()],
+                STAGE_COLUMNS)
     print(f"load average after: {load_after}")
     for r in rows:
         r["load_after"] = load_after
-    fields = ["what", "seconds", "cpu_s", "baseline", "baseline_s", "baseline_cpu_s", "ratio", "cpu_ratio",
-              "target_s", "check_s", "old_check_s", "load_after"]
+        if r["what"] == "mgdsl solve (small, written)":
+            r.update({f"{s}_s": v for s, v in split["solve"].items() if s not in ("wall", "cpu")})
+    fields = ["what", "seconds", "cpu_s", "peak_mb", "baseline", "baseline_s", "baseline_cpu_s",
+              "baseline_peak_mb", "ratio", "cpu_ratio", "target_s", "check_s", "old_check_s",
+              *(f"{s}_s" for s in (*STAGES, "imports", "outside") if s != "check"), "load_after"]
     write_csv(args.csv or RESULTS / ("startup_smoke.csv" if args.smoke else "startup.csv"), rows, fields)
     return 0
 
