@@ -20,7 +20,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MODELS = sorted(MODELS_DIR.glob("*.mgd"))
 IDS = [p.stem for p in MODELS]
 # models whose solve takes more than the default suite's budget (clusters94_003: 35 s to minutes, a 150k-row MILP;
-# mmg_interchange: 12-25 s, whose own tests solve a LinDistFlow copy by default):
+# mmg_interchange: solved by default in tests/test_mmg_interchange.py, not twice):
 # checked and formatted by default, solved and compiled only under --runslow
 SLOW_MODELS = {"clusters94_003", "mmg_interchange"}
 SOLVED = [pytest.param(p, id=p.stem, marks=pytest.mark.slow) if p.stem in SLOW_MODELS else pytest.param(p, id=p.stem)
