@@ -265,6 +265,7 @@ def predict(ir, groups: list[Group], tolerance: float, hours: list[int], executo
 
 def _deterministic(ir, tolerance, hours, network, executor, workers, time_limit, mip_gap, hot, range_reserve,
                    say) -> CapabilityResult:
+    say = say or (lambda _: None)
     groups = _groups(ir)
     t0 = time.perf_counter()
     answers, predict_s = predict(ir, groups, tolerance, hours, executor, workers, time_limit, mip_gap, hot, say)

@@ -55,7 +55,7 @@ def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list
     bm.set_budgets(np.array([budgets[g.name] for g in groups]))
     names = [str(m) for m in pic["microgrid"].values]
     order = np.array([bm.tie_names.index(m) for m in names])
-    pdn, pup = pic["pic_dn"].values, pic["pic_up"].values
+    pdn, pup, sched = pic["pic_dn"].values, pic["pic_up"].values, pic["schedule"].values
     dn, up = np.full(pdn.shape, np.nan), np.full(pdn.shape, np.nan)
     notes: list[str] = []
     lo0, hi0 = bm.res.col_bounds()
@@ -67,10 +67,11 @@ def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list
         k = np.nonzero(np.isfinite(pdn[:, t]) & np.isfinite(pup[:, t]))[0]
         cols = bm.tie_cols[order[k], t]
         if range_reserve and reserve and len(k):
-            extra = float(np.max(pup[k, t] - pdn[k, t]))
-            for rows in reserve.values():
+            # the largest move of one microgrid from its schedule, upwards (more import: up reserve) and downwards
+            extra = {"up": float(np.max(pup[k, t] - sched[k, t])), "down": float(np.max(sched[k, t] - pdn[k, t]))}
+            for direction, rows in reserve.items():
                 r = int(np.asarray(rows).ravel()[t])
-                bm.res.h.changeRowBounds(r, row_lo0[r] + extra, row_hi0[r])
+                bm.res.h.changeRowBounds(r, row_lo0[r] + max(extra[direction], 0.0), row_hi0[r])
         found = box.find(cols, k, t, pdn[k, t], pup[k, t])
         _restore(bm, cols, lo0, hi0, reserve, row_lo0, row_hi0, t)
         if found is None:
