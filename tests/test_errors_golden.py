@@ -44,6 +44,9 @@ def render_case(path: Path) -> tuple[str, set[str]]:
             system.simulate(GOLDEN / words[1], words[2] if len(words) > 2 else "ccmac")
         elif action == "mpc":               # `# golden: mpc WINDOW ACTUAL.csv` (the CSV beside the .mgd)
             system.mpc(words[1], GOLDEN / words[2])
+        elif action == "capability":        # `# golden: capability [TOLERANCE [STEP,...]]`
+            system.capability(float(words[1]) if len(words) > 1 else 0.05,
+                              [int(h) for h in words[2].split(",")] if len(words) > 2 else None)
     except MgdError as err:
         return err.render(color=False) + "\n", {d.code for d in err.diagnostics}
     if system.warnings:             # a W code: the model is valid; its warnings are the report
