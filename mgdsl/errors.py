@@ -398,6 +398,44 @@ a switch or a `couple` with) alone, its tie priced at the network's slack, every
 problem has no solution for the microgrid named: its loads cannot be served within its devices' and its tie's
 limits (or its model is unbounded). `mgdsl solve` on the whole system reports which limits conflict.
 """),
+    # ---- E0830-E0836: spinning reserve (docs/language.md, section Spinning reserve)
+    "E0830": ("unknown reserve direction", """
+Reserve has two directions: `up` (power a pool can still add: a generator's headroom, a storage that can
+discharge more or charge less, the slack's capacity above its import) and `down` (power it can still shed). A
+template writes `reserve up += r_up`, a network or microgrid block `reserve up >= 10 % * load`; any other word
+after `reserve` is this error.
+"""),
+    "E0831": ("reserve not in kW", """
+A reserve share (`reserve up += EXPR` in a template) and a requirement (`reserve up >= EXPR` in a network or
+microgrid block) are power: kW, or another power unit converted to kW. The message names the dimension found.
+Declare the reserve as a power variable (`var r_up[t]: kW >= 0`) and give requirements in kW or MW (a share of
+the load, `10 % * load`, is power).
+"""),
+    "E0832": ("reserve requirement not a lower limit", """
+A requirement says how much reserve a pool must hold at least: `reserve up >= AMOUNT`. `<=` and `==` are
+refused: a pool may always hold more reserve than required.
+"""),
+    "E0833": ("reserve requirement uses a variable", """
+A requirement is a known amount per step, the right-hand side of the pool's reserve rows: it may use numbers
+with units, constants (`let`), profiles and `load` (the pool's electric demand per step: the network's bus loads
+for the network, and the `base` of every load device of the owner). A device's variable (`mg1.chp.p`), an
+unknown name or a time index (`x[t-1]`) is this error.
+"""),
+    "E0834": ("negative reserve requirement", """
+A requirement is at least 0 kW at every step. The message names the first step where the amount written is
+negative (a profile that goes below zero, a subtraction).
+"""),
+    "E0835": ("reserve required twice", """
+A network or a microgrid has at most one requirement per direction. Add the amounts in one statement:
+`reserve up >= 10 % * load + 200 kW`.
+"""),
+    "E0836": ("no device can hold the reserve", """
+A pool must hold reserve, but nothing in it can: no device of the owner declares `reserve up += ...` (or down)
+in its template and, for the network, its slack bus has no `limit` (an unlimited slack holds none). Add a
+device that holds reserve (Microturbine, MicroturbineQuadratic, DieselEngine, an electric Storage), give the
+slack its capacity (`slack 1 limit 5 MW buys at PRICE`), or remove the requirement. A microgrid's pool holds
+its own devices only: reserve does not cross its tie line.
+"""),
     # ---- E07xx: writing output (exit code 5)
     "E0701": ("cannot write results", """
 mgdsl could not write its output (a results folder, a model file, figures, a study or a formatted file):

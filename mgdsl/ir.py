@@ -64,6 +64,32 @@ class CostIR:
 
 
 @dataclass
+class ReserveShareIR:
+    """`reserve up += r_up` in a template: what each instance adds to its owner's up or down reserve (kW)."""
+
+    direction: str                    # up | down
+    sign: int
+    value: ast.Expr
+    span: Span
+
+
+@dataclass
+class ReserveRequirementIR:
+    """`reserve up >= ...` in a network or microgrid block: the reserve its pool (the owner's devices, and the
+    slack bus for the network) must hold at each step. Lowered as the row `reserve.OWNER.DIRECTION` over t
+    (lower/reserve.py), whose right-hand side is `amount_kw`."""
+
+    owner: str                        # the network or a microgrid
+    direction: str                    # up | down
+    amount_kw: np.ndarray             # over t
+    span: Span
+
+    @property
+    def row(self) -> str:
+        return f"reserve.{self.owner}.{self.direction}"
+
+
+@dataclass
 class TemplateIR:
     name: str
     decl: ast.Device
@@ -75,6 +101,7 @@ class TemplateIR:
     ports: list[PortIR]
     costs: list[CostIR]
     doc: str = ""
+    reserves: list[ReserveShareIR] = field(default_factory=list)   # `reserve up|down += ...` (sema/reserve.py)
 
     @property
     def span(self) -> Span:
@@ -123,6 +150,7 @@ class NetworkIR:
     load_spans: list[tuple[int, Span]] = field(default_factory=list)   # (bus, its `load`/`loads` statement)
     settings: dict[str, float] = field(default_factory=dict)   # the formulation's (lower/formulations/)
     slack_voltage: float = 1.0        # p.u., the slack bus's set point (`slack 1 at 1.02 pu ...`)
+    slack_limit_kw: float | None = None   # `slack 1 limit 5 MW`: |import| <= limit; with it the slack holds reserve
 
     @property
     def cone_accuracy(self) -> float:
@@ -347,6 +375,7 @@ class SystemIR:
     warnings: list = field(default_factory=list)  # W-coded diagnostics of the check (mgdsl check prints them)
     uncertain: dict[str, Span] = field(default_factory=dict)   # `uncertain profile` name -> its declaration
     laws: dict[str, ErrorLaw] = field(default_factory=dict)    # uncertain profile -> its error law (pem, mpc)
+    reserves: list[ReserveRequirementIR] = field(default_factory=list)   # `reserve up|down >= ...` per owner
 
     def owners(self) -> list[str]:
         """The subsystems: the network (if any) then each microgrid."""

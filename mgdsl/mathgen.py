@@ -250,6 +250,7 @@ class TemplateMath:
     conditions: list[Line]
     balance: list[Line]
     cost: list[Line]
+    reserve: list[Line] = field(default_factory=list)
 
     def sections(self) -> list[tuple[str, list[Line]]]:
         return [(title, lines) for title, lines in (
@@ -257,6 +258,7 @@ class TemplateMath:
             ("Constraints", self.constraints), ("Balance contributions (per step, into each carrier's balance)",
                                                   self.balance),
             ("Cost (its terms in the objective)", self.cost),
+            ("Spinning reserve (per step, into its owner's reserve pool)", self.reserve),
             ("Conditions on the parameters (checked per instance)", self.conditions)) if lines]
 
 
@@ -329,7 +331,9 @@ def template_math(tpl: TemplateIR) -> TemplateMath:
             value = r"\sum_{t} " + (_paren(value) if _level(c.value) in (_ADD, _NEG) else value)
         cost.append(value)
     cost_lines = [Line(r"\mathrm{cost} = " + " + ".join(cost))] if cost else []
-    return TemplateMath(tpl.name, variables, initials, lets, constraints, conditions, balance, cost_lines)
+    reserve = [Line(("- " if rs.sign < 0 else "") + r.go(rs.value),
+                    r"\text{into " + rs.direction + r" reserve},\ \forall t") for rs in tpl.reserves]
+    return TemplateMath(tpl.name, variables, initials, lets, constraints, conditions, balance, cost_lines, reserve)
 
 
 # ------------------------------------------------------------------ documents

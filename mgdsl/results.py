@@ -15,6 +15,7 @@ from .ir import BalanceNode
 from .lower.exprs import is_linopy
 from .lower.formulations import formulation
 from .lower.system import Lowered
+from .reserve_results import add_reserve
 from .sema import units
 
 # Dataset names of the results (beside one per device template and one per network, named as in the .mgd):
@@ -240,4 +241,5 @@ def collect(low: Lowered) -> Results:
             qs = low.switches["q"].solution.reindex(switch=sw.switch, fill_value=0.0)
             sw["q"] = qs.assign_attrs(units="kvar", description="reactive flow from end a to end b")
         datasets[SWITCHES] = sw
+    add_reserve(low, datasets)                       # reserve_results.py: devices' reserve, pools' margins
     return Results(datasets, costs)

@@ -16,6 +16,7 @@ from .limits import MAX_SERIES_VALUES, MAX_STEPS
 from .loader import Program
 from .network import check_network, check_switch_loops
 from .objectives import check_objectives
+from .reserve import check_requirements, check_slack_limit, without_requirements
 from .size import check_model_size, model_shares
 from .templates import check_template
 from .typing import ExprTyper, Symbol, unit_of
@@ -120,7 +121,8 @@ class SystemChecker:
                 self.diag.error("E0501", "the network needs a horizon", network_stmt.name_span, "",
                                 help="add `horizon 24 steps of 1 h` at the top of the file")
             else:
-                network, at_stmts = check_network(network_stmt, ev, self.diag, self.steps)
+                network, at_stmts = check_network(without_requirements(network_stmt), ev, self.diag, self.steps)
+                check_slack_limit(network_stmt, network, ev, self.diag)
         for m in mg_stmts:
             mg = self.check_microgrid(m, network_stmt, network, microgrids)
             if mg is not None:
@@ -135,6 +137,7 @@ class SystemChecker:
         for name, insts in self.instances.items():
             if name not in self.bad_templates:
                 check_instance_values(self.templates[name], insts, self.steps or 1, self.dt_h, self.diag)
+        reserves = check_requirements(self, network_stmt, network, mg_stmts, microgrids)
         cluster_irs = self.check_clusters(clusters, microgrids)
         self.check_unique_names([(sw.name, sw.name_span) for sw in switches], "switch")
         self.check_unique_names([(cp.name, cp.name_span) for cp in couples], "coupling")
@@ -167,7 +170,7 @@ class SystemChecker:
         return SystemIR(self.steps or 0, self.dt_h, self.templates, self.instances, network, microgrids,
                         cluster_irs, switch_irs, couple_irs, currency, decompose, main.file.path,
                         [m.file.path for m in self.program.modules], objectives, minimized,
-                        uncertain=dict(self.uncertain), laws=dict(self.laws))
+                        uncertain=dict(self.uncertain), laws=dict(self.laws), reserves=reserves)
 
     # ------------------------------------------------------------------ declarations
     def poison(self, name: str) -> None:

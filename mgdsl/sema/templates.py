@@ -5,6 +5,7 @@ from ..diagnostics import Collector, Label
 from ..ir import CARRIERS, ConstraintIR, CostIR, ParamIR, PortIR, TemplateIR, VarIR
 from ..syntax import ast
 from . import units
+from .reserve import check_share
 from .typing import ExprTyper, Symbol, Ty, conversion_hint, unit_of
 
 RESERVED = {"dt", "t", "first", "last", "cost"} | set(CARRIERS)
@@ -60,6 +61,7 @@ def check_template(dev: ast.Device, diag: Collector) -> TemplateIR:
     initials: dict[str, ast.Initial] = {}
     ports: list[PortIR] = []
     costs: list[CostIR] = []
+    reserves = []
 
     # Variables first, so constraints may use a variable declared below them.
     for s in dev.body:
@@ -153,6 +155,10 @@ def check_template(dev: ast.Device, diag: Collector) -> TemplateIR:
                 continue
             currency = units.describe(t.dim)
             costs.append(CostIR(s.value, t.degree == 2, currency, s.span))
+        elif isinstance(s, ast.ReserveShare):
+            share = check_share(s, scope, diag)
+            if share is not None:
+                reserves.append(share)
         elif isinstance(s, ast.VarDecl):
             pass
         else:
@@ -160,7 +166,7 @@ def check_template(dev: ast.Device, diag: Collector) -> TemplateIR:
     # The doc comment is the comment block right above the template (after its last blank line).
     block = dev.comments[len(dev.comments) - dev.comments[::-1].index(""):] if "" in dev.comments else dev.comments
     doc = "\n".join(c.lstrip("#").strip() for c in block)
-    return TemplateIR(dev.name, dev, params, vars_, lets, constraints, initials, ports, costs, doc)
+    return TemplateIR(dev.name, dev, params, vars_, lets, constraints, initials, ports, costs, doc, reserves)
 
 
 def _check_constraint(s: ast.Constraint, scope, diag: Collector) -> bool:

@@ -145,6 +145,7 @@ def _merge_results(by_part: dict, ir: SystemIR):
     """Results of all parts in the form of a centralized solve."""
     import xarray as xr
 
+    from ..reserve_results import POOL, RESERVE
     from ..results import SWITCHES, TIES, Results
 
     datasets: dict[str, list] = {}
@@ -159,7 +160,7 @@ def _merge_results(by_part: dict, ir: SystemIR):
         if len(parts) == 1:
             merged[name] = parts[0]
             continue
-        dim = {TIES: "microgrid", SWITCHES: "switch"}.get(name, "instance")
+        dim = {TIES: "microgrid", SWITCHES: "switch", RESERVE: POOL}.get(name, "instance")
         ds = xr.concat(parts, dim=dim, data_vars="all", coords="different", compat="equals", join="outer")
         if dim in ds.indexes:
             ds = ds.isel({dim: ~ds.indexes[dim].duplicated()})
