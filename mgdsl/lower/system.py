@@ -184,6 +184,7 @@ def lower_system(ir: SystemIR, local: set[str] | None = None, solver_cones: bool
         low.balance_name = "balance"
 
     _lower_couples(low, time)
+    low.reserve = lower_reserves(low)
     _objective(low)
     return low
 
