@@ -21,6 +21,7 @@ from .devices import LoweredTemplate, lower_template
 from .exprs import ExprEvaluator, is_linopy, time_index
 from .network import LoweredNetwork, lower_network
 from .objectives import objective_terms
+from .reserve import lower_reserves
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Lowered:
     local: frozenset | None = None       # the owners lowered here (None: all)
     copies: list[CopyBlock] = field(default_factory=list)   # this side of each cut interaction
     objective_expr: object = None        # the model's own objective, before any decomposition terms
+    reserve: object = None               # the slack's limit and the reserve rows (lower/reserve.py)
 
     @property
     def balance_nodes(self) -> list[BalanceNode]:
