@@ -25,6 +25,7 @@ from ..highs import (
     row_label,
     row_positions,
     run,
+    sanitize,
     solve_options,
 )
 from ..highs import mip_gap as relative_mip_gap
@@ -73,7 +74,9 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
     options = solve_options(time_limit, mip_gap, quadratic=m.is_quadratic)
     t0 = time.perf_counter()
     with quiet_stdout():
-        status, termination = m.solve(solver_name="highs", io_api="direct", progress=False, **options)
+        sanitize(m)             # only what linopy's own sanitizing would change (mgdsl/highs.py)
+        status, termination = m.solve(solver_name="highs", io_api="direct", progress=False, sanitize_zeros=False,
+                                      sanitize_infinities=False, **options)
     seconds = time.perf_counter() - t0
     h = m.solver_model
     gap = relative_mip_gap(h) if h is not None and _has_integers(low) else None
