@@ -31,6 +31,8 @@ class System:
     _lowered: Lowered | None = None
     _main_span: object = None
     _program: object = None          # the parsed program, checked again by studies (IGDT scales a profile)
+    _window: object = None           # a step window (sema/window.py): the full system over those steps
+    _full_ir: object = None          # with a window: the system over its whole horizon
 
     @property
     def name(self) -> str:
@@ -107,11 +109,23 @@ class System:
         return results
 
     # ------------------------------------------------------------------ studies (mgdsl/studies, docs/studies.md)
+    def window(self, steps) -> System:
+        """The system over steps FIRST..LAST of its horizon (`"16..19"`, `(16, 19)`, counted from 0 as `t` in
+        results), as if its horizon were those steps (mgdsl/sema/window.py, docs/studies.md#step-windows)."""
+        from .sema.window import windowed
+
+        return windowed(self, steps)
+
     def checked_with(self, profile_scales: dict) -> SystemIR:
         """The system checked again with these uncertain profiles multiplied (name -> a factor, or one per step)."""
         if self._program is None:
             raise ValueError("this System was built without its program; load it with mgdsl.load or mgdsl.loads")
-        return check_program(self._program, profile_scales)
+        if self._window is None:
+            return check_program(self._program, profile_scales)
+        from .sema.window import full_scales, window_ir
+
+        return window_ir(check_program(self._program, full_scales(profile_scales, self._window)), self._window,
+                         self._program)
 
     def pareto(self, minimize: str, bound, points: int = 10, **options):
         """The epsilon-constraint Pareto front of `minimize` against the objectives in `bound`, with fuzzy
@@ -131,6 +145,9 @@ class System:
         """Hong's 2m+1 point estimate of the mean and standard deviation of the objective, tie powers and bus
         voltages under the uncertain profiles' error laws, with an optional Monte Carlo check: a PEMResult
         (mgdsl/studies/pem.py, docs/uncertainty.md)."""
+        from .sema.window import refuse
+
+        refuse(self, "pem")
         from .studies.pem import pem
 
         return pem(self, [profiles] if isinstance(profiles, str) else profiles, monte_carlo, **options)
@@ -138,6 +155,9 @@ class System:
     def mpc(self, window, actual, profiles=None, **options):
         """Rolling-horizon control over the horizon with a window (steps or "4h"), realized values from `actual`
         (a CSV path or profile -> values): an MPCResult (mgdsl/studies/mpc.py, docs/uncertainty.md)."""
+        from .sema.window import refuse
+
+        refuse(self, "mpc")
         from .studies.mpc import mpc
 
         return mpc(self, window, actual, [profiles] if isinstance(profiles, str) else profiles, **options)
@@ -147,6 +167,9 @@ class System:
         `tolerance` of its own economic dispatch's cost (PIC) and the network's correction of those ranges (AIC),
         optionally under the uncertain profiles (`pem=True`): a CapabilityResult (mgdsl/studies/capability.py,
         docs/capability.md)."""
+        from .sema.window import refuse
+
+        refuse(self, "capability")
         from .studies.capability import capability
 
         return capability(self, tolerance, None if hours is None else [int(h) for h in hours], **options)
@@ -228,6 +251,7 @@ class System:
             "costs": costs,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "steps": self.ir.steps,
+            **({"window": self._window.to_json()} if self._window is not None else {}),
             "dt_h": self.ir.dt_h,
             "microgrids": list(self.ir.microgrids),
             "clusters": {c.name: c.members for c in self.ir.clusters.values()},
