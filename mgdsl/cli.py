@@ -109,13 +109,27 @@ def allow_read_option(f):
                              "reads only under its own folder and the standard library.")(f)
 
 
+def _remember_steps(ctx: click.Context, param, value):
+    ctx.meta["mgdsl.steps"] = value
+    return value
+
+
+def steps_option(f):
+    """`--steps FIRST..LAST`: the command on a window of the horizon (mgdsl/sema/window.py); `_load` applies it."""
+    return click.option("--steps", default=None, metavar="FIRST..LAST", expose_value=False, callback=_remember_steps,
+                        help="Only these steps of the horizon, as if it were them: 16..19 (counted from 0 as t in "
+                             "results, both included). The first uses the declared initial values.")(f)
+
+
 def _load(path: str):
-    """Load a model with the folders the command line allows it to read."""
+    """Load a model with the folders the command line allows it to read, over the steps `--steps` gives."""
     from .api import load
 
     ctx = click.get_current_context(silent=True)
     allowed = ctx.meta.get("mgdsl.allow_read", []) if ctx is not None else []
-    return load(path, allow_read=allowed)
+    system = load(path, allow_read=allowed)
+    steps = ctx.meta.get("mgdsl.steps") if ctx is not None else None
+    return system if steps is None else system.window(steps)
 
 
 class _Commands(click.Group):
@@ -429,6 +443,7 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
 @click.option("--plot", is_flag=True, help="Also write PNG figures into the results folder.")
 @click.option("--report", is_flag=True, help="Also write report.html (interactive figures, self-contained) into the "
                                              "results folder.")
+@steps_option
 @allow_read_option
 @atc_options
 def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | None, mip_gap: float | None,
@@ -814,6 +829,7 @@ def _study_run(file, out_dir, as_json, sub, run):
                    "(default: results/NAME/pareto).")
 @per_solve_options
 @click.option("--json", "as_json", is_flag=True, help="Print the study (pareto.json) on stdout; progress on stderr.")
+@steps_option
 @allow_read_option
 def pareto_cmd(file, minimize, bound, points, grid, loss_weight, out_dir, time_limit, mip_gap, as_json):
     """Epsilon-constraint Pareto front of FILE: minimize one objective with the others bounded, fuzzy memberships
@@ -862,6 +878,7 @@ def pareto_cmd(file, minimize, bound, points, grid, loss_weight, out_dir, time_l
               help="Folder for igdt.csv, igdt.json, robustness.png and the schedules (default: results/NAME/igdt).")
 @per_solve_options
 @click.option("--json", "as_json", is_flag=True, help="Print the study (igdt.json) on stdout; progress on stderr.")
+@steps_option
 @allow_read_option
 def igdt_cmd(file, uncertain, budgets, mode, out_dir, time_limit, mip_gap, as_json):
     """Information gap decision theory on FILE: the largest uncertainty radius of its uncertain profiles that keeps
