@@ -54,10 +54,16 @@ class SystemChecker:
         # defaults written in a currency (`0.8 yuan/kWh`) that instances took: (instance, its call, parameter,
         # currency), checked against the system's currency once it is known (check_money_defaults)
         self.money_defaults: list[tuple[str, ast.Call, object, str]] = []
+        self.directories: dict[int, object] = {}
+        # id(ParamIR) -> (value, currency written) of a default that names nothing (`0.9`, `0.35 yuan/kWh`): the
+        # same number for every instance, evaluated and checked once; False for a default that names something
+        self.fixed_defaults: dict[int, tuple | bool] = {}
 
     def evaluator(self, module: ast.Module, env: dict[str, Const] | None = None) -> Evaluator:
-        return Evaluator(self.env if env is None else env, self.diag, self.steps, self.dt_h,
-                         module.file.directory, self.csvs)
+        directory = self.directories.get(id(module.file))
+        if directory is None:                  # resolved once per file, not per microgrid
+            directory = self.directories[id(module.file)] = module.file.directory
+        return Evaluator(self.env if env is None else env, self.diag, self.steps, self.dt_h, directory, self.csvs)
 
     # ------------------------------------------------------------------ entry point
     def check(self) -> SystemIR:
@@ -371,6 +377,14 @@ class SystemChecker:
                     ok = False
                     continue
             elif p.default is not None:
+                fixed = self.fixed_defaults.get(id(p))
+                if fixed:
+                    value, currency = fixed
+                    if currency is not None and value != 0:
+                        self.money_defaults.append((qualified, call, p, currency))
+                    local_env[p.name] = Const(value, p.dim)
+                    values[p.name] = value
+                    continue
                 dev_ev = Evaluator(local_env, self.diag, self.steps, self.dt_h, ev.base_dir, self.csvs)
                 c = dev_ev.try_eval(p.default)
                 if c is None:
@@ -393,6 +407,9 @@ class SystemChecker:
             if not in_range_:
                 ok = False
                 continue
+            if a is None and id(p) not in self.fixed_defaults:
+                self.fixed_defaults[id(p)] = type(c.value) is float and not any(
+                    isinstance(n, (ast.Ref, ast.Call)) for n in _nodes(p.default)) and (c.value, currency)
             local_env[p.name] = Const(c.value, p.dim)
             values[p.name] = c.value
         if not ok or not self.count_series(values.values(), call.span):
@@ -405,18 +422,23 @@ class SystemChecker:
         return inst
 
     def check_assertions(self, tpl: TemplateIR, env: dict[str, Const], call: ast.Call, name: str, ev) -> None:
+        dev_ev = Evaluator(env, self.diag, self.steps, self.dt_h, ev.base_dir, self.csvs)
         for c in tpl.constraints:
             if not c.is_assertion:
                 continue
-            dev_ev = Evaluator(env, self.diag, self.steps, self.dt_h, ev.base_dir, self.csvs)
             try:
-                vals = [np.asarray(dev_ev.eval(t).value) for t in c.stmt.terms]
+                vals = [dev_ev.eval(t).value for t in c.stmt.terms]
             except Failed:
                 continue
             for k, op in enumerate(c.stmt.ops):
                 a, b = vals[k], vals[k + 1]
-                # only the comparison asked for: np.isclose costs ~20 us, paid per instance in large files
-                good = a <= b + 1e-9 if op == "<=" else (a >= b - 1e-9 if op == ">=" else np.isclose(a, b))
+                # only the comparison asked for, on plain numbers without numpy: this runs per instance
+                if type(a) is float and type(b) is float:
+                    good = a <= b + 1e-9 if op == "<=" else (
+                        a >= b - 1e-9 if op == ">=" else (a == b or abs(a - b) <= 1e-8 + 1e-5 * abs(b)))
+                else:
+                    a, b = np.asarray(a), np.asarray(b)
+                    good = a <= b + 1e-9 if op == "<=" else (a >= b - 1e-9 if op == ">=" else np.isclose(a, b))
                 if not np.all(good):
                     self.diag.error("E0404", f"`{name}` violates the condition of `{tpl.name}`", call.span,
                                     "these arguments", secondary=[Label(c.stmt.span, "this must hold")],
@@ -601,10 +623,14 @@ class SystemChecker:
     def check_currency(self, network) -> str:
         """The system's currency: the one its main file names (yuan, usd, eur); two are an error."""
         seen: dict[str, object] = {}
-        for unit, span in _units_written(self.program.main):
+        text = self.program.main.file.text
+        named = [c for c in units.CURRENCIES if c in text]      # a currency not in the text is not written
+        for unit, span in _units_written(self.program.main) if named else ():
             for part in unit.split("/"):
                 if part in units.CURRENCIES:
                     seen.setdefault(part, span)
+            if len(seen) == len(named):
+                break                            # every currency the text holds is found (the usual: one)
         if len(seen) > 1:
             (c1, s1), (c2, s2) = list(seen.items())[:2]
             self.diag.error("E0201", f"the system names two currencies: {c1} and {c2}", s2, f"this is {c2}",
