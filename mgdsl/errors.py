@@ -436,6 +436,31 @@ device that holds reserve (Microturbine, MicroturbineQuadratic, DieselEngine, an
 slack its capacity (`slack 1 limit 5 MW buys at PRICE`), or remove the requirement. A microgrid's pool holds
 its own devices only: reserve does not cross its tie line.
 """),
+    # ---- E0850-E0854: step windows (`--steps FIRST..LAST`, System.window; mgdsl/sema/window.py, docs/studies.md)
+    "E0850": ("not a step window", """
+`--steps` (and `System.window`) takes the steps to keep as FIRST..LAST, counted from 0 as `t` in results and both
+included: `16..19`, `16-19`, or one step `16`. The text given is none of these. Steps are whole numbers; a
+duration (`4h`) is the look-ahead of `mgdsl mpc --window`, not a window of the horizon.
+"""),
+    "E0851": ("step window outside the horizon", """
+The window names a step the horizon does not have: steps run from 0 to N - 1 for `horizon N steps`, as `t` in
+results (the paper's hours 17 to 20 of a day counted from 1 are steps 16..19). The label on the `horizon`
+statement gives the range. Choose steps inside it; a system without a horizon has no window.
+"""),
+    "E0852": ("empty step window", """
+The window's first step comes after its last (`19..16`). Give the earlier step first: `16..19`. One step is
+`16` (or `16..16`).
+"""),
+    "E0853": ("objective at a fixed step in a window", """
+An objective names a fixed step (`mg1.es.e[last]`, `x[first+2]`): the horizon's step. In a window `first` and
+`last` are the window's own steps, so the objective would silently mean another step, or a step the window
+does not have. Solve the whole horizon, or write the objective over every step (`sum(x * dt)`).
+"""),
+    "E0854": ("fixed step beyond the step window", """
+A template or a `couple` names a fixed step (`e[first+30]`, `x[last-5]`) beyond the window: in a window `first`
+and `last` are its own first and last step, and the window has fewer steps than the offset. Take a longer
+window (the message says how long at least) or solve the whole horizon.
+"""),
     # ---- E07xx: writing output (exit code 5)
     "E0701": ("cannot write results", """
 mgdsl could not write its output (a results folder, a model file, figures, a study or a formatted file):

@@ -30,6 +30,10 @@ def render_case(path: Path) -> tuple[str, set[str]]:
             options["time_limit"] = float(words[words.index("--time-limit") + 1])
     try:
         system = mgdsl.load(GOLDEN / path.name)
+        if action == "window":              # `# golden: window FIRST..LAST [ACTION ARGS]`: over those steps
+            system = system.window(words[1])
+            words = words[2:] or ["check"]
+            action = words[0]
         if action == "solve":
             system.solve(**options)
         elif action == "pareto":            # `# golden: pareto MINIMIZE BOUND,...`

@@ -86,7 +86,8 @@ def parse_window(spec, steps: int, span=None) -> Window:
     if first < 0 or last > steps - 1:
         raise _error("E0851", f"the window {first}..{last} is outside the horizon of {steps} steps", span,
                      f"{steps} steps: 0 .. {steps - 1}",
-                     help=f"choose steps from 0 to {steps - 1} (counted from 0, as `t` in results): {FORMS}")
+                     help=f"steps run from 0 to {steps - 1}, as `t` in results: `0..{steps - 1}` is the whole "
+                          "horizon")
     return Window(first, last, steps)
 
 
