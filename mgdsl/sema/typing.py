@@ -35,9 +35,16 @@ _LINEAR_HELP = {"objective": "an objective is a weighted sum of quantities: scal
                              "(`cost + 0.2 yuan/kWh * losses`); quadratic terms belong in a template's `cost +=`"}
 
 
+_UNITS_READ: dict[str, tuple[float, Dim]] = {}       # unit text -> its parse (a large file repeats a few units)
+
+
 def unit_of(text: str, span, diag: Collector, what: str = "unit") -> tuple[float, Dim] | None:
+    known = _UNITS_READ.get(text)
+    if known is not None:
+        return known
     try:
-        return units.parse_unit(text)
+        known = _UNITS_READ[text] = units.parse_unit(text)
+        return known
     except units.UnitError as e:
         diag.error("E0107", f"unknown unit `{e.name}`", span, "not a unit",
                    help=_unit_hint(e.name, text))
