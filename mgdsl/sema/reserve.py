@@ -213,3 +213,44 @@ def _check_holders(checker, network: NetworkIR | None, reqs: list[ReserveRequire
             help=f"add a device that holds {req.direction} reserve (a Microturbine, DieselEngine or electric "
                  "Storage of the standard library, or a template with `reserve " + req.direction + " += ...`)"
                  + (", or give the slack bus its capacity: `slack 1 limit 5 MW buys at ...`" if on_network else ""))
+
+
+# ------------------------------------------------------------------ templates of a system that requires none
+def _names(e) -> set[str]:
+    return {r.parts[0] for r in _refs(e) if len(r.parts) == 1}
+
+
+def idle_reserve_removed(templates: dict[str, TemplateIR], reserves: list[ReserveRequirementIR]) -> dict:
+    """The templates as the system lowers them: in a direction that no pool of the system requires, a template's
+    reserve is idle, so the variables only its shares of that direction use are 0; they are left out, with every
+    constraint, `let` and `initial` that names them (at 0 they only restate the other limits: p + r_up <= p_max
+    is p <= p_max). A system without requirements is so lowered exactly as without reserve. A variable that a
+    port or a cost also uses, or that a required direction's share uses, stays, and so does its template."""
+    required = {r.direction for r in reserves}
+    out = {}
+    for name, tpl in templates.items():
+        idle = [r for r in tpl.reserves if r.direction not in required]
+        if not idle:
+            out[name] = tpl
+            continue
+        busy = set().union(*(_names(r.value) for r in tpl.reserves if r.direction in required))
+        gone = set().union(*(_names(r.value) for r in idle)) & set(tpl.vars) - busy
+        lets = dict(tpl.lets)
+        grew = True
+        while grew:                       # a `let` that names a dropped variable goes too, and so on
+            grew = False
+            for k, let in list(lets.items()):
+                if _names(let.value) & gone:
+                    gone.add(k)
+                    del lets[k]
+                    grew = True
+        used = set().union(set(), *(_names(p.value) for p in tpl.ports), *(_names(c.value) for c in tpl.costs))
+        if not gone or used & gone:
+            out[name] = tpl
+            continue
+        constraints = [c for c in tpl.constraints if not set().union(*(_names(t) for t in c.stmt.terms)) & gone]
+        out[name] = dataclasses.replace(
+            tpl, vars={k: v for k, v in tpl.vars.items() if k not in gone}, lets=lets, constraints=constraints,
+            initials={k: v for k, v in tpl.initials.items() if k not in gone},
+            reserves=[r for r in tpl.reserves if r.direction in required])
+    return out
