@@ -5,6 +5,7 @@ every AIC point solving feasible (a property over steps, microgrids and points o
 against its closed form, the command line end to end, and the located refusals."""
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -334,3 +335,40 @@ def test_processes_executor_gives_the_same_bands(two):
     p = s.capability(0.2, executor="processes", workers=2)
     for k in ("pic_dn", "pic_up", "aic_dn", "aic_up"):
         np.testing.assert_allclose(p.bands[k].values, r.bands[k].values, atol=1e-6)
+
+
+def test_cooperative_group_and_held_integers():
+    # mg1 and mg2 share a switched line (a binary status per step, s <= 100 kW from mg1 to mg2): one group, one
+    # economic dispatch and budget. mg1's generator (0.3 yuan/kWh) runs at 100 kW and the group sells 20 kW at 0.4:
+    # 2 * (30 - 8) = 44 yuan; within 50 %, 22 yuan more at one step (44 there). Each tie is priced on its own, so
+    # one buying at 0.6 while the other sells at 0.4 costs the spread. With tie1 = 30 + s - gen, tie2 = 50 - s:
+    #   mg2 up:   tie2 = 50 + y with mg1 selling 20 + y: 22 + 0.2 y <= 44            ->  y = 110, tie2 = 110
+    #   mg2 down: s = 100, tie2 = -50, tie1 = 30 (gen 100): 30 + 18 - 20 = 28 <= 44    ->  -50
+    #   mg1 up:   s >= 50: 38 + 0.2 s - 0.3 gen <= 44, tie1 = 30 + s - gen <= 50 + s/3  ->  83.33 at s = 100
+    #   mg1 down: gen 100, s <= 50: 32 - 0.2 s <= 44  ->  s = -60, tie1 = -130
+    s = system("""
+microgrid mg1 at dn.2 limit 200 kW {
+    gen = Microturbine(p_max = 100 kW, fuel_price = 0.3 yuan/kWh)
+    load = Load(electricity, base = 30 kW)
+}
+
+microgrid mg2 at dn.2 limit 200 kW {
+    load = Load(electricity, base = 50 kW)
+}
+
+switch k12 between mg1 and mg2 limit 100 kW
+""")
+    r = s.capability(0.5)
+    assert r.groups["group"].tolist() == ["mg1+mg2"] and r.groups.loc[0, "economic_cost"] == pytest.approx(44.0)
+    np.testing.assert_allclose(band(r, "mg2"), [[-50.0, 110.0]] * 2, atol=1e-6)
+    np.testing.assert_allclose(band(r, "mg1"), [[-130.0, 50 + 100 / 3]] * 2, atol=1e-6)
+    assert any("integer decisions" in n for n in r.notes)
+    # the two ties cannot take their extremes together (both are fed by the same switch): the correction's box is
+    # one the group can hold at once, and its corners solve within the budget
+    aic = np.stack([r.bands["aic_dn"].values, r.bands["aic_up"].values])
+    assert np.all(aic[0] >= r.bands["pic_dn"].values - 1e-6) and np.all(aic[1] <= r.bands["pic_up"].values + 1e-6)
+    assert np.all((aic[1] - aic[0]).sum(axis=0) < (r.bands["pic_up"] - r.bands["pic_dn"]).values.sum(axis=0))
+    check = Fixed(s, r, True)
+    for t in r.hours:
+        for c in itertools.product((0, 1), repeat=2):
+            assert check.feasible(t, np.where(np.array(c) == 1, aic[1][:, t], aic[0][:, t]))

@@ -159,3 +159,28 @@ class BandModel:
         self.res.set_costs(col, 0.0)
         status = next((s for s, _ in out if s != "optimal"), "optimal")
         return out[0][1], out[1][1], status
+
+    def hold_integers(self) -> tuple[str, int]:
+        """Solve the model's own objective (every original cost) within the budgets, then hold its integer columns
+        at that solution's values and solve as a linear program from then on: (the status, integer columns held).
+        """
+        import highspy
+
+        res = self.res
+        lp = res.h.getLp()
+        kinds = np.array([int(k) for k in lp.integrality_], dtype=int)     # empty for a linear program
+        cols = np.nonzero(kinds != int(highspy.HighsVarType.kContinuous))[0].astype(np.int32)
+        if not len(cols):
+            return "optimal", 0
+        res.set_costs(np.arange(len(res.original_costs)), res.original_costs)
+        out = self._solve()
+        res.set_costs(np.arange(res.n), 0.0)
+        if not out.ok:
+            return out.status, len(cols)
+        values = np.round(out.x[cols])
+        res.set_bounds(cols, values, values)
+        res.h.changeColsIntegrality(len(cols), cols, np.full(len(cols), highspy.HighsVarType.kContinuous))
+        res.integers = False
+        res._start = None
+        return "optimal", len(cols)
+

@@ -53,11 +53,21 @@ def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list
     bm = BandModel(low, groups, time_limit, mip_gap)
     bm.hot = hot
     bm.set_budgets(np.array([budgets[g.name] for g in groups]))
+    notes: list[str] = []
+    # integer decisions (capacitor steps, switch statuses) held at the whole system's dispatch within the budgets:
+    # the model is then convex, so a box whose corners hold holds everywhere, and each solve is a hot-started LP
+    status, held = bm.hold_integers()
     names = [str(m) for m in pic["microgrid"].values]
+    if held and status != "optimal":
+        nan = np.full((len(names), ir.steps), np.nan)
+        return Correction(nan, nan.copy(), [f"the whole system within the microgrids' budgets has no solution "
+                                            f"({status}): no correction"], {"correct_solves": bm.solves})
+    if held:
+        notes.append(f"the network's {held} integer decisions (capacitor steps, switch statuses) are held at the "
+                     "whole system's economic dispatch within the budgets; the ranges hold with them")
     order = np.array([bm.tie_names.index(m) for m in names])
     pdn, pup, sched = pic["pic_dn"].values, pic["pic_up"].values, pic["schedule"].values
     dn, up = np.full(pdn.shape, np.nan), np.full(pdn.shape, np.nan)
-    notes: list[str] = []
     lo0, hi0 = bm.res.col_bounds()
     reserve = _reserve_rows(bm, ir)
     row_lo0, row_hi0 = bm.res.row_bounds()
