@@ -240,3 +240,43 @@ def test_reserve_in_math_and_check_messages():
 
     m = template_math(stdlib_template("Storage"))
     assert [line.note.split("}")[0] for line in m.reserve] == [r"\text{into up reserve", r"\text{into down reserve"]
+
+
+def test_load_is_the_pools_electric_demand():
+    text = NETWORK.replace("NETRESERVE", "reserve up >= 10 % * load").replace(
+        "at 2: gen", "at 2: ld = Load(electricity, base = 20 kW)\n    at 2: gen") + """microgrid mg1 {
+    g = DieselEngine(p_max = 100 kW)
+    a = Load(electricity, base = 60 kW)
+    b = InterruptibleLoad(base = 40 kW)
+    h = Load(heat, base = 100 kW)
+    boiler = GasBoiler(h_max = 200 kW)
+    gas = GasSupply(price = 0.3 yuan/kWh)
+    reserve up >= 10 % * load
+}
+"""
+    ir = mgdsl.loads(text).ir
+    amounts = {r.owner: float(r.amount_kw[0]) for r in ir.reserves}
+    assert amounts == pytest.approx({"dn": 8.0, "mg1": 10.0})        # 10 % of 60 + 20 kW, and of 60 + 40 kW
+
+
+def test_a_system_without_requirements_is_lowered_as_without_reserve():
+    names = set(mgdsl.loads(one_unit("")).lower().model.variables)
+    assert "DieselEngine.r_up" not in names and "DieselEngine.r_dn" not in names
+    model = mgdsl.loads(one_unit("reserve up >= 30 kW")).lower().model
+    assert "DieselEngine.r_up" in model.variables and "DieselEngine.r_dn" not in model.variables
+    assert "DieselEngine.headroom_down" not in model.constraints and "reserve.mg1.up" in model.constraints
+
+
+def test_cli_writes_the_reserve_table(tmp_path):
+    from click.testing import CliRunner
+
+    from mgdsl.cli import main
+
+    path = tmp_path / "m.mgd"
+    path.write_text(one_unit("reserve up >= 30 kW", steps=2))
+    r = CliRunner().invoke(main, ["solve", str(path), "-o", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    lines = (tmp_path / "res" / "reserve.csv").read_text().splitlines()
+    assert lines[0] == "pool,direction,t,requirement,held,margin"
+    assert lines[1].startswith("mg1,up,0,30.0,")
+    assert (tmp_path / "res" / "reserve.nc").is_file()
