@@ -280,3 +280,31 @@ def test_cli_writes_the_reserve_table(tmp_path):
     assert lines[0] == "pool,direction,t,requirement,held,margin"
     assert lines[1].startswith("mg1,up,0,30.0,")
     assert (tmp_path / "res" / "reserve.nc").is_file()
+
+
+def test_reserve_from_a_committed_unit_only():
+    # A user template with an on/off status: only a unit that is on holds reserve (p + r <= p_max * on). Load 60 kW:
+    # A alone holds 100 - 60 = 40 kW; 50 kW needs B on (10 yuan per step on, at p = 0): 0.5 * 60 + 10 = 40 yuan.
+    text = """device Unit(p_max: kW, price: money/kWh, no_load: money) {
+    var on[t]: binary
+    var p[t]: kW >= 0
+    var r[t]: kW >= 0
+    p[t] + r[t] <= p_max * on[t]
+    port electricity += p
+    reserve up += r
+    cost += price * p * dt + no_load * on
+}
+horizon 1 steps of 1 h
+microgrid mg1 {
+    a = Unit(p_max = 100 kW, price = 0.5 yuan/kWh, no_load = 0 yuan)
+    b = Unit(p_max = 50 kW, price = 1 yuan/kWh, no_load = 10 yuan)
+    load = Load(electricity, base = 60 kW)
+    RESERVE
+}
+"""
+    text = "use stdlib\n" + text
+    assert mgdsl.loads(text.replace("RESERVE", "reserve up >= 40 kW")).solve().objective == pytest.approx(30.0)
+    res = mgdsl.loads(text.replace("RESERVE", "reserve up >= 50 kW")).solve()
+    assert res.objective == pytest.approx(40.0)
+    np.testing.assert_allclose(res["Unit"]["on"].values[:, 0], [1, 1])
+    assert res["Unit"]["reserve_up"].values[:, 0].sum() >= 50 - 1e-6
