@@ -191,6 +191,7 @@ class CapabilityResult:
         ax.step(t, ds["schedule"], "k-", where="mid", lw=1, label="economic dispatch")
         ax.axhline(0, color="0.6", lw=0.6)
         ax.set_xlabel("t")
+        ax.xaxis.get_major_locator().set_params(integer=True)          # steps, not fractions of them
         ax.set_ylabel(f"{mg} tie import (kW)")
         ax.set_title(f"{mg}: interchange capability", fontsize=10)
         ax.grid(alpha=0.3)

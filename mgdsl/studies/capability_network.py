@@ -12,6 +12,7 @@ first MAX_CORNERS of them with many microgrids, a note says so); if one fails, t
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from .capability_model import BandModel, Group, add_budget_columns, slack_prices
 
 MAX_CORNERS = 254            # 2^8 - 2: every corner of up to 8 microgrids
+NOTE_EVERY_S = 5.0           # progress lines at most this often
 BISECTIONS = 8               # the box's scale within 1/256 of the largest whose corners hold
 
 
@@ -47,6 +49,7 @@ def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list
     from ..lower.system import lower_system
 
     say = say or (lambda _: None)
+    start = time.perf_counter()
     low = lower_system(ir)
     buy, sell = slack_prices(ir)
     add_budget_columns(low, groups, buy, sell)
@@ -73,7 +76,13 @@ def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list
     row_lo0, row_hi0 = bm.res.row_bounds()
     infeasible, shrunk, sampled = [], [], 0
     box = _Box(bm, order, bm.res.integers)
-    for t in hours:
+    t0 = last = time.perf_counter()
+    say(f"correction: the whole system's model ready in {t0 - start:.1f} s; {len(hours)} step(s) to correct")
+    for i, t in enumerate(hours):
+        now = time.perf_counter()
+        if now - last >= NOTE_EVERY_S and i:
+            say(f"correction: {i}/{len(hours)} steps, about {(now - t0) / i * (len(hours) - i):.0f} s left")
+            last = now
         k = np.nonzero(np.isfinite(pdn[:, t]) & np.isfinite(pup[:, t]))[0]
         cols = bm.tie_cols[order[k], t]
         if range_reserve and reserve and len(k):
