@@ -6,6 +6,8 @@ from __future__ import annotations
 import lark
 from lark.parsers.lalr_analysis import Shift
 
+from ..diagnostics import InternalError
+
 # After one of these tokens a newline continues the expression (the newline post-lexer's rule).
 CONTINUATION_VALUES = frozenset({"+", "-", "*", "/", ",", "=", "^", "..", "+=", "-="})
 
@@ -93,8 +95,9 @@ class Tables:
     """What the driver needs from a lark.Lark (parser="lalr", lexer="contextual", the newline post-lexer): per
     parser state, its actions (a shift is the next state >= 0, a reduction ~index into `rules`) and its lexer
     (the compiled regex `match`, the ignored terminals, keyword re-typing: terminal -> {text: keyword}).
-    Reducers are compiled when a rule is first used; `after` remembers where a chain of `?a: b` reductions
-    ends, so that the driver takes it in one step."""
+    Lexers (lark compiles a regex for each) and reducers are made when a state or rule is first used, so a small
+    file pays for what it uses; `after` remembers where a chain of `?a: b` reductions ends, so that the driver
+    takes it in one step."""
 
     def __init__(self, parser: lark.Lark):
         try:
@@ -126,12 +129,23 @@ class Tables:
         self.after: dict[tuple[int, str, str], int] = {}
         self.start = table.start_states["start"]
         self.end = table.end_states["start"]
-        made: dict[int, tuple] = {}
+        if any(type(lexer) is not lark.lexer.BasicLexer for lexer in lexers.values()):
+            raise Reject("a state lexer that is not a BasicLexer")
+        self.lark_lexers = lexers
         self.lexers: dict[int, tuple] = {}
-        for state, lexer in lexers.items():
-            if id(lexer) not in made:
-                made[id(lexer)] = _lexer(lexer)
-            self.lexers[state] = made[id(lexer)]
+        self.made: dict[int, tuple] = {}
+
+    def lexer(self, state: int) -> tuple:
+        lexer = self.lark_lexers[state]
+        made = self.made.get(id(lexer))
+        if made is None:
+            try:
+                made = self.made[id(lexer)] = _lexer(lexer)
+            except Reject as err:
+                raise InternalError(f"lark {lark.__version__}'s lexers are not what mgdsl/syntax/lalr.py reads "
+                                    f"({err})") from err
+        self.lexers[state] = made
+        return made
 
     def reducer(self, k: int):
         namespace: dict = {}
@@ -167,8 +181,6 @@ def _nullable(rules) -> set[str]:
 
 def _lexer(lexer) -> tuple:
     """(match, ignored types, keyword re-typing) of one of the contextual lexer's state lexers."""
-    if type(lexer) is not lark.lexer.BasicLexer:
-        raise Reject("not a BasicLexer")
     mres = lexer.scanner._mres
     if len(mres) != 1:
         raise Reject("more than one regex")
@@ -189,7 +201,7 @@ def run(text: str, tables: Tables, callbacks: list) -> object:
     """Parse `text`; `callbacks[i](children, start, end)` builds the value of tables.rules[i] (children shaped
     as in lark's tree; start/end the offsets of all the rule matched, None when it matched nothing). Tokens
     are tuples (type, text, start, end). Returns the start rule's value; raises Reject on a syntax error."""
-    actions, lexers, end_state = tables.actions, tables.lexers, tables.end
+    actions, lexers, make_lexer, end_state = tables.actions, tables.lexers, tables.lexer, tables.end
     reducers, origins, after, goto = tables.reducers, [r.origin for r in tables.rules], tables.after, tables.goto
     state = tables.start
     stack = [(state, None, None, None)]        # (state, value, start offset, end offset) per entry
@@ -198,7 +210,7 @@ def run(text: str, tables: Tables, callbacks: list) -> object:
     prev_type = prev_value = None              # the last token passed on (the post-lexer's memory)
     while True:
         if pos < n:
-            match, ignore, retype = lexers[state]
+            match, ignore, retype = lexers.get(state) or make_lexer(state)
             m = match(text, pos)
             if m is None:
                 raise Reject(pos)
