@@ -46,6 +46,7 @@ from ..objective_values import add_objectives
 from ..results import Results, collect
 from ..solve.centralized import solve_lowered
 from .output import figure, plain, write_csv, write_json
+from .relaxed import RelaxedFirst
 from .resident import Resident
 
 MODES = ("robust", "opportunity")
@@ -501,6 +502,7 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
     m.add_constraints(1 * z - low.objective_expr == low.objective_constant, name="igdt.value")
     m.add_objective(1 * z, overwrite=True)
     x_base = None
+    relaxed_stats: list[dict] = []
     rows = {}
     schedules: dict[tuple[str, float], Results] = {}
     ref = abs(B) if abs(B) > 1e-6 else 1.0       # the unit of the objective's column
@@ -512,6 +514,9 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
         if x_base is None:
             x_base = _solution(res)
         alpha, shift = _variant(res, mode, elements, row_z)
+        solver = RelaxedFirst(res) if res.integers else res      # its relaxation first (studies/relaxed.py)
+        if isinstance(solver, RelaxedFirst):
+            relaxed_stats.append(solver.stats)
         res.set_coeff(row_z, zc, ref)              # the column holds z / |B|: costs and bounds near 1
         start = np.concatenate([x_base, np.zeros(res.n - len(x_base))])
         start[zc] = B / ref
@@ -521,7 +526,7 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
         for b in budgets:
             target = B + b * abs(B) if mode == "robust" else B - b * abs(B)
             res.set_bounds([zc], -np.inf, target / ref)
-            out = res.solve()
+            out = solver.solve()
             row = {"status": out.status, "target": target, "seconds": out.seconds, "alpha": np.nan,
                    "objective": np.nan, "nominal": np.nan, "capped": False}
             if out.ok:
@@ -566,6 +571,8 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
     curve["capped"] = curve["capped"].astype(bool)
     settings = {"time_limit": time_limit, "mip_gap": mip_gap, "robust_cap": ROBUST_CAP, "tie_break": TIE_BREAK,
                 "elements": len(elements), "integers": bool(len(m.binaries) or len(m.integers))}
+    if relaxed_stats:
+        settings["relaxation_first"] = {k: sum(s[k] for s in relaxed_stats) for k in relaxed_stats[0]}
     name = base.summary.get("objective_name", "cost")
     return IGDTResult(names, modes, budgets, B / scale, unit, name, curve, base, schedules, reach, notes, settings,
                       {k: round(v, 4) for k, v in timings.items()}, ir.main_file)

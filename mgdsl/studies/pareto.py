@@ -36,6 +36,7 @@ from ..lower.system import _cost_terms, lower_system
 from ..objective_values import fictitious_losses, objective_value
 from ..results import Results
 from .output import figure, plain, write_csv, write_json
+from .relaxed import RelaxedFirst
 from .resident import Outcome, Resident
 
 DELTA = 1e-4             # weight of the bounded objectives (normalized) beside the minimized one's 1
@@ -346,6 +347,10 @@ class _Study:
     rows: dict[str, int] = field(default_factory=dict)       # column name -> the row that defines it
     cols: dict[str, int] = field(default_factory=dict)       # column name -> column (the losses column too)
     scale: dict[str, float] = field(default_factory=dict)    # a column holds value / scale (canonical units)
+    relaxed: RelaxedFirst | None = None                      # a model with integers: its relaxation first
+
+    def solve(self) -> Outcome:
+        return (self.relaxed or self.res).solve()
 
     def rescale(self, scales: dict[str, float]) -> None:
         """Hold each value in units of scales[k] (its magnitude, then its range): costs and bounds near 1 keep
@@ -429,6 +434,8 @@ def _build(ir: SystemIR, names: list[str], objs: list[ObjectiveIR], loss_weight,
     study = _Study(ir, res, list(names), {k: ir.objectives[k] for k in columns}, {k: col[k] for k in names},
                    gain, loss_col, cols=col,
                    rows={k: int(np.atleast_1d(res.rows(m.constraints[f"pareto.value_{k}"]))[0]) for k in columns})
+    if res.integers:
+        study.relaxed = RelaxedFirst(res)
     return study
 
 
@@ -584,7 +591,8 @@ def pareto(system, minimize: str, bound: Sequence[str], points: int = 10, grid: 
         ds["value"].attrs[k] = units[k]
     settings = {"points": points, "grid": grid, "solves": n, "delta": DELTA, "time_limit": time_limit,
                 "mip_gap": mip_gap, "loss_weight": loss_weight if loss_weight is not None else "auto",
-                "integers": study.res.integers, "columns": study.res.n}
+                "integers": study.res.integers, "columns": study.res.n,
+                **({"relaxation_first": dict(study.relaxed.stats)} if study.relaxed is not None else {})}
     front = ParetoFront(minimize, bound, units, payoff_ds, ds, chosen, results, notes, settings,
                         {k: round(v, 4) for k, v in timings.items()}, ir.main_file)
     for k, r in extreme_results.items():
@@ -637,7 +645,7 @@ def _solve_exact(study: _Study, weights: dict[str, float], say: Progress, what: 
             magnitude = sum(w * study.value(out.x, k) for k, w in weights.items())
             losses = study.value(out.x, "losses") if study.loss_col is not None else 1.0
         extra = study.objective(weights, level, scale_vdi, magnitude, losses)
-        out = study.res.solve()
+        out = study.solve()
         if not out.ok:
             return out, detail
         if study.loss_col is None and not keep:
