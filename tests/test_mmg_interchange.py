@@ -54,6 +54,10 @@ def test_the_case_has_what_the_paper_names(system):
     # the forecasts with error laws: microgrid load, wind and PV
     assert {name: (law.kind, law.rel_std) for name, law in ir.laws.items()} == \
         {"mg_load": ("normal", 0.05), "wind_pu": ("normal", 0.15), "pv_pu": ("normal", 0.10)}
+    # spinning reserve: the network (slack within its 5 MW limit, batteries) and every microgrid, up and down
+    assert sorted((r.owner, r.direction) for r in ir.reserves) == \
+        sorted((o, d) for o in ("dn", *MICROGRIDS) for d in ("up", "down"))
+    assert ir.network.slack_limit_kw == 5000.0
     assert not system.warnings
 
 
@@ -96,6 +100,13 @@ def _physical(r):
     vm = r["dn"]["vm"].values
     assert vm.min() >= 0.93 - 1e-6 and vm.max() <= 1.07 + 1e-6
     np.testing.assert_allclose(r["dn"]["vm"].sel(bus=1).values, 1.02, atol=1e-9)
+    # every pool holds its reserve: the network 10 % of its load up and 5 % down, each microgrid the same of its own
+    res = r["reserve"]
+    assert float(res["margin"].min()) >= -1e-6
+    load = np.loadtxt(DATA / "profiles.csv", delimiter=",", skiprows=1)[:, 1]
+    feeder = np.loadtxt(ROOT / "models/data/ieee33/loads.csv", delimiter=",", skiprows=1)[:, 1].sum()
+    np.testing.assert_allclose(res["requirement"].sel(pool="dn", direction="up").values, 0.1 * feeder * load)
+    np.testing.assert_allclose(res["requirement"].sel(pool="mg2", direction="down").values, 0.05 * 500 * load)
     # the uninterruptible loads are served in full; at most half of an interruptible load is cut
     ul, il = r["UninterruptibleLoad"], r["InterruptibleLoad"]
     load = np.loadtxt(DATA / "profiles.csv", delimiter=",", skiprows=1)[:, 1]
