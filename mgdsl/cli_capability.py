@@ -94,6 +94,11 @@ def capability_cmd(file, tolerance, hours, network, range_reserve, pem, executor
         if has_aic:
             line += f" {float((s['aic_up'] - s['aic_dn']).mean()):>15,.1f}"
         console.print(line)
+    if result.pem is not None:
+        std = max(float(b[f"{k}_std"].max()) for k in ("pic_dn", "pic_up") if f"{k}_std" in b)
+        console.print(f"  point estimate: {result.pem['inputs']} random inputs of {', '.join(result.pem['profiles'])},"
+                      f" {result.pem['runs']} runs in {result.pem['seconds']:.1f} s; largest standard deviation of a "
+                      f"PIC limit {std:,.4g} kW")
     for note in result.notes:
         console.print(f"[bold yellow]note[/bold yellow]: {note}")
     console.print(f"written to {target}/ ({len(written)} files; capability.csv has every microgrid and step)")

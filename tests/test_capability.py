@@ -245,21 +245,12 @@ def test_outside_the_correction_is_infeasible(two, fixed):
 
 
 # ---------------------------------------------------------------- under uncertainty
-PEM_CASE = """
-microgrid mg1 at dn.2 limit 300 kW {
-    gen = Microturbine(p_max = 200 kW, fuel_price = 0.5 yuan/kWh)
-    load = Load(electricity, base = demand)
-}
-"""
-
-
 @pytest.mark.parametrize("network", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_point_estimate_matches_the_closed_form(network):
     # gen 0.5, import 0.6, export 0.4 against an uncertain load L_t ~ 60 (1 + 0.1 e), within 5 %: the budget's
     # slack is 0.05 * 0.5 * (L_0 + L_1) and each kWh moved costs 0.1, so both limits are +-0.25 (L_0 + L_1),
     # linear in the inputs (no device limit binds at Hong's points): mean 30, std 0.25 * 6 * sqrt(2).
-    s = system(PEM_CASE, profiles="uncertain profile demand: kW normal(10 %) = [60, 60]")
-    r = s.capability(0.05, pem=True, network=network)
+    r = mgdsl.load(DATA / "pem.mgd").capability(0.05, pem=True, network=network)
     assert r.pem["inputs"] == 2 and r.pem["runs"] == 5
     for kind, sign in (("pic_up", 1), ("pic_dn", -1), ("aic_up", 1), ("aic_dn", -1))[:4 if network else 2]:
         np.testing.assert_allclose(r.bands[f"{kind}_mean"].values, sign * 30.0, atol=1e-6)
@@ -290,6 +281,15 @@ def test_cli_end_to_end(tmp_path):
     assert data["hours"] == [1] and data["tolerance"] == 0.05
     assert [(b["t"], b["pic_dn"], b["pic_up"]) for b in data["bands"]] == [(1, pytest.approx(-30.0),
                                                                            pytest.approx(30.0))]
+
+
+def test_cli_point_estimate(tmp_path):
+    res = CliRunner().invoke(main, ["capability", str(DATA / "pem.mgd"), "--pem", "--no-network", "-o",
+                                    str(tmp_path / "p")])
+    assert res.exit_code == 0, res.output
+    assert "5 runs" in res.output and "2.121 kW" in res.output
+    data = json.loads((tmp_path / "p" / "capability.json").read_text())
+    assert data["pem"]["inputs"] == 2 and data["bands"][0]["pic_up_std"] == pytest.approx(1.5 * math.sqrt(2))
 
 
 @pytest.mark.parametrize("args, code, text", [
