@@ -348,6 +348,7 @@ class _Study:
     cols: dict[str, int] = field(default_factory=dict)       # column name -> column (the losses column too)
     scale: dict[str, float] = field(default_factory=dict)    # a column holds value / scale (canonical units)
     relaxed: RelaxedFirst | None = None                      # a model with integers: its relaxation first
+    unit_weight: dict[str, float] = field(default_factory=dict)   # 1 / the largest |coefficient| of each value
 
     def solve(self) -> Outcome:
         return (self.relaxed or self.res).solve()
@@ -436,6 +437,12 @@ def _build(ir: SystemIR, names: list[str], objs: list[ObjectiveIR], loss_weight,
                    rows={k: int(np.atleast_1d(res.rows(m.constraints[f"pareto.value_{k}"]))[0]) for k in columns})
     if res.integers:
         study.relaxed = RelaxedFirst(res)
+    for k in columns:
+        con = m.constraints[f"pareto.value_{k}"]
+        own = np.asarray(con.vars.values) == int(z.sel(objective=k).labels)
+        coef = np.abs(np.where(own | (np.asarray(con.vars.values) < 0), 0.0, np.asarray(con.coeffs.values)))
+        biggest = float(coef.max()) if coef.size else 0.0
+        study.unit_weight[k] = 1.0 / biggest if np.isfinite(biggest) and biggest > 0 else 1.0
     return study
 
 
@@ -471,7 +478,10 @@ def pareto(system, minimize: str, bound: Sequence[str], points: int = 10, grid: 
     first: dict[str, dict[str, float]] = {}
     xs: dict[str, np.ndarray] = {}
     for k in names:
-        out, _ = _solve_exact(study, {k: 1.0}, say, f"payoff: minimize {k}", scale_vdi=1.0)
+        # weighed so that its largest cost per model column is 1: vdi, a mean over buses and steps, costs
+        # 1 / (buses x steps) per deviation (4e-4 on the 94-bus day), which HiGHS calls "excessively small"
+        w = study.unit_weight.get(k, 1.0)
+        out, _ = _solve_exact(study, {k: w}, say, f"payoff: minimize {k}", scale_vdi=w)
         if not out.ok:
             _payoff_failed(study, k, out)
         first[k] = study.values(out.x)
