@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .lower.exprs import is_linopy
 from .lower.reserve import DIRECTIONS
 from .sema.reserve import counts_in_pool
 
@@ -29,7 +30,7 @@ def add_reserve(low, datasets: dict[str, xr.Dataset]) -> None:
             values = np.full((len(lt.instances), ir.steps), np.nan)
             expr = r.shares.get((name, d))
             if expr is not None:
-                sol = expr.solution
+                sol = expr.solution if is_linopy(expr) else expr          # a share without variables: a value
                 sol = sol.transpose(name, "t").values if "t" in sol.dims else sol.values[:, None]
                 for k, inst in enumerate(lt.instances):
                     if (inst.owner, d) in required and counts_in_pool(lt.template, inst):

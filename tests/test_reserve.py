@@ -308,3 +308,25 @@ microgrid mg1 {
     assert res.objective == pytest.approx(40.0)
     np.testing.assert_allclose(res["Unit"]["on"].values[:, 0], [1, 1])
     assert res["Unit"]["reserve_up"].values[:, 0].sum() >= 50 - 1e-6
+
+
+def test_a_fixed_share():
+    # a template whose share has no variable (a reserve contract of 20 kW): enough for 15 kW, not for 30 kW
+    text = """use stdlib
+device Contract(amount: kW) {
+    var p[t]: kW in 0 .. 0 kW
+    port electricity += p
+    reserve up += amount
+}
+horizon 2 steps of 1 h
+microgrid mg1 {
+    grid = ElectricityTrade(buy_price = 1 yuan/kWh)
+    c = Contract(amount = 20 kW)
+    load = Load(electricity, base = 10 kW)
+    reserve up >= AMOUNT
+}
+"""
+    assert mgdsl.loads(text.replace("AMOUNT", "15 kW")).solve().objective == pytest.approx(20.0)
+    with pytest.raises(MgdError) as err:
+        mgdsl.loads(text.replace("AMOUNT", "30 kW")).solve()
+    assert err.value.diagnostics[0].code == "E0601" and "fixed at 20 kW" in err.value.diagnostics[0].message

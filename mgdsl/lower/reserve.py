@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..diagnostics import InternalError
+from ..diagnostics import Diagnostic, InternalError, MgdError
 from ..ir import ReserveShareIR, SystemIR
 from ..sema.reserve import counts_in_pool
 from ..syntax import ast
@@ -80,11 +80,23 @@ def lower_reserves(low) -> LoweredReserve | None:
                 terms.append(expr.sel({name: members}).sum(name))
         if net is not None and req.owner == net.name and req.direction in out.slack:
             terms.append(out.slack[req.direction])
-        if not terms:
-            continue                    # only when the requirement is 0 throughout (checking refuses others)
-        total = terms[0]
-        for term in terms[1:]:
+        linear = [x for x in terms if _is_linopy(x)]
+        fixed = sum((np.broadcast_to(np.asarray(x, dtype=float), (steps,)) for x in terms if not _is_linopy(x)),
+                    np.zeros(steps))
+        if not linear:
+            # no variable: nothing to decide (checking refuses a pool with nothing that holds reserve, unless
+            # its requirement is 0), but a fixed share below the requirement is an infeasible model
+            short = np.flatnonzero(fixed < req.amount_kw - 1e-9)
+            if short.size:
+                raise MgdError([Diagnostic(
+                    "E0601", f"the model is infeasible: the {req.direction} reserve of `{req.owner}` is fixed at "
+                             f"{fixed[short[0]]:g} kW, below the requirement at t={int(short[0])}", req.span,
+                    "required here", help="lower the requirement, or add a device whose reserve can vary")])
+            continue
+        total = linear[0]
+        for term in linear[1:]:
             total = total + term
+        total = total + xr.DataArray(fixed, coords=[time])
         if "t" not in total.dims:
             total = total + xr.DataArray(np.zeros(steps), coords=[time])
         amount = xr.DataArray(req.amount_kw, coords=[time])

@@ -41,6 +41,12 @@ def check_share(s: ast.ReserveShare, scope: dict[str, Symbol], diag: Collector) 
                    help="declare the reserve as a power variable (`var r_up[t]: kW >= 0`) and add it: "
                         "`reserve up += r_up`")
         return None
+    for ref in _refs(s.value):
+        if ref.index is not None and (ref.index.base != "t" or ref.index.offset != 0):
+            diag.error("E0833", "a reserve share is the reserve held at each step: it takes no other step",
+                       ref.index.span, "another step", help=f"write `{ref.name}` or `{ref.name}[t]`; limit the "
+                                                            "reserve by other steps in a constraint")
+            return None
     return ReserveShareIR(s.direction, s.sign, s.value, s.span)
 
 
