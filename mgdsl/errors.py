@@ -150,28 +150,6 @@ A `csv("...")` or `use "..."` names a file outside the folders this model may re
 included, before they are compared. Move the file under the model's folder, or allow another folder with
 `--allow-read DIR` on the command line (repeatable) or `allow_read=[DIR, ...]` in `mgdsl.load`.
 """),
-    "E0410": ("a math function of a unit", """
-sqrt, exp, log, sin, cos, tan, asin, acos and atan take plain numbers (`%` and `pu` are plain numbers; angles
-are radians) and give plain numbers. The one exception is the square root of a unit whose powers are all
-even: `sqrt(a * b)` of two powers in kW is in kW. Divide a quantity by a unit to make it a number
-(`tan(acos(pf)) * 1 kvar/kW` turns a power factor into kvar per kW).
-"""),
-    "E0411": ("outside a math function's domain", """
-A math function was given a value where it is not defined: the square root of a negative number, the
-logarithm of 0 or less, `asin` or `acos` of a number outside -1 .. 1. The message gives the value (the first
-such one of a series).
-"""),
-    "E0412": ("a decision variable in a math function", """
-sqrt, exp, log, sin, cos, tan, asin, acos and atan apply to numbers known before the solve (parameters,
-profiles, constants): of a decision variable they are not linear, and mgdsl builds linear (or convex
-quadratic) models only.
-"""),
-    "E0413": ("a math function outside a parameter's default", """
-Math functions are evaluated where values are known: in system files (`let`, `profile`, instance
-arguments) and in a template parameter's default, per instance. In a template's constraints, bounds, ports,
-costs and lets, and in objectives, use a parameter that holds the value instead:
-`device LoadPQ(base: kW, pf = 0.9, tan_phi: kvar/kW = tan(acos(pf)) * 1 kvar/kW) { ... tan_phi * p ... }`.
-"""),
     # ---- E05xx: structure
     "E0501": ("missing horizon", """
 A system file with microgrids or a network needs `horizon N steps of D` (for example
@@ -313,29 +291,6 @@ the subproblems in worker processes on this machine without Dask.
 import mgdsl or run another version of it, or a local cluster could not be started. The message gives the
 reason. Check the address (`dask scheduler` prints it), start workers with `dask worker ADDRESS` in an
 environment where the same mgdsl is installed, or leave `--scheduler` out to start a local cluster.
-"""),
-    "E0620": ("exact cones need a continuous model", """
-`formulation distflow_socp(cones = exact)` (or `mgdsl solve --cones exact`) solves the branch-flow cones as true
-second-order cones with Clarabel, an interior-point conic solver, which has no integer variables; this model has
-some (a capacitor bank's steps, an on/off decision). The message names them. Solve it with `cones = lazy` (the
-default: tangent planes added to HiGHS where a solution violates a cone, so the MILP stays a MILP) or `cones =
-lift` (the whole polyhedral approximation). Both meet the cones within the network's `accuracy`.
-"""),
-    "E0621": ("Clarabel not installed", """
-`cones = exact` needs Clarabel, the conic solver of the optional extra `conic`, which is not installed. Install
-it with `pip install 'mgdsl[conic]'`, or solve with `cones = lazy` (the default) or `cones = lift`, which need
-only HiGHS.
-"""),
-    "E0622": ("conic solver failure", """
-Clarabel stopped without a solution of the model with exact cones: its iteration or time limit, or numerical
-trouble (the message gives its status). A model it proves infeasible is not this error: mgdsl then solves the
-polyhedral model with HiGHS to name the conflict (E0601). Solve with `cones = lazy` or `cones = lift`, or raise
-`--time-limit`.
-"""),
-    "E0623": ("unknown cone treatment", """
-The cones of a `distflow_socp` network are met in one of three ways: `lazy` (tangent planes added where a
-solution violates a cone, the default), `lift` (the whole polyhedral approximation) or `exact` (Clarabel,
-continuous models only). A solve was asked for another (`System.solve(cones=...)`).
 """),
     # ---- E08xx: studies (mgdsl pareto, mgdsl igdt; docs/studies.md)
     "E0801": ("objective not usable by the study", """
