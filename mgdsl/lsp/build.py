@@ -6,7 +6,7 @@ from ..decompose.settings import DEFAULTS, SPECS
 from ..ir import CARRIERS, SystemIR
 from ..sema import units
 from ..sema.loader import Program
-from ..sema.typing import FUNCTIONS
+from ..sema.typing import FUNCTIONS, MATH_FUNCTIONS
 from ..source import Span
 from ..syntax import ast
 from .build_system import SystemDefs
@@ -31,6 +31,8 @@ _FUNCTIONS = {
     "max": "max(series): the largest value of a parameter series (a constant)",
     "min": "min(series): the smallest value of a parameter series (a constant)",
     "mean": "mean(series): the mean of a parameter series (a constant)",
+    **{f: f"{f}(x): of a plain number or series, in system files and parameter defaults"
+          + (" (radians)" if f in ("sin", "cos", "tan") else "") for f in MATH_FUNCTIONS},
 }
 class Builder(TemplateDefs, SystemDefs):
     """Walks the main module, records definitions and resolves names; libraries give templates and constants."""

@@ -40,7 +40,7 @@ def check_template(dev: ast.Device, diag: Collector) -> TemplateIR:
             u = unit_of(p.unit, p.span, diag)
             dim = u[1] if u else None
         if p.default is not None:
-            t = ExprTyper(scope, diag, "value").ty(p.default)
+            t = ExprTyper(scope, diag, "default").ty(p.default)
             if t is not None:
                 if t.degree > 0:
                     diag.error("E0504", "a parameter default cannot use a variable", p.default.span, "")

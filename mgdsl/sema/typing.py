@@ -29,6 +29,9 @@ class Symbol:
 
 
 FUNCTIONS = ("sum", "max", "min", "mean")
+# Math functions of plain numbers, evaluated where values are known (sema/values.py): system files and
+# parameter defaults. A template's body refers to them through a parameter (E0412, E0413).
+MATH_FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan")
 
 # How to stay linear, by context (the default speaks of constraints).
 _LINEAR_HELP = {"objective": "an objective is a weighted sum of quantities: scale and add them "
@@ -144,6 +147,8 @@ class ExprTyper:
         return Ty(sym.dim, 0, sym.timed)
 
     def t_Call(self, e: ast.Call) -> Ty | None:
+        if e.func in MATH_FUNCTIONS:
+            return self.math_call(e)
         if e.func not in FUNCTIONS:
             self.diag.error("E0101", f"unknown function `{e.func}`", e.func_span, "not a function here",
                             help="functions in templates: sum(expr) over the horizon; max, min, mean of parameters")
@@ -160,6 +165,42 @@ class ExprTyper:
                             help=f"`{e.func}` applies to parameters only")
             return None
         return Ty(inner.dim, inner.degree, False, inner.zero, inner.variables)
+
+    def math_call(self, e: ast.Call) -> Ty | None:
+        """A math function: typed in a parameter's default (context "default", evaluated per instance by
+        sema/values.py, with the same rules); refused elsewhere in a template or an objective, as lowering
+        builds the model from parameters' values without evaluating functions of them."""
+        if len(e.args) != 1 or e.args[0].name is not None:
+            self.diag.error("E0106", f"`{e.func}` takes one argument", e.span, "", help=f"write `{e.func}(x)`")
+            return None
+        arg = e.args[0].value
+        inner = self.ty(arg)
+        if inner is None:
+            return None
+        if inner.degree > 0:
+            self.diag.error("E0412", f"`{e.func}` of a decision variable is not linear", arg.span,
+                            "a decision variable", help=f"`{e.func}` applies to numbers known before the solve: "
+                                                         "parameters, profiles, constants")
+            return None
+        if self.context != "default":
+            example = "tan_phi: kvar/kW = tan(acos(pf)) * 1 kvar/kW" if e.func in ("tan", "acos") else \
+                f"k = {e.func}(x)"
+            self.diag.error("E0413", f"`{e.func}` is evaluated in a parameter's default, not here", e.span,
+                            "not here", help=f"add a parameter with this default (`{example}`) and use it here")
+            return None
+        dim = inner.dim
+        if not inner.zero and dim != units.NONE:
+            if e.func != "sqrt" or any(x % 2 for x in dim.exps):
+                what = "the square root of" if e.func == "sqrt" else f"`{e.func}` of"
+                self.diag.error("E0410", f"{what} {self.describe(dim)} has no unit", arg.span,
+                                f"this is {self.describe(dim)}",
+                                help=f"`{e.func}` takes a plain number (`%` and `pu` are plain numbers): divide by "
+                                     "a unit first, as in `p / 1 kW`")
+                return None
+            dim = Dim(tuple(x // 2 for x in dim.exps))
+        else:
+            dim = units.NONE
+        return Ty(dim, 0, inner.timed)
 
     def t_Neg(self, e: ast.Neg) -> Ty | None:
         return self.ty(e.operand)

@@ -268,8 +268,40 @@ class Evaluator:
             fn = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[e.func]
             dim = c.dim * units.NONE
             return self.finite(Const(float(fn(c.value)), dim), e)
+        if e.func in _MATH:
+            return self.math(e)
         self.fail("E0101", f"unknown function `{e.func}`", e.func_span, "not a function",
-                  help="functions in system files: csv(file, column), sum, mean, max, min")
+                  help="functions in system files: csv(file, column), sum, mean, max, min; "
+                       + ", ".join(_MATH) + " of plain numbers")
+
+    def math(self, e: ast.Call) -> Const:
+        """sqrt, exp, log, sin, cos, tan, asin, acos, atan of a plain number or series (angles in radians); the
+        square root of a unit whose powers are even is that unit's root (`sqrt(a * b)` of two kW is kW)."""
+        if len(e.args) != 1 or e.args[0].name is not None:
+            self.fail("E0106", f"`{e.func}` takes one argument", e.span, "", help=f"write `{e.func}(x)`")
+        arg = e.args[0].value
+        c = self.eval(arg)
+        dim = c.dim
+        if dim != units.NONE and not c.zero:
+            if e.func == "sqrt" and all(x % 2 == 0 for x in dim.exps):
+                dim = Dim(tuple(x // 2 for x in dim.exps))
+            else:
+                what = "the square root of" if e.func == "sqrt" else f"`{e.func}` of"
+                self.fail("E0410", f"{what} {units.describe(dim)} has no unit", arg.span,
+                          f"this is {units.describe(dim)}",
+                          help=f"`{e.func}` takes a plain number (`%` and `pu` are plain numbers): divide by a unit "
+                               "first, as in `p / 1 kW`")
+        else:
+            dim = units.NONE
+        fn, defined, domain = _MATH[e.func]
+        values = np.asarray(c.value, dtype=float)
+        if not defined(values).all():
+            bad = values if values.ndim == 0 else values[~defined(values)][0]
+            self.fail("E0411", f"`{e.func}` is not defined at {float(bad):.6g}: {domain}", arg.span,
+                      f"{float(bad):.6g}", help=f"`{e.func}` takes {domain}")
+        with np.errstate(all="ignore"):
+            value = fn(values)
+        return self.finite(Const(value if c.is_series else float(value), dim), e)
 
     def resolve_path(self, e: ast.Call) -> tuple[Path, ast.String]:
         if not e.args or not isinstance(e.args[0].value, ast.String) or e.args[0].name is not None:
@@ -366,6 +398,20 @@ class Evaluator:
         except OverflowError:
             value = math.inf                         # reported by finite() as a value too large
         return self.finite(Const(value, c.dim ** int(k)), e)
+
+
+# name -> (function, where it is defined, that domain in words); names as typing.MATH_FUNCTIONS
+_MATH = {
+    "sqrt": (np.sqrt, lambda v: v >= 0, "numbers from 0 up"),
+    "exp": (np.exp, lambda v: np.isfinite(v), "any number"),
+    "log": (np.log, lambda v: v > 0, "numbers above 0 (the natural logarithm)"),
+    "sin": (np.sin, lambda v: np.isfinite(v), "any number (radians)"),
+    "cos": (np.cos, lambda v: np.isfinite(v), "any number (radians)"),
+    "tan": (np.tan, lambda v: np.isfinite(v), "any number (radians)"),
+    "asin": (np.arcsin, lambda v: abs(v) <= 1, "numbers from -1 to 1"),
+    "acos": (np.arccos, lambda v: abs(v) <= 1, "numbers from -1 to 1"),
+    "atan": (np.arctan, lambda v: np.isfinite(v), "any number"),
+}
 
 
 def convert(c: Const, want: Dim, span, diag: Collector, what: str) -> float | np.ndarray | None:
