@@ -150,6 +150,28 @@ A `csv("...")` or `use "..."` names a file outside the folders this model may re
 included, before they are compared. Move the file under the model's folder, or allow another folder with
 `--allow-read DIR` on the command line (repeatable) or `allow_read=[DIR, ...]` in `mgdsl.load`.
 """),
+    "E0410": ("a math function of a unit", """
+sqrt, exp, log, sin, cos, tan, asin, acos and atan take plain numbers (`%` and `pu` are plain numbers; angles
+are radians) and give plain numbers. The one exception is the square root of a unit whose powers are all
+even: `sqrt(a * b)` of two powers in kW is in kW. Divide a quantity by a unit to make it a number
+(`tan(acos(pf)) * 1 kvar/kW` turns a power factor into kvar per kW).
+"""),
+    "E0411": ("outside a math function's domain", """
+A math function was given a value where it is not defined: the square root of a negative number, the
+logarithm of 0 or less, `asin` or `acos` of a number outside -1 .. 1. The message gives the value (the first
+such one of a series).
+"""),
+    "E0412": ("a decision variable in a math function", """
+sqrt, exp, log, sin, cos, tan, asin, acos and atan apply to numbers known before the solve (parameters,
+profiles, constants): of a decision variable they are not linear, and mgdsl builds linear (or convex
+quadratic) models only.
+"""),
+    "E0413": ("a math function outside a parameter's default", """
+Math functions are evaluated where values are known: in system files (`let`, `profile`, instance
+arguments) and in a template parameter's default, per instance. In a template's constraints, bounds, ports,
+costs and lets, and in objectives, use a parameter that holds the value instead:
+`device LoadPQ(base: kW, pf = 0.9, tan_phi: kvar/kW = tan(acos(pf)) * 1 kvar/kW) { ... tan_phi * p ... }`.
+"""),
     # ---- E05xx: structure
     "E0501": ("missing horizon", """
 A system file with microgrids or a network needs `horizon N steps of D` (for example
