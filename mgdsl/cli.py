@@ -135,6 +135,12 @@ def _load(path: str):
 class _Commands(click.Group):
     """The command group: user errors that escape a command are rendered; any other exception is a bug."""
 
+    own_process = False      # run from the command line (args from sys.argv): the process ends with the command
+
+    def main(self, args=None, *rest, **kwargs):
+        _Commands.own_process = args is None             # CliRunner and other callers in a process pass args
+        return super().main(args, *rest, **kwargs)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -459,6 +465,7 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
     written, target = [], None
     try:
         system = _load(file)
+        _frozen_after_imports()
         target = None if no_save else Path(out_dir) if out_dir else Path("results") / system.name
         # locked (a second run is refused) and written beside the target: one rename swaps results and plots in
         with results_folder(target) as staging:
@@ -487,6 +494,25 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
         click.echo(json.dumps(results.summary, indent=2))
         return
     _print_summary(results.summary, written)
+
+
+def _frozen_after_imports() -> None:
+    """Import the modelling stack (linopy, xarray, pandas, HiGHS) with the collector paused, then leave every
+    object alive (~1500 modules, the checked model: all live until the process ends) out of its later walks
+    (gc.freeze). Collections during the imports, the lowering and the solve otherwise walked them all in vain:
+    10 % of a small solve's CPU (bench/README.md section 7). Only when the command is the process's own (args
+    from sys.argv): a caller's objects, frozen, would never be collected."""
+    if not _Commands.own_process:
+        return
+    import gc
+
+    gc.disable()
+    try:
+        from . import objective_values, results  # noqa: F401
+        from .solve import centralized  # noqa: F401
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _write_report(folder: Path) -> Path:
