@@ -9,6 +9,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import linopy
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -32,6 +33,7 @@ from ..highs import (
 from ..lower.cones import levels_for
 from ..lower.export import write_model
 from ..lower.system import Lowered, lower_system
+from ..lower.terms import wrap_expression
 from ..results import Results, collect
 from ..solve.centralized import diagnose_infeasible
 from .partition import Part
@@ -110,46 +112,82 @@ class Subproblem:
             self.h = None
             self._finish_build()
             return
+        # Every ATC row and column is made from its finished arrays (Builder.variable_arrays/constraint_arrays):
+        # linopy arithmetic here cost more than lowering the part itself.
+        b = low.builder
         cidx = pd.Index(spec.couplings, name="coupling")
         bound = np.array([spec.bounds.get(c, np.inf) for c in spec.couplings])
         self.z_bound = bound                  # |z| per coupling: the bounds a held coupling returns to
         self.coupling_row = {c: k for k, c in enumerate(spec.couplings)}
-        self.z = m.add_variables(lower=xr.DataArray(-bound, coords=[cidx]), upper=xr.DataArray(bound, coords=[cidx]),
-                                 coords=[cidx, time_], name="atc.z")
+        self.z = b.variable_arrays("atc.z", None, "ATC: this part's copy of a coupling value", None, [cidx, time_],
+                                   -bound[:, None], bound[:, None])
+        z_lab = self.z.labels.values
         have = set()
         for k, block in enumerate(low.copies):
-            ids = [i for i in block.ids if i in set(spec.couplings)]
+            ids = [i for i in block.ids if i in self.coupling_row]
             if not ids:
                 continue
-            expr = block.expr.rename({block.dim: "coupling"}).assign_coords(coupling=block.ids).sel(coupling=ids)
-            m.add_constraints(self.z.sel(coupling=ids) - expr == 0, name=f"atc.copy_{k}")
+            # z - copy == 0: z first, then the copy's terms negated; the copy's constant goes to the right
+            data = block.expr.data.transpose(block.dim, "t", "_term")
+            at = {c: j for j, c in enumerate(block.ids)}
+            rows = np.array([at[i] for i in ids], dtype=np.int64)
+            zs = z_lab[[self.coupling_row[i] for i in ids]]
+            vars_ = np.concatenate([zs[..., None], np.asarray(data.vars.values)[rows]], axis=-1)
+            coeffs = np.concatenate([np.ones(zs.shape + (1,)), -np.asarray(data.coeffs.values, dtype=float)[rows]],
+                                    axis=-1)
+            b.constraint_arrays(f"atc.copy_{k}", None, "ATC: the copy equals the part's own value", None,
+                                [pd.Index(ids, name="coupling"), time_], vars_, coeffs, "=",
+                                np.asarray(data.const.values, dtype=float)[rows])
             have |= set(ids)
         missing = [c for c in spec.couplings if c not in have and not spec.part.is_parent]
         if missing:
             raise InternalError(f"part {self.name} has no copy of {missing}")
         pidx = pd.Index([p for p, _ in spec.pairs], name="pair")
-        self.d = m.add_variables(coords=[pidx, time_], name="atc.d")
-        of = [c for _, c in spec.pairs]
-        z_of_pair = (1 * self.z.sel(coupling=of)).rename({"coupling": "pair"}).assign_coords(pair=list(pidx))
-        scale = xr.DataArray(np.asarray(spec.scales, dtype=float), coords=[pidx])
-        m.add_constraints(scale * self.d - z_of_pair == 0, name="atc.diff")
+        inf = np.full(1, np.inf)
+        self.d = b.variable_arrays("atc.d", None, "ATC: deviation from the other level (p.u.)", None, [pidx, time_],
+                                   -inf, inf)
+        d_lab = self.d.labels.values
+        z_of_pair = z_lab[[self.coupling_row[c] for _, c in spec.pairs]]
+        scale = np.asarray(spec.scales, dtype=float)
+        coeffs = np.empty(d_lab.shape + (2,))
+        coeffs[..., 0], coeffs[..., 1] = scale[:, None], -1.0
+        b.constraint_arrays("atc.diff", None, "ATC: scale d = z", None, [pidx, time_],
+                            np.stack([d_lab, z_of_pair], axis=-1), coeffs, "=", np.zeros(d_lab.shape))
         self.s = None
         if spec.penalty in ("pwl", "l1"):
-            self.s = m.add_variables(lower=0, coords=[pidx, time_], name="atc.s")
+            self.s = b.variable_arrays("atc.s", None, "ATC: penalty epigraph", None, [pidx, time_], np.zeros(1), inf)
             if spec.penalty == "pwl":
                 pts = np.concatenate([-spec.tangents[::-1], spec.tangents])
                 slope, icept = 2 * pts, pts ** 2           # s >= 2 a d - a^2: tangents of d^2
             else:
                 slope, icept = np.array([1.0, -1.0]), np.zeros(2)
             kidx = pd.Index(np.arange(len(slope)), name="cut")
-            m.add_constraints(self.s - xr.DataArray(slope, coords=[kidx]) * self.d
-                              >= -xr.DataArray(icept, coords=[kidx]), name="atc.cuts")
+            shape = d_lab.shape + (len(slope),)
+            s_lab = self.s.labels.values
+            vars_ = np.stack([np.broadcast_to(s_lab[..., None], shape), np.broadcast_to(d_lab[..., None], shape)],
+                             axis=-1)
+            coeffs = np.empty(shape + (2,))
+            coeffs[..., 0], coeffs[..., 1] = 1.0, -slope
+            b.constraint_arrays("atc.cuts", None, "ATC: tangents of the penalty", None, [pidx, time_, kidx], vars_,
+                                coeffs, ">=", np.array(np.broadcast_to(-icept, shape)))
         # Own objective plus placeholders for the penalty (all coefficients are set through HiGHS below).
         obj = low.objective_expr
-        pen = (0.0 * self.d).sum() if self.s is None else (1.0 * self.s).sum() + (0.0 * self.d).sum()
-        if spec.penalty == "quadratic":
-            pen = (self.d * self.d).sum() + (0.0 * self.d).sum()
-        m.add_objective(pen if obj is None else obj + pen, overwrite=True)
+        if self.s is not None and (obj is None or isinstance(obj, linopy.LinearExpression)):
+            # obj + sum(s) + 0 sum(d), from the terms' arrays
+            parts_v = [] if obj is None else [np.asarray(obj.vars.values).ravel()]
+            parts_c = [] if obj is None else [np.asarray(obj.coeffs.values, dtype=float).ravel()]
+            parts_v += [self.s.labels.values.ravel(), d_lab.ravel()]
+            parts_c += [np.ones(d_lab.size), np.zeros(d_lab.size)]
+            const = 0.0 if obj is None else float(np.nansum(np.asarray(obj.const.values, dtype=float)))
+            ds = xr.Dataset({"coeffs": (("_term",), np.concatenate(parts_c)),
+                             "vars": (("_term",), np.concatenate(parts_v).astype(m._dtypes["labels"], copy=False)),
+                             "const": ((), const)}, attrs={"name": None})
+            m.add_objective(wrap_expression(m, ds, linopy.LinearExpression), overwrite=True)
+        else:
+            pen = (0.0 * self.d).sum() if self.s is None else (1.0 * self.s).sum() + (0.0 * self.d).sum()
+            if spec.penalty == "quadratic":
+                pen = (self.d * self.d).sum() + (0.0 * self.d).sum()
+            m.add_objective(pen if obj is None else obj + pen, overwrite=True)
         self._finish_build()
 
     def _finish_build(self) -> None:

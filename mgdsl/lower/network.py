@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import linopy
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -13,6 +14,7 @@ import xarray as xr
 from ..ir import NetworkIR
 from .builder import Builder
 from .formulations import formulation
+from .terms import terms_expr, wrap_expression
 
 
 @dataclass
@@ -52,47 +54,59 @@ def lower_network(b: Builder, net: NetworkIR, steps: int, dt_h: float, solver_co
     bus_idx = pd.Index(net.buses, name="bus")
     span = net.span
 
-    P = b.variable(f"{n}.P", span, "active line flow (kW)", coords=[line_idx, time])
-    Q = b.variable(f"{n}.Q", span, "reactive line flow (kvar)", coords=[line_idx, time])
-    lo = xr.DataArray(np.full(len(net.buses), net.vmin ** 2), coords=[bus_idx])
-    hi = xr.DataArray(np.full(len(net.buses), net.vmax ** 2), coords=[bus_idx])
+    inf = np.full(1, np.inf)
+    P = b.variable_arrays(f"{n}.P", span, "active line flow (kW)", None, [line_idx, time], -inf, inf)
+    Q = b.variable_arrays(f"{n}.Q", span, "reactive line flow (kvar)", None, [line_idx, time], -inf, inf)
+    lo = np.full(len(net.buses), net.vmin ** 2)
+    hi = np.full(len(net.buses), net.vmax ** 2)
     slack = net.buses.index(net.slack_bus)
     lo[slack] = hi[slack] = net.slack_voltage ** 2
-    v = b.variable(f"{n}.v", span, "squared voltage (p.u.)", coords=[bus_idx, time], lower=lo, upper=hi)
+    v = b.variable_arrays(f"{n}.v", span, "squared voltage (p.u.)", None, [bus_idx, time], lo[:, None], hi[:, None])
 
     pos = {bus: k for k, bus in enumerate(net.buses)}
-    frm = xr.DataArray([pos[ln.from_bus] for ln in net.lines], coords=[line_idx])
-    to = xr.DataArray([pos[ln.to_bus] for ln in net.lines], coords=[line_idx])
+    frm = np.array([pos[ln.from_bus] for ln in net.lines], dtype=np.int64)
+    to = np.array([pos[ln.to_bus] for ln in net.lines], dtype=np.int64)
     z_base = net.base_kv ** 2 / (net.base_kva / 1000.0)            # ohm
     r_pu = xr.DataArray([ln.r_ohm / z_base for ln in net.lines], coords=[line_idx])
     x_pu = xr.DataArray([ln.x_ohm / z_base for ln in net.lines], coords=[line_idx])
-    v_from = (1 * v.isel(bus=frm)).drop_vars("bus")
-    v_to = (1 * v.isel(bus=to)).drop_vars("bus")
+    v_lab = v.labels.values
+    v_from = terms_expr(b.model, [line_idx, time], [v_lab[frm]], [1.0])
+    v_to = terms_expr(b.model, [line_idx, time], [v_lab[to]], [1.0])
 
     ln = LoweredNetwork(net, P, Q, v, None, None, None, [], None, None, r_pu, x_pu, v_from, v_to, solver_cones)
     losses = formulation(net.formulation).lower(b, ln)
 
-    ln.buy = b.variable(f"{n}.buy", net.slack_span, "purchase at the slack bus (kW)", coords=[time], lower=0)
+    inf = np.full(1, np.inf)
+    ln.buy = b.variable_arrays(f"{n}.buy", net.slack_span, "purchase at the slack bus (kW)", None, [time],
+                               np.zeros(1), inf)
     if net.sell_price is not None:
-        ln.sell = b.variable(f"{n}.sell", net.slack_span, "sale at the slack bus (kW)", coords=[time], lower=0)
-    ln.q_slack = b.variable(f"{n}.q_slack", net.slack_span, "reactive injection at the slack bus (kvar)",
-                            coords=[time])
+        ln.sell = b.variable_arrays(f"{n}.sell", net.slack_span, "sale at the slack bus (kW)", None, [time],
+                                    np.zeros(1), inf)
+    ln.q_slack = b.variable_arrays(f"{n}.q_slack", net.slack_span, "reactive injection at the slack bus (kvar)",
+                                   None, [time], -inf, inf)
     if net.buy_price is not None:
-        price = xr.DataArray(net.buy_price, coords=[time])
-        ln.cost = (ln.buy * price * dt_h).sum()
+        # purchases less sales over the horizon, as one expression of their terms
+        vs, cs = [ln.buy.labels.values], [np.asarray(net.buy_price, dtype=float) * dt_h]
         if ln.sell is not None:
-            ln.cost = ln.cost - (ln.sell * xr.DataArray(net.sell_price, coords=[time]) * dt_h).sum()
+            vs.append(ln.sell.labels.values)
+            cs.append(-np.asarray(net.sell_price, dtype=float) * dt_h)
+        ds = xr.Dataset({"coeffs": (("_term",), np.concatenate([np.broadcast_to(c, (steps,)) for c in cs])),
+                         "vars": (("_term",), np.concatenate(vs)), "const": ((), 0.0)}, attrs={"name": None})
+        ln.cost = wrap_expression(b.model, ds, linopy.LinearExpression)
 
     def keys(buses, carrier):
         return xr.DataArray([f"{n}:{bus}:{carrier}" for bus in buses], coords=[line_idx], name="node")
 
     # the receiving end gets the sending-end flow less what the formulation says the line loses
-    arrive_p = 1 * P if losses.p is None else P - losses.p
-    arrive_q = 1 * Q if losses.q is None else Q - losses.q
+    def flow(var, coeff):
+        return terms_expr(b.model, [line_idx, time], [var.labels.values], [coeff])
+
+    arrive_p = flow(P, 1.0) if losses.p is None else P - losses.p
+    arrive_q = flow(Q, 1.0) if losses.q is None else Q - losses.q
     ln.injections = [
         (arrive_p, keys([x.to_bus for x in net.lines], "electricity")),
-        (-1 * P, keys([x.from_bus for x in net.lines], "electricity")),
+        (flow(P, -1.0), keys([x.from_bus for x in net.lines], "electricity")),
         (arrive_q, keys([x.to_bus for x in net.lines], "reactive")),
-        (-1 * Q, keys([x.from_bus for x in net.lines], "reactive")),
+        (flow(Q, -1.0), keys([x.from_bus for x in net.lines], "reactive")),
     ]
     return ln

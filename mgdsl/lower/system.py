@@ -22,6 +22,7 @@ from .exprs import ExprEvaluator, is_linopy, time_index
 from .network import LoweredNetwork, lower_network
 from .objectives import objective_terms
 from .reserve import lower_reserves
+from .terms import terms_expr
 
 
 @dataclass
@@ -67,10 +68,11 @@ class Lowered:
         return self.builder.model
 
 
-def _balance_expression(model, flows, all_nodes: pd.Index, time: pd.Index):
-    """Sum every flow (an expression over (item, t), and the node of each item) into one expression over
-    (node, t). Built from the flows' term arrays in one step: a groupby per flow costs far more in linopy.
-    Vectorized over items: each flow's items go to their node's next free term slots."""
+def _balance_expression(flows, all_nodes: pd.Index, time: pd.Index):
+    """Sum every flow (an expression over (item, t), and the node of each item) into the term arrays of one
+    expression over (node, t): (vars, coeffs, const). Built from the flows' term arrays in one step: a groupby
+    per flow costs far more in linopy. Vectorized over items: each flow's items go to their node's next free
+    term slots."""
     pos = {k: i for i, k in enumerate(all_nodes)}
     n_nodes, steps = len(all_nodes), len(time)
     const = np.zeros((n_nodes, steps))
@@ -100,15 +102,13 @@ def _balance_expression(model, flows, all_nodes: pd.Index, time: pd.Index):
         for j in range(vars_.shape[2]):
             V[node_of, :, slot + j] = vars_[:, :, j]
             C[node_of, :, slot + j] = coeffs[:, :, j]
-    ds = xr.Dataset({"vars": (("node", "t", "_term"), V), "coeffs": (("node", "t", "_term"), C),
-                     "const": (("node", "t"), const)}, coords={"node": all_nodes, "t": time})
-    return linopy.LinearExpression(ds, model)
+    return V, C, const
 
 
-def _check_nodes_without_variables(low: Lowered, total, rhs: xr.DataArray, fixed) -> None:
+def _check_nodes_without_variables(low: Lowered, total_vars: np.ndarray, rhs: xr.DataArray, fixed) -> None:
     """A balance row without any variable is `0 == demand`. linopy drops such rows, which would silently
     ignore a fixed demand that nothing can supply: report it as an infeasibility instead."""
-    empty = (np.asarray(total.vars.values) < 0).all(axis=-1)                  # (node, t)
+    empty = (total_vars < 0).all(axis=-1)                                     # (node, t)
     bad = empty & ~np.isclose(rhs.values, 0.0)
     if not bad.any():
         return
@@ -153,11 +153,15 @@ def lower_system(ir: SystemIR, local: set[str] | None = None, solver_cones: bool
         flows += low.network.injections
         n = ir.network.name
         slack = ir.network.slack_bus
-        slack_flow = 1 * low.network.buy if low.network.sell is None else low.network.buy - low.network.sell
         one = pd.Index(["slack"], name="slack")
-        flows.append((slack_flow.expand_dims(slack=one),
+        ln = low.network
+        slack_vars, slack_coeffs = [ln.buy.labels.values[None]], [1.0]
+        if ln.sell is not None:
+            slack_vars.append(ln.sell.labels.values[None])
+            slack_coeffs.append(-1.0)
+        flows.append((terms_expr(b.model, [one, time], slack_vars, slack_coeffs),
                       xr.DataArray([BalanceNode(n, slack, "electricity").key], coords=[one], name="node")))
-        flows.append(((1 * low.network.q_slack).expand_dims(slack=one),
+        flows.append((terms_expr(b.model, [one, time], [ln.q_slack.labels.values[None]], [1.0]),
                       xr.DataArray([BalanceNode(n, slack, "reactive").key], coords=[one], name="node")))
 
     _lower_ties(low, flows, time)
@@ -168,20 +172,25 @@ def lower_system(ir: SystemIR, local: set[str] | None = None, solver_cones: bool
     node_names = sorted({str(k) for _, keys in flows + fixed for k in np.atleast_1d(keys.values)})
     if node_names:
         all_nodes = pd.Index(node_names, name="node")
-        total = _balance_expression(b.model, flows, all_nodes, time)
-        rhs = xr.DataArray(np.zeros((len(all_nodes), steps)), coords=[all_nodes, time])
+        V, C, const = _balance_expression(flows, all_nodes, time)
+        pos = {k: i for i, k in enumerate(node_names)}
+        loads = np.zeros((len(all_nodes), steps))
         if low.network is not None:
             net = ir.network
             for k, bus in enumerate(net.buses):
-                for carrier, loads in (("electricity", net.load_p), ("reactive", net.load_q)):
+                for carrier, load in (("electricity", net.load_p), ("reactive", net.load_q)):
                     key = BalanceNode(net.name, bus, carrier).key
-                    if key in all_nodes:
-                        rhs.loc[key] = loads[k]
+                    if key in pos:
+                        loads[pos[key]] = load[k]
         for value, keys in fixed:
             # a fixed injection moves to the right-hand side: sum(flows) + value == loads
-            rhs = rhs - value.groupby(keys).sum().reindex(node=all_nodes).fillna(0).transpose("node", "t").values
-        _check_nodes_without_variables(low, total, rhs, fixed)
-        b.constraint("balance", total == rhs, None, "carrier balance (supply = demand) of a microgrid or bus")
+            item = keys.dims[0]
+            node_of = np.array([pos[str(k)] for k in keys.values], dtype=np.int64)
+            np.add.at(loads, node_of, -np.asarray(value.sel({item: keys[item].values}).transpose(item, "t").values))
+        rhs = xr.DataArray(loads, coords=[all_nodes, time])
+        _check_nodes_without_variables(low, V, rhs, fixed)
+        b.constraint_arrays("balance", None, "carrier balance (supply = demand) of a microgrid or bus", None,
+                            [all_nodes, time], V, C, "=", rhs.values - const)
         low.nodes = node_names
         low.balance_name = "balance"
 
@@ -211,7 +220,24 @@ def _pq_polygon(b, name: str, p, q, limit, span, description: str) -> None:
         b.constraint(f"{name}_{k}l", side + limit >= 0 if is_linopy(limit) else side >= -limit, span, description)
 
 
+def _pq_polygon_arrays(b, name: str, p: np.ndarray, q: np.ndarray, limit: np.ndarray, coords, span,
+                       description: str) -> None:
+    """_pq_polygon for labels `p`, `q` over `coords` and a constant limit per item (`limit` over coords[0])."""
+    lim = np.broadcast_to(np.asarray(limit, dtype=float)[:, None], p.shape)
+    v = np.stack([p, q], axis=-1)
+    for k in range(1, PQ_SIDES // 2):
+        if k == PQ_SIDES // 4:
+            continue                                   # the Q axis: a bound of q
+        a = k * np.pi / (PQ_SIDES // 2)
+        c = np.empty(p.shape + (2,))
+        c[..., 0], c[..., 1] = float(np.cos(a)), float(np.sin(a))
+        b.constraint_arrays(f"{name}_{k}u", span, description, None, coords, v, c, "<=", lim.copy())
+        b.constraint_arrays(f"{name}_{k}l", span, description, None, coords, v, c.copy(), ">=", -lim)
+
+
 def _lower_ties(low: Lowered, flows, time) -> None:
+    from .terms import labels_of, terms_expr
+
     ir = low.ir
     tied = [m for m in ir.microgrids.values() if m.bus is not None]
     mg_here = [m for m in tied if low.is_local(m.name)]
@@ -219,13 +245,19 @@ def _lower_ties(low: Lowered, flows, time) -> None:
     if not mg_here and not net_here:
         return
     b = low.builder
+    model = b.model
     span = tied[0].span
 
     def side(name, members, description):
         idx = pd.Index([m.name for m in members], name="tie")
-        lim = np.array([m.limit_kw if m.limit_kw is not None else np.inf for m in members])
-        return b.variable(name, span, description, coords=[idx, time], lower=xr.DataArray(-lim, coords=[idx]),
-                          upper=xr.DataArray(lim, coords=[idx]))
+        lim = np.array([m.limit_kw if m.limit_kw is not None else np.inf for m in members])[:, None]
+        return b.variable_arrays(name, span, description, None, [idx, time], -lim, lim)
+
+    def expr(var, coeff, names=None):
+        """coeff * var (picked at the ties `names`) as an expression over (tie, t)."""
+        idx = var.indexes["tie"] if names is None else pd.Index(names, name="tie")
+        return terms_expr(model, [idx, time], [labels_of(var) if names is None else labels_of(var, tie=names)],
+                          [coeff])
 
     # (variable key, carrier, members): P at every tie; Q only at ties of microgrids with reactive devices
     # (elsewhere nothing can flow, and the model stays as it was)
@@ -237,33 +269,38 @@ def _lower_ties(low: Lowered, flows, time) -> None:
         mg_k, net_k = pick(mg_here), pick(net_here)
         if mg_k:
             v = side(f"tie.{prefix}mg", mg_k, f"tie-line {imp} of a microgrid ({unit}), microgrid side")
-            flows.append((1 * v, xr.DataArray([BalanceNode(m.name, None, carrier).key for m in mg_k],
-                                              coords=[v.indexes["tie"]], name="node")))
+            flows.append((expr(v, 1.0), xr.DataArray([BalanceNode(m.name, None, carrier).key for m in mg_k],
+                                                     coords=[v.indexes["tie"]], name="node")))
             low.ties[f"{prefix}mg"] = v
         if net_k:
             v = side(f"tie.{prefix}net", net_k, f"tie-line {exp} at a bus ({unit}), network side")
-            flows.append((-1 * v, xr.DataArray([BalanceNode(m.network, m.bus, carrier).key for m in net_k],
-                                               coords=[v.indexes["tie"]], name="node")))
+            flows.append((expr(v, -1.0), xr.DataArray([BalanceNode(m.network, m.bus, carrier).key for m in net_k],
+                                                      coords=[v.indexes["tie"]], name="node")))
             low.ties[f"{prefix}net"] = v
         both[prefix] = [m.name for m in mg_k if low.is_local(m.network)]
         if both[prefix]:
-            b.constraint(f"tie.{prefix}couple", low.ties[f"{prefix}mg"].sel(tie=both[prefix])
-                         - low.ties[f"{prefix}net"].sel(tie=both[prefix]) == 0, span,
-                         f"tie line: microgrid {imp} = network {exp}")
+            names = both[prefix]
+            coupled = [labels_of(low.ties[f"{prefix}mg"], tie=names), labels_of(low.ties[f"{prefix}net"], tie=names)]
+            c = np.empty(coupled[0].shape + (2,))
+            c[..., 0], c[..., 1] = 1.0, -1.0
+            b.constraint_arrays(f"tie.{prefix}couple", span, f"tie line: microgrid {imp} = network {exp}", None,
+                                [pd.Index(names, name="tie"), time], np.stack(coupled, axis=-1), c, "=",
+                                np.zeros(coupled[0].shape))
         for key, members in (("mg", mg_k), ("net", net_k)):
             cut = [m.name for m in members if m.name not in both[prefix]]
             if cut:
                 ids = [coupling_id("tie", n, "q" if prefix else "p") for n in cut]
-                low.copies.append(CopyBlock(ids, 1 * low.ties[f"{prefix}{key}"].sel(tie=cut), "tie"))
+                low.copies.append(CopyBlock(ids, expr(low.ties[f"{prefix}{key}"], 1.0, cut), "tie"))
     # the apparent-power polygon on the microgrid's side only (the network's copy keeps the box |P|, |Q| <= S):
     # enforced once, as in the centralized model. On both sides of a cut tie it made ATC's pwl penalty cycle
     # between neighbouring vertices (measured: 0.47 kW inconsistency after 300 iterations on a random system
     # that converges in 25 with the polygon on one side).
     limited = [m.name for m in mg_here if m.reactive and m.limit_kw is not None]
     if limited:
-        lim = xr.DataArray([ir.microgrids[n].limit_kw for n in limited], coords=[pd.Index(limited, name="tie")])
-        _pq_polygon(b, "tie.mg_s", low.ties["mg"].sel(tie=limited), low.ties["q_mg"].sel(tie=limited),
-                    lim, span, "tie line: apparent power within the limit (16-gon)")
+        lim = np.array([ir.microgrids[n].limit_kw for n in limited], dtype=float)
+        _pq_polygon_arrays(b, "tie.mg_s", labels_of(low.ties["mg"], tie=limited),
+                           labels_of(low.ties["q_mg"], tie=limited), lim, [pd.Index(limited, name="tie"), time],
+                           span, "tie line: apparent power within the limit (16-gon)")
 
 
 def _lower_switches(low: Lowered, flows, time) -> None:
@@ -373,21 +410,37 @@ def _lower_couples(low: Lowered, time) -> None:
 
 def _cost_terms(low: Lowered) -> tuple[list, float]:
     """The `cost` of the owners lowered here: their cost terms and the network's purchases less its sales, and
-    the constant of the terms without variables."""
-    terms = []
+    the constant of the terms without variables. The linear terms come as one expression, gathered from their
+    term arrays (a linopy sum and merge per term cost several ms each)."""
+    linear, other = [], []
     constant = 0.0
     for lt in low.templates.values():
         for c in lt.costs:
-            if is_linopy(c):
+            if isinstance(c, linopy.LinearExpression):
                 coeffs = np.asarray(c.coeffs.values)
                 if not np.nan_to_num(coeffs).any() and not np.nan_to_num(np.asarray(c.const.values)).any():
                     continue          # a price left at 0 (an O&M cost by default): nothing to add
-                terms.append(c.sum())
+                linear.append(c)
+            elif is_linopy(c):
+                other.append(c.sum())
             else:
                 constant += float(np.nansum(np.asarray(c)))
     if low.network is not None and low.network.cost is not None:
-        terms.append(low.network.cost)
-    return terms, constant
+        linear.append(low.network.cost)
+    terms = [_summed(low.model, linear)] if linear else []
+    return terms + other, constant
+
+
+def _summed(model, exprs: list):
+    """The sum over every coordinate of linear expressions, as one expression of their terms (a scalar)."""
+    from .terms import TERM, wrap_expression
+
+    v = np.concatenate([np.asarray(e.vars.values).ravel() for e in exprs])
+    c = np.concatenate([np.asarray(e.coeffs.values, dtype=float).ravel() for e in exprs])
+    const = float(sum(np.nansum(np.asarray(e.const.values, dtype=float)) for e in exprs))
+    ds = xr.Dataset({"coeffs": ((TERM,), c), "vars": ((TERM,), v.astype(model._dtypes["labels"], copy=False)),
+                     "const": ((), const)}, attrs={"name": None})
+    return wrap_expression(model, ds, linopy.LinearExpression)
 
 
 def _objective(low: Lowered) -> None:
@@ -412,7 +465,11 @@ def _objective(low: Lowered) -> None:
     obj = terms[0] if len(terms) == 1 else linopy.merge(terms)
     # linopy keeps no constant in an objective: carry it beside the model and add it to the reported value
     const = float(np.nansum(np.asarray(obj.const)))
-    if const != 0.0:
+    if const != 0.0 and isinstance(obj, linopy.LinearExpression):
+        from .terms import wrap_expression
+
+        obj = wrap_expression(low.model, obj.data.assign(const=0.0), linopy.LinearExpression)
+    elif const != 0.0:
         obj = obj - const
     low.objective_constant = constant + const
     low.objective_expr = obj

@@ -171,3 +171,24 @@ def wrap_expression(model, ds: xr.Dataset, cls):
     if "_csr" in getattr(cls, "__slots__", ()):
         expr._csr = None                        # dense: the Dataset is the expression
     return expr
+
+
+def terms_expr(model, coords: list[pd.Index], vars_: list[np.ndarray], coeffs: list, const=None):
+    """A linopy LinearExpression over `coords` whose k-th term is variable labels `vars_[k]` (each of the coords'
+    shape) times `coeffs[k]` (a number or an array of that shape), plus `const`."""
+    import linopy
+
+    shape = tuple(len(c) for c in coords)
+    dims = tuple(c.name for c in coords)
+    v = np.stack([np.broadcast_to(x, shape) for x in vars_], axis=-1).astype(model._dtypes["labels"], copy=False)
+    c = np.stack([np.broadcast_to(np.asarray(x, dtype=float), shape) for x in coeffs], axis=-1)
+    k = np.zeros(shape) if const is None else np.array(np.broadcast_to(np.asarray(const, dtype=float), shape))
+    ds = xr.Dataset({"coeffs": (dims + (TERM,), c), "vars": (dims + (TERM,), v), "const": (dims, k)},
+                    coords=dict(zip(dims, coords)), attrs={"name": None})
+    return wrap_expression(model, ds, linopy.LinearExpression)
+
+
+def labels_of(var, **pick) -> np.ndarray:
+    """A variable's labels, optionally picked by coordinate values (`tie=[...]`), as a numpy array."""
+    lab = var.labels
+    return np.asarray((lab.sel(pick) if pick else lab).values)

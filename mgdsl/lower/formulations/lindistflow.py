@@ -46,8 +46,16 @@ class LinDistFlow(Formulation):
 
         net = ln.net
         n = net.name
-        drop = ln.v_to - ln.v_from + (2 / net.base_kva) * (ln.r_pu * ln.P + ln.x_pu * ln.Q)
-        b.constraint(f"{n}.voltage_drop", drop == 0, net.span, "linear voltage drop along a line (lindistflow)")
+        # v_to - v_from + (2 / S_base) (r P + x Q) == 0, made from its term arrays (lower/builder.py)
+        coords = [ln.line_index, ln.P.indexes["t"]]
+        vars_ = np.stack([ln.v_to.vars.values[..., 0], ln.v_from.vars.values[..., 0], ln.P.labels.values,
+                          ln.Q.labels.values], axis=-1)
+        coeffs = np.empty(vars_.shape)
+        coeffs[..., 0], coeffs[..., 1] = 1.0, -1.0
+        coeffs[..., 2] = ((2 / net.base_kva) * np.asarray(ln.r_pu.values))[:, None]
+        coeffs[..., 3] = ((2 / net.base_kva) * np.asarray(ln.x_pu.values))[:, None]
+        b.constraint_arrays(f"{n}.voltage_drop", net.span, "linear voltage drop along a line (lindistflow)", None,
+                            coords, vars_, coeffs, "=", np.zeros(vars_.shape[:2]))
         limits = rating_kva(net)
         if np.isfinite(limits).any():
             line_idx = ln.line_index
