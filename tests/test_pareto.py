@@ -349,3 +349,56 @@ def test_cli_default_folder_sits_in_the_results_folder(tmp_path, monkeypatch):
     assert Path("results/two/pareto/pareto.csv").is_file()
     assert runner.invoke(main, ["solve", "two.mgd"]).exit_code == 0          # a new solve keeps the study
     assert Path("results/two/pareto/pareto.csv").is_file()
+
+
+# One unit with a fixed cost when on (20 yuan/h, then 0.2 yuan/kWh) or the grid at 1 yuan/kWh for a 50 kW load: on,
+# the hour costs 20 + 0.2 f + (50 - f) = 70 - 0.8 f with f <= 50 kWh from the unit; off, 50. The relaxation runs
+# the unit half on (on = f / 100) for 20 f / 100 less, so no rounding of it is certified and the MILP decides.
+UNIT = """use stdlib
+horizon 1 steps of 1 h
+device Unit(p_max: kW, fixed: yuan, price: yuan/kWh) {
+    var on[t]: binary
+    var p[t]: kW in 0 .. p_max
+    upper: p[t] <= p_max * on[t]
+    port electricity += p
+    cost += fixed * on + price * p * dt
+}
+
+microgrid mg {
+    u = Unit(p_max = 100 kW, fixed = 20 yuan, price = 0.2 yuan/kWh)
+    grid = ElectricityTrade(buy_price = 1 yuan/kWh)
+    load = Load(electricity, base = 50 kW)
+}
+
+objective fuel: kWh = sum(mg.u.p * dt)
+"""
+
+
+def test_milp_points_the_relaxation_cannot_certify():
+    """Hand values: fuel <= 0 costs 50 (off); fuel <= 25 costs 50 (off, or on at 70 - 0.8 x 25 = 50); fuel <= 50
+    costs 30. The relaxation would claim 35 and 30 - 10 = 20 there: those points go to the MILP."""
+    front = mgdsl.loads(UNIT).pareto("cost", ["fuel"], points=3)
+    assert front.points["value"].sel(objective="cost").values == pytest.approx([50, 50, 30], abs=1e-6)
+    stats = front.settings["relaxation_first"]
+    assert stats["milp"] >= 1 and stats["certified"] >= 1          # fuel <= 0: the relaxation is integral
+
+
+def test_relaxation_certificate_by_hand():
+    """A rounding is certified only when it keeps every row and bound at the relaxation's objective."""
+    import highspy
+
+    from mgdsl.studies.relaxed import certified
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    inf = highspy.kHighsInf
+    # x0 binary, x1 in [0, 1]: x1 <= x0 (a switch that only permits), cost -x1 (flow wanted), 0 on x0
+    h.addCols(2, np.array([0.0, -1.0]), np.array([0.0, 0.0]), np.array([1.0, 1.0]), 0, np.array([], dtype=np.int32),
+              np.array([], dtype=np.int32), np.array([]))
+    h.addRow(-inf, 0.0, 2, np.array([0, 1], dtype=np.int32), np.array([-1.0, 1.0]))
+    lp = h.getLp()
+    ints = np.array([0], dtype=np.int32)
+    assert certified(lp, np.array([0.7, 0.7]), ints) == pytest.approx([1.0, 0.7])       # up: still feasible
+    assert certified(lp, np.array([0.2, 0.2]), ints) == pytest.approx([1.0, 0.2])       # nearest fails, up holds
+    h.changeColCost(0, 1.0)                                                              # closing now costs
+    assert certified(h.getLp(), np.array([0.2, 0.2]), ints) is None

@@ -26,10 +26,17 @@ OBJECTIVE = 1e-9         # relative slack of the rounded point's objective over 
 IPM_ROWS = 50_000
 
 
-def _matrix(lp) -> sp.csc_matrix:
+def _matrix(lp):
+    """The constraint matrix, stored by columns or (after rows were added to a model) by rows."""
+    import highspy
+
     a = lp.a_matrix_
-    return sp.csc_matrix((np.asarray(a.value_, dtype=float), np.asarray(a.index_, dtype=np.int64),
-                          np.asarray(a.start_, dtype=np.int64)), shape=(int(lp.num_row_), int(lp.num_col_)))
+    parts = (np.asarray(a.value_, dtype=float), np.asarray(a.index_, dtype=np.int64),
+             np.asarray(a.start_, dtype=np.int64))
+    shape = (int(lp.num_row_), int(lp.num_col_))
+    if a.format_ == highspy.MatrixFormat.kRowwise:
+        return sp.csr_matrix(parts, shape=shape)
+    return sp.csc_matrix(parts, shape=shape)
 
 
 def certified(lp, x: np.ndarray, ints: np.ndarray) -> np.ndarray | None:
