@@ -12,8 +12,6 @@ from ..sema.limits import MAX_EXPRESSION_DEPTH, MAX_TIME_OFFSET
 from ..source import SourceFile, Span
 from . import ast
 
-_BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
-
 
 def _is_token(x) -> bool:
     return type(x) is tuple                         # tokens are (type, text, start, end)
