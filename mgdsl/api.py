@@ -44,7 +44,15 @@ class System:
         what it says (reactive power kept inside a microgrid, W0501)."""
         return self.ir.warnings
 
-    def lower(self) -> Lowered:
+    def lower(self, solver_cones: bool = False) -> Lowered:
+        """The centralized model. `solver_cones`: the network's cones may stay described for a solver that takes
+        them (distflow_socp's `cones = lazy | exact`); otherwise (a model handed to users or written to a file)
+        they are written as the polyhedral lift, also into a model lowered before without it."""
+        if self._lowered is not None and not solver_cones:
+            net = self._lowered.network
+            if net is not None and net.cones is not None:
+                net.cones.lift()
+                net.cones = None
         if self._lowered is None:
             if not any(self.ir.instances.values()) and self.ir.network is None:
                 from .diagnostics import Diagnostic, MgdError
@@ -57,7 +65,7 @@ class System:
 
             _without_dask_arrays()
             t0 = time.perf_counter()
-            self._lowered = lower_system(self.ir)
+            self._lowered = lower_system(self.ir, solver_cones=solver_cones)
             self.timings["lower"] = time.perf_counter() - t0
         return self._lowered
 
@@ -67,7 +75,7 @@ class System:
         return self.lower().model
 
     def size(self) -> dict[str, int]:
-        m = self.model
+        m = (self._lowered or self.lower()).model          # as lowered (a lazy solve's model has no lift)
         return {"variables": int(m.nvars), "constraints": int(m.ncons),
                 "binaries": int(sum(v.labels.size for _, v in m.binaries.items())),
                 "integers": int(sum(v.labels.size for _, v in m.integers.items())),
@@ -85,13 +93,16 @@ class System:
         return atomic_write(path, lambda tmp: write_model(model, tmp))
 
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
-              mip_prices: bool = False) -> Results:
+              mip_prices: bool = False, cones: str | None = None) -> Results:
+        """Solve centrally. `cones` (lazy, lift, exact) overrides the network's `cones` setting (distflow_socp)."""
+        from .lower.formulations.distflow_socp import cone_mode, cones_override
         from .objective_values import add_objectives
         from .results import collect
         from .solve.centralized import solve_lowered
 
-        low = self.lower()
-        info = solve_lowered(low, time_limit=time_limit, mip_gap=mip_gap, mip_prices=mip_prices)
+        mode = cones_override(cones) or (cone_mode(self.ir.network) if self.ir.network is not None else "lift")
+        low = self.lower(solver_cones=mode != "lift")
+        info = solve_lowered(low, time_limit=time_limit, mip_gap=mip_gap, mip_prices=mip_prices, cones=mode)
         self.timings["solve"] = info.solve_seconds
         if low.price_seconds:
             self.timings["mip_prices"] = low.price_seconds

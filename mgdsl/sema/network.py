@@ -301,16 +301,25 @@ def check_network(net: ast.Network, ev: Evaluator, diag: Collector,
                      load_spans=load_spans, settings=settings, slack_voltage=slack_voltage), at_stmts
 
 
-def _formulation_settings(s: ast.NetFormulation, ev: Evaluator, diag: Collector) -> dict[str, float]:
+def _formulation_settings(s: ast.NetFormulation, ev: Evaluator, diag: Collector) -> dict[str, float | str]:
     """`formulation NAME(setting = value, ...)`: the settings the formulation's module declares, each a number
-    in its range."""
+    in its range or one of its words."""
     known = {x.name: x for x in formulation_named(s.name).settings}
-    out: dict[str, float] = {}
+    out: dict[str, float | str] = {}
     for a in s.args or []:
         setting = known.get(a.name or "")
         if setting is None:
             diag.error("E0104", f"`{s.name}` has no setting `{a.name or ''}`", a.span, "",
                        help="; ".join(x.help for x in known.values()) or f"`{s.name}` takes no settings")
+            continue
+        if setting.choices:
+            v = a.value
+            word = v.parts[0] if isinstance(v, ast.Ref) and len(v.parts) == 1 and v.index is None else None
+            if word in setting.choices:
+                out[setting.name] = word
+            else:
+                diag.error("E0404", f"`{setting.name}` takes one of the words {', '.join(setting.choices)}", v.span,
+                           "", help=setting.help)
             continue
         v = convert(ev.eval(a.value), units.NONE, a.value.span, diag, f"the {setting.name}")
         v = _scalar(v, a.value.span, diag, f"the {setting.name}")

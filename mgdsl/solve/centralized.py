@@ -26,6 +26,7 @@ from ..highs import (
     row_positions,
     run,
     sanitize,
+    set_option,
     solve_options,
 )
 from ..highs import mip_gap as relative_mip_gap
@@ -57,10 +58,12 @@ def _has_integers(low: Lowered) -> bool:
 
 
 def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float | None = None,
-                  mip_prices: bool = False) -> SolveInfo:
+                  mip_prices: bool = False, cones: str | None = None) -> SolveInfo:
     """Solve; with `mip_prices`, a model with integers is solved again as an LP with its integers fixed to
     obtain nodal prices (that LP can cost as much as the MILP, so it is asked for, not done by default).
-    At the time limit a feasible point is returned as TIME_LIMIT_FEASIBLE with its MIP gap; without one, E0605."""
+    At the time limit a feasible point is returned as TIME_LIMIT_FEASIBLE with its MIP gap; without one, E0605.
+    A network whose cones were described (lowered with `solver_cones`) has them met as `cones` says (lazy, lift,
+    exact; default: the network's `cones` setting): _solve_described_cones."""
     m = low.model
     if _is_miqp(low):
         quad = [lt.template for lt in low.templates.values() if any(c.quadratic for c in lt.template.costs)]
@@ -71,6 +74,10 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
             secondary[0].span if secondary else None, "quadratic cost", secondary=secondary[1:],
             notes=[f"integer variables: {', '.join(ints[:6])}"],
             help="replace the quadratic cost by a piecewise-linear one, or make the binaries continuous")])
+    if low.network is not None and low.network.cones is not None:
+        info = _solve_described_cones(low, time_limit, mip_gap, mip_prices, cones)
+        if info is not None:
+            return info
     options = solve_options(time_limit, mip_gap, quadratic=m.is_quadratic)
     t0 = time.perf_counter()
     with quiet_stdout():
@@ -101,6 +108,50 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
                  "prove (check loads against supply and tie-line limits, on/off minimums against demand)")])
     raise MgdError([Diagnostic("E0603", f"HiGHS stopped without an optimal solution ({termination})", None,
                                help="check for extreme coefficients (very large or very small parameters)")])
+
+
+def _solve_described_cones(low: Lowered, time_limit, mip_gap, mip_prices: bool, mode: str | None) -> SolveInfo | None:
+    """The network's cones met by the solver itself: tangents added lazily to HiGHS (solve/outer_approx.py) or
+    Clarabel (solve/conic.py, `exact`). None: the cones are now written as the polyhedral lift (asked for with
+    `lift`, or the lazy loop found no point or did not settle: the plain solve then reports or solves it)."""
+    from ..lower.formulations.distflow_socp import cone_mode
+    from . import outer_approx
+
+    ln = low.network
+    mode = mode or cone_mode(ln.net)
+    if mode == "exact":
+        from .conic import solve_exact
+
+        t0 = time.perf_counter()
+        outcome = solve_exact(low, time_limit)
+        if outcome is not None:
+            ln.cone_report = {"cones": "exact"}
+            return SolveInfo("ok", "optimal", _objective(low), time.perf_counter() - t0)
+    elif mode == "lazy":
+        m = low.model
+        t0 = time.perf_counter()
+        h = from_linopy(m)
+        for name, value in solve_options(mip_gap=mip_gap, quadratic=m.is_quadratic).items():
+            set_option(h, name, value)
+        integers = _has_integers(low)
+        out = outer_approx.solve(h, ln.cones, ln.cones.columns(m), time_limit, mip_gap, fixed_lp=mip_prices)
+        seconds = time.perf_counter() - t0
+        if out.feasible and out.status in ("optimal", "time limit"):
+            outer_approx.assign_solution(m, out.col_value, out.row_dual, out.objective)
+            ln.cone_report = {"cones": "lazy", "rounds": out.rounds, "cuts": out.cuts, "mip_solves": out.mip_solves,
+                              "per_cone": out.per_cone}
+            if integers and mip_prices and out.row_dual is not None and low.balance_name is not None:
+                low.balance_dual = m.constraints[low.balance_name].dual
+            termination = "optimal" if out.status == "optimal" else TIME_LIMIT_FEASIBLE
+            return SolveInfo("ok", termination, _objective(low), seconds, out.mip_gap if integers else None)
+        if out.status == "time limit":
+            raise MgdError([Diagnostic(
+                "E0605", f"HiGHS reached the time limit ({time_limit:g} s) before every cone met its accuracy", None,
+                notes=[f"{out.rounds} rounds of cone tangents, {out.cuts} tangents, {out.mip_solves} MILP solves"],
+                help="raise --time-limit, or loosen the network's `accuracy`")])
+    ln.cones.lift()                 # the lift: asked for, or what diagnoses a model the tangents found no point of
+    ln.cones = None
+    return None
 
 
 def _objective(low: Lowered) -> float:

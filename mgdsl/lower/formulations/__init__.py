@@ -13,13 +13,15 @@ if TYPE_CHECKING:                 # checking reads the registry without importin
 
 @dataclass(frozen=True)
 class Setting:
-    """A number a formulation takes in `formulation NAME(setting = value)`: dimensionless, in (low, high)."""
+    """A value a formulation takes in `formulation NAME(setting = value)`: a dimensionless number in (low, high),
+    or, where `choices` are given, one of those words (`cones = lazy`)."""
 
     name: str
-    default: float
+    default: float | str
     low: float
     high: float
     help: str                         # what it means and a good value, for the diagnostic of a bad one
+    choices: tuple[str, ...] = ()     # a word setting: the words it takes
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ def names() -> tuple[str, ...]:
     return tuple(FORMULATIONS)
 
 
-def settings_of(net) -> dict[str, float]:
+def settings_of(net) -> dict[str, float | str]:
     """A network's formulation settings, the defaults filled in."""
     f = FORMULATIONS[net.formulation]
-    return {s.name: float(net.settings.get(s.name, s.default)) for s in f.settings}
+    return {s.name: net.settings.get(s.name, s.default) if s.choices else float(net.settings.get(s.name, s.default))
+            for s in f.settings}
