@@ -442,6 +442,10 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
 @click.option("--mip-gap", type=float, default=None, help="Relative MIP gap for models with binaries.")
 @click.option("--mip-prices", is_flag=True,
               help="For models with binaries: nodal prices from an LP with the integers fixed (a second solve).")
+@click.option("--cones", type=click.Choice(["lazy", "lift", "exact"]), default=None,
+              help="How a distflow_socp network's cones are met (default: its `cones` setting): lazy tangents in "
+                   "HiGHS, the whole polyhedral lift, or exact (Clarabel; continuous models; "
+                   "pip install 'mgdsl[conic]').")
 @click.option("--no-save", is_flag=True, help="Do not write result files.")
 @click.option("--decompose", type=click.Choice(["atc"]), default=None,
               help="Solve by analytical target cascading (network parent, microgrid or cluster children).")
@@ -454,6 +458,7 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
 @atc_options
 def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | None, mip_gap: float | None,
           no_save: bool, decompose: str | None, compare: bool, plot: bool, mip_prices: bool, report: bool,
+          cones: str | None,
           **kw) -> None:
     """Solve FILE with HiGHS and write results (netCDF + CSV per template, summary.json)."""
     t0 = time.perf_counter()
@@ -469,7 +474,7 @@ def solve(file: str, out_dir: str | None, as_json: bool, time_limit: float | Non
         target = None if no_save else Path(out_dir) if out_dir else Path("results") / system.name
         # locked (a second run is refused) and written beside the target: one rename swaps results and plots in
         with results_folder(target) as staging:
-            results = system.solve(time_limit=time_limit, mip_gap=mip_gap, mip_prices=mip_prices)
+            results = system.solve(time_limit=time_limit, mip_gap=mip_gap, mip_prices=mip_prices, cones=cones)
             results.summary["timings_s"]["total"] = round(time.perf_counter() - t0, 4)
             if staging is not None:
                 written = results.write_into(staging)
