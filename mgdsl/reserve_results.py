@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .lower.exprs import is_linopy
-from .lower.reserve import DIRECTIONS
+from .lower.reserve import DIRECTIONS, pool_solution
 from .sema.reserve import counts_in_pool
 
 RESERVE = "reserve"          # the pool dataset's name (reserve.nc, reserve.csv)
@@ -46,10 +46,10 @@ def add_reserve(low, datasets: dict[str, xr.Dataset]) -> None:
     amounts = {(q.owner, q.direction): q.amount_kw for q in ir.reserves}
     for i, owner in enumerate(pools):
         for j, d in enumerate(DIRECTIONS):
-            total = r.totals.get((owner, d))
-            if total is None:
+            value = pool_solution(low, owner, d)
+            if value is None:
                 continue
-            held[i, j] = np.asarray(total.solution.values, dtype=float)
+            held[i, j] = value
             req[i, j] = amounts[owner, d]
     coords = {POOL: pools, "direction": list(DIRECTIONS), "t": np.arange(ir.steps)}
     dims = (POOL, "direction", "t")

@@ -4,8 +4,9 @@ an owner lowered here, named `reserve.OWNER.DIRECTION` (ReserveRequirementIR.row
     sum of the owner's device shares (`reserve up += ...` of its electric devices) [+ the slack's headroom]
         >= the requirement (kW, per step)
 
-The slack bus holds reserve when it has a `limit` L: up, L - (buy - sell); down, buy - sell, plus L when it can
-sell. These are expressions of the purchase and sale, not variables: the slack's reserve is all its headroom.
+The slack bus holds reserve when it has a `limit` L (its purchase and sale are then bounded by L): up,
+L - (buy - sell); down, buy - sell, plus L when it can sell. These are terms of the purchase and sale, not
+variables: the slack's reserve is all its headroom.
 
 A study that changes a requirement in a resident HiGHS model (mgdsl/studies): the rows are
 `low.model.constraints[row_name(owner, direction)]` (one per step, `>=`); the lower bound HiGHS holds for each is
@@ -33,19 +34,28 @@ def row_name(owner: str, direction: str) -> str:
 
 
 @dataclass
+class Terms:
+    """A linear expression over t as arrays: variable labels `vars` (t, terms; -1: no term), `coeffs`, `const` (t)."""
+
+    vars: np.ndarray
+    coeffs: np.ndarray
+    const: np.ndarray
+
+
+@dataclass
 class LoweredReserve:
-    """What results need: each template's shares over (instance, t) per direction (the instances that count in
-    a pool: electric devices), the slack's reserve over t, and each pool's rows."""
+    """What results need: each template's shares over (instance, t) per direction (linopy), the rows' names, the
+    constant part of each pool's reserve (the slack's limit) and each pool's reserve as Terms."""
 
     shares: dict[tuple[str, str], object] = field(default_factory=dict)     # (template, direction) -> expr
-    slack: dict[str, object] = field(default_factory=dict)                  # direction -> expr over t
     rows: dict[tuple[str, str], str] = field(default_factory=dict)          # (owner, direction) -> row name
     offsets: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # constant part of the pool's reserve
-    totals: dict[tuple[str, str], object] = field(default_factory=dict)     # the pool's reserve over t
+    totals: dict[tuple[str, str], Terms] = field(default_factory=dict)      # the pool's reserve over t
 
 
 def lower_reserves(low) -> LoweredReserve | None:
-    """Add the slack's limit and the requirement rows of the owners lowered here (lower/system.py calls it)."""
+    """Bound the slack by its limit and add the requirement rows of the owners lowered here (lower/system.py calls
+    it). The rows are made from arrays (Builder.constraint_arrays): the shares' variable labels, gathered per pool."""
     ir: SystemIR = low.ir
     b = low.builder
     out = LoweredReserve()
@@ -53,62 +63,95 @@ def lower_reserves(low) -> LoweredReserve | None:
     time = pd.RangeIndex(steps, name="t")
     net = ir.network
     ln = low.network
+    slack: dict[str, Terms] = {}
     if ln is not None and net.slack_limit_kw is not None:
         lim = net.slack_limit_kw
-        b.constraint(f"{net.name}.slack_limit_buy", ln.buy <= lim, net.slack_span, "the slack's limit (purchase)")
-        imp = 1 * ln.buy
+        ln.buy.update(upper=lim)                       # purchase and sale within the limit: bounds, no rows
+        buy = ln.buy.labels.values
         if ln.sell is not None:
-            b.constraint(f"{net.name}.slack_limit_sell", ln.sell <= lim, net.slack_span, "the slack's limit (sale)")
-            imp = ln.buy - ln.sell
-        out.slack["up"] = lim - imp
-        out.slack["down"] = imp + lim if ln.sell is not None else imp
+            ln.sell.update(upper=lim)
+            flows = np.stack([buy, ln.sell.labels.values], axis=1)
+            sign = np.array([1.0, -1.0])
+        else:
+            flows, sign = buy[:, None], np.array([1.0])
+        imp = np.broadcast_to(sign, flows.shape)
+        slack["up"] = Terms(flows, -imp, np.full(steps, lim))
+        slack["down"] = Terms(flows, imp.copy(), np.full(steps, lim if ln.sell is not None else 0.0))
     reqs = [r for r in ir.reserves if low.is_local(r.owner)]
-    wanted = {r.direction for r in reqs}
+    arrays: dict[tuple[str, str], tuple] = {}
     for lt in low.templates.values():
-        for d in wanted:
+        for d in {r.direction for r in reqs}:
             expr = _template_share(lt, d, steps, ir.dt_h)
             if expr is not None:
                 out.shares[lt.template.name, d] = expr
+                arrays[lt.template.name, d] = _arrays(expr, lt.template.name, len(lt.instances), steps)
     for req in reqs:
-        terms = []
-        for (name, d), expr in out.shares.items():
+        parts = []
+        for (name, d), (V, C, c) in arrays.items():
             if d != req.direction:
                 continue
             lt = low.templates[name]
-            members = [i.name for i in lt.instances if i.owner == req.owner and counts_in_pool(lt.template, i)]
-            if members:
-                terms.append(expr.sel({name: members}).sum(name))
-        if net is not None and req.owner == net.name and req.direction in out.slack:
-            terms.append(out.slack[req.direction])
-        linear = [x for x in terms if _is_linopy(x)]
-        fixed = sum((np.broadcast_to(np.asarray(x, dtype=float), (steps,)) for x in terms if not _is_linopy(x)),
-                    np.zeros(steps))
-        if not linear:
+            idx = [k for k, i in enumerate(lt.instances) if i.owner == req.owner and counts_in_pool(lt.template, i)]
+            if idx:
+                parts.append(Terms(np.moveaxis(V[idx], 0, 1).reshape(steps, -1),
+                                   np.moveaxis(C[idx], 0, 1).reshape(steps, -1), c[idx].sum(axis=0)))
+        if net is not None and req.owner == net.name and req.direction in slack:
+            parts.append(slack[req.direction])
+        V = np.concatenate([p.vars for p in parts], axis=1) if parts else np.full((steps, 0), -1)
+        C = np.concatenate([p.coeffs for p in parts], axis=1) if parts else np.zeros((steps, 0))
+        const = sum((p.const for p in parts), np.zeros(steps))
+        if not (V >= 0).any():
             # no variable: nothing to decide (checking refuses a pool with nothing that holds reserve, unless
             # its requirement is 0), but a fixed share below the requirement is an infeasible model
-            short = np.flatnonzero(fixed < req.amount_kw - 1e-9)
+            short = np.flatnonzero(const < req.amount_kw - 1e-9)
             if short.size:
                 raise MgdError([Diagnostic(
                     "E0601", f"the model is infeasible: the {req.direction} reserve of `{req.owner}` is fixed at "
-                             f"{fixed[short[0]]:g} kW, below the requirement at t={int(short[0])}", req.span,
+                             f"{const[short[0]]:g} kW, below the requirement at t={int(short[0])}", req.span,
                     "required here", help="lower the requirement, or add a device whose reserve can vary")])
             continue
-        total = linear[0]
-        for term in linear[1:]:
-            total = total + term
-        total = total + xr.DataArray(fixed, coords=[time])
-        if "t" not in total.dims:
-            total = total + xr.DataArray(np.zeros(steps), coords=[time])
-        amount = xr.DataArray(req.amount_kw, coords=[time])
         name = row_name(req.owner, req.direction)
-        b.constraint(name, total >= amount, req.span,
-                     f"{req.direction} spinning reserve of `{req.owner}` (its devices' shares"
-                     + (" and the slack's headroom" if net is not None and req.owner == net.name else "")
-                     + " >= the requirement)")
+        b.constraint_arrays(name, req.span, f"{req.direction} spinning reserve of `{req.owner}` (its devices' shares"
+                            + (" and the slack's headroom" if net is not None and req.owner == net.name else "")
+                            + " >= the requirement)", None, [time], V, np.where(V >= 0, C, np.nan), ">=",
+                            req.amount_kw - const)
         out.rows[req.owner, req.direction] = name
-        out.totals[req.owner, req.direction] = total
-        out.offsets[req.owner, req.direction] = np.nan_to_num(np.asarray(total.const.values, dtype=float))
+        out.totals[req.owner, req.direction] = Terms(V, np.where(V >= 0, C, 0.0), const)
+        out.offsets[req.owner, req.direction] = const
     return out
+
+
+def _arrays(expr, dim: str, n: int, steps: int):
+    """A share over (instance[, t]) as arrays: labels and coefficients (instance, t, terms), constant (instance, t)."""
+    import linopy
+
+    if isinstance(expr, linopy.Variable):
+        lab = np.asarray(expr.labels.transpose(dim, ...).values)
+        V = np.broadcast_to(lab.reshape(n, -1), (n, steps))[..., None]
+        return V, np.ones(V.shape), np.zeros((n, steps))
+    if _is_linopy(expr):
+        data = expr.data
+        V = np.asarray(data.vars.transpose(dim, ..., "_term").values)
+        C = np.asarray(data.coeffs.transpose(dim, ..., "_term").values, dtype=float)
+        c = np.asarray(data.const.transpose(dim, ...).values, dtype=float)
+        k = V.shape[-1]
+        return (np.broadcast_to(V.reshape(n, -1, k), (n, steps, k)),
+                np.broadcast_to(C.reshape(n, -1, k), (n, steps, k)),
+                np.broadcast_to(np.nan_to_num(c).reshape(n, -1), (n, steps)))
+    c = np.asarray(expr.transpose(dim, ...).values if hasattr(expr, "transpose") else expr, dtype=float)
+    return np.full((n, steps, 1), -1), np.zeros((n, steps, 1)), np.broadcast_to(c.reshape(n, -1), (n, steps))
+
+
+def pool_solution(low, owner: str, direction: str) -> np.ndarray | None:
+    """The reserve a solved model's pool holds per step (kW): its shares and the slack's headroom."""
+    terms = low.reserve.totals.get((owner, direction)) if low.reserve is not None else None
+    if terms is None:
+        return None
+    ds = xr.Dataset({"vars": (("t", "_term"), terms.vars), "coeffs": (("t", "_term"), terms.coeffs),
+                     "const": (("t",), terms.const)}, coords={"t": np.arange(len(terms.const))})
+    import linopy
+
+    return np.asarray(linopy.LinearExpression(ds, low.model).solution.values, dtype=float)
 
 
 def set_requirement(h, low, owner: str, direction: str, amount_kw) -> None:
