@@ -251,12 +251,13 @@ def test_load_is_the_pools_electric_demand():
     h = Load(heat, base = 100 kW)
     boiler = GasBoiler(h_max = 200 kW)
     gas = GasSupply(price = 0.3 yuan/kWh)
-    reserve up >= 10 % * load
+    let extra = 2 kW
+    reserve up >= 10 % * load + extra
 }
 """
     ir = mgdsl.loads(text).ir
     amounts = {r.owner: float(r.amount_kw[0]) for r in ir.reserves}
-    assert amounts == pytest.approx({"dn": 8.0, "mg1": 10.0})        # 10 % of 60 + 20 kW, and of 60 + 40 kW
+    assert amounts == pytest.approx({"dn": 8.0, "mg1": 12.0})   # 10 % of 60 + 20 kW; of 60 + 40 kW, plus its `let`
 
 
 def test_a_system_without_requirements_is_lowered_as_without_reserve():

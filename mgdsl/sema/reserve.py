@@ -140,7 +140,8 @@ def check_requirements(checker, network_stmt: ast.Network | None, network: Netwo
         env = dict(checker.env)
         for s in body:                     # a microgrid's own `let`s
             if isinstance(s, ast.Let):
-                c = Evaluator(env, Collector(), steps, checker.dt_h, None, checker.csvs).try_eval(s.value)
+                c = Evaluator(env, Collector(), steps, checker.dt_h, checker.program.main.file.directory,
+                              checker.csvs).try_eval(s.value)
                 if c is not None:
                     env[s.name] = c
         load = pool_load(owner, network, checker.templates, checker.instances, steps)
