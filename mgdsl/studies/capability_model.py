@@ -12,8 +12,11 @@ import pandas as pd
 import xarray as xr
 
 from ..diagnostics import Diagnostic, MgdError
+from ..highs import set_option
 from ..lower.system import Lowered
 from .resident import Outcome, Resident
+
+HOLD_GAP = 1e-2              # the MIP gap of the solve whose integer decisions the correction holds
 
 
 @dataclass
@@ -118,6 +121,7 @@ class BandModel:
     def __init__(self, low: Lowered, groups: list[Group], time_limit=None, mip_gap=None):
         self.low, self.groups = low, groups
         self.res = Resident(low, time_limit, mip_gap)
+        self.mip_gap = mip_gap
         self.z = self.res.cols(low.model.variables["capability.cost"])        # one per group
         tie = low.ties["mg"]
         self.tie_names = [str(x) for x in tie.indexes["tie"]]
@@ -173,7 +177,12 @@ class BandModel:
         if not len(cols):
             return "optimal", 0
         res.set_costs(np.arange(len(res.original_costs)), res.original_costs)
+        # any integer plan within the budgets serves (the ranges are found around it): a 1 % gap is plenty, unless
+        # the user asked for a tighter one
+        gap = float(res.h.getOptionValue("mip_rel_gap")[1])
+        set_option(res.h, "mip_rel_gap", HOLD_GAP if self.mip_gap is None else gap)
         out = self._solve()
+        set_option(res.h, "mip_rel_gap", gap)
         res.set_costs(np.arange(res.n), 0.0)
         if not out.ok:
             return out.status, len(cols)
