@@ -62,3 +62,22 @@ def add_reserve(low, datasets: dict[str, xr.Dataset]) -> None:
         "margin": xr.DataArray(held - req, coords=coords, dims=dims,
                                attrs={"units": "kW", "description": "held - requirement (0: the requirement binds)"}),
     })
+
+
+def reserve_summary(results) -> dict:
+    """For a solve's summary: per pool and direction, the largest requirement and the smallest margin (kW), and
+    the steps where the requirement binds (margin within 1e-6 kW). Empty without requirements."""
+    ds = results.datasets.get(RESERVE)
+    if ds is None:
+        return {}
+    out = {}
+    for pool in ds[POOL].values:
+        for d in DIRECTIONS:
+            req = ds["requirement"].sel({POOL: pool, "direction": d}).values
+            if np.isnan(req).all():
+                continue
+            margin = ds["margin"].sel({POOL: pool, "direction": d}).values
+            out[f"{pool}.{d}"] = {"max_requirement_kw": float(np.nanmax(req)),
+                                  "min_margin_kw": float(np.nanmin(margin)),
+                                  "binding_steps": [int(t) for t in np.flatnonzero(np.abs(margin) <= 1e-6)]}
+    return out

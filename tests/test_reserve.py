@@ -331,3 +331,13 @@ microgrid mg1 {
     with pytest.raises(MgdError) as err:
         mgdsl.loads(text.replace("AMOUNT", "30 kW")).solve()
     assert err.value.diagnostics[0].code == "E0601" and "fixed at 20 kW" in err.value.diagnostics[0].message
+
+
+def test_reserve_summary():
+    from mgdsl.reserve_results import reserve_summary
+
+    res = mgdsl.loads(one_unit("reserve up >= 30 kW", steps=2)).solve()
+    s = reserve_summary(res)
+    assert list(s) == ["mg1.up"] and s["mg1.up"]["max_requirement_kw"] == 30.0
+    assert s["mg1.up"]["min_margin_kw"] >= -1e-6
+    assert reserve_summary(mgdsl.loads(one_unit("")).solve()) == {}
