@@ -341,3 +341,10 @@ def test_reserve_summary():
     assert list(s) == ["mg1.up"] and s["mg1.up"]["max_requirement_kw"] == 30.0
     assert s["mg1.up"]["min_margin_kw"] >= -1e-6
     assert reserve_summary(mgdsl.loads(one_unit("")).solve()) == {}
+
+
+def test_an_idle_reserve_variable_an_objective_names_stays():
+    text = one_unit("", steps=2) + "objective held: kWh = sum(mg1.g.r_up * dt)\nminimize cost\n"
+    res = mgdsl.loads(text).solve()
+    assert res.objective == pytest.approx(120.0) and "r_up" in res["DieselEngine"]
+    assert "r_dn" not in res["DieselEngine"]

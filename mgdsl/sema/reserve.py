@@ -227,12 +227,32 @@ def _names(e) -> set[str]:
     return {r.parts[0] for r in _refs(e) if len(r.parts) == 1}
 
 
-def idle_reserve_removed(templates: dict[str, TemplateIR], reserves: list[ReserveRequirementIR]) -> dict:
+def named_outside(objectives: dict, couples: list, instance_index: dict) -> set[tuple[str, str]]:
+    """(template, variable) of every variable an objective or a `couple` names (`mg1.g.r_up`): kept by
+    idle_reserve_removed, since they name it."""
+    out = set()
+    for obj in objectives.values():
+        for term in obj.terms:
+            q = term.quantity
+            if hasattr(q, "var"):
+                out.add((q.template, q.var))
+    for c in couples:
+        for side in (c.lhs, c.rhs):
+            for ref in _refs(side):
+                inst = instance_index.get(".".join(ref.parts[:-1]))
+                if inst is not None:
+                    out.add((inst.template, ref.parts[-1]))
+    return out
+
+
+def idle_reserve_removed(templates: dict[str, TemplateIR], reserves: list[ReserveRequirementIR],
+                         keep: set[tuple[str, str]] = frozenset()) -> dict:
     """The templates as the system lowers them: in a direction that no pool of the system requires, a template's
     reserve is idle, so the variables only its shares of that direction use are 0; they are left out, with every
     constraint, `let` and `initial` that names them (at 0 they only restate the other limits: p + r_up <= p_max
     is p <= p_max). A system without requirements is so lowered exactly as without reserve. A variable that a
-    port or a cost also uses, or that a required direction's share uses, stays, and so does its template."""
+    port or a cost also uses, that a required direction's share uses, or that `keep` names (an objective or a
+    coupling names it: named_outside), stays, and so does its template."""
     required = {r.direction for r in reserves}
     out = {}
     for name, tpl in templates.items():
@@ -241,7 +261,7 @@ def idle_reserve_removed(templates: dict[str, TemplateIR], reserves: list[Reserv
             out[name] = tpl
             continue
         busy = set().union(*(_names(r.value) for r in tpl.reserves if r.direction in required))
-        gone = set().union(*(_names(r.value) for r in idle)) & set(tpl.vars) - busy
+        gone = set().union(*(_names(r.value) for r in idle)) & set(tpl.vars) - busy - {v for t, v in keep if t == name}
         lets = dict(tpl.lets)
         grew = True
         while grew:                       # a `let` that names a dropped variable goes too, and so on

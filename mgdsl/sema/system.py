@@ -16,7 +16,7 @@ from .limits import MAX_SERIES_VALUES, MAX_STEPS
 from .loader import Program
 from .network import check_network, check_switch_loops
 from .objectives import check_objectives
-from .reserve import check_requirements, check_slack_limit, idle_reserve_removed, without_requirements
+from .reserve import check_requirements, check_slack_limit, idle_reserve_removed, named_outside, without_requirements
 from .size import check_model_size, model_shares
 from .templates import check_template
 from .typing import ExprTyper, Symbol, unit_of
@@ -174,7 +174,9 @@ class SystemChecker:
             self.diag.diagnostics = [d for d in self.diag.diagnostics if d.code != "E0501"]
         self.diag.raise_if_any()
         # a reserve no pool requires is left out of the templates lowered (sema/reserve.py)
-        return SystemIR(self.steps or 0, self.dt_h, idle_reserve_removed(self.templates, reserves), self.instances,
+        return SystemIR(self.steps or 0, self.dt_h, idle_reserve_removed(
+                            self.templates, reserves, named_outside(objectives, couple_irs, self.instance_index)),
+                        self.instances,
                         network, microgrids,
                         cluster_irs, switch_irs, couple_irs, currency, decompose, main.file.path,
                         [m.file.path for m in self.program.modules], objectives, minimized,
