@@ -348,3 +348,27 @@ def test_an_idle_reserve_variable_an_objective_names_stays():
     res = mgdsl.loads(text).solve()
     assert res.objective == pytest.approx(120.0) and "r_up" in res["DieselEngine"]
     assert "r_dn" not in res["DieselEngine"]
+
+
+def test_a_share_of_parameters_and_a_share_summed_over_the_horizon():
+    text = """use stdlib
+device Gen(p_max: kW, derate = 1) {
+    var p[t]: kW in 0 .. p_max
+    var r[t]: kW >= 0
+    p[t] + r[t] <= p_max
+    port electricity += p
+    reserve up += derate^2 * r - 0 * max(p_max) / 2
+    cost += 1 money/kWh * p * dt
+}
+horizon 1 steps of 1 h
+microgrid mg1 {
+    g = Gen(p_max = 100 kW, derate = 0.5)
+    load = Load(electricity, base = 60 kW)
+    reserve up >= 10 kW
+}
+"""
+    res = mgdsl.loads(text).solve()                   # r >= 10 / 0.25 = 40 kW <= 100 - 60: feasible
+    assert res.objective == pytest.approx(60.0) and res["Gen"]["r"].values[0, 0] >= 40 - 1e-6
+    with pytest.raises(MgdError) as err:
+        mgdsl.loads(text.replace("derate^2 * r", "sum(r)"))
+    assert err.value.diagnostics[0].code == "E0833"

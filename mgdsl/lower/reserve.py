@@ -239,6 +239,11 @@ class _Shares:
             if e.op == "*":
                 return c * a if linear and not _is_linopy(a) else a * c
             return a / c
+        if isinstance(e, ast.Pow):                  # of a parameter (a share is linear)
+            return self.eval(e.base) ** int(e.exponent.value)
+        if isinstance(e, ast.Call) and e.func in ("max", "min", "mean"):     # of a parameter series
+            inner = self.eval(e.args[0].value)
+            return getattr(inner, e.func)("t") if hasattr(inner, "dims") and "t" in inner.dims else inner
         raise InternalError(f"cannot lower {type(e).__name__} in a reserve share")
 
 

@@ -41,6 +41,11 @@ def check_share(s: ast.ReserveShare, scope: dict[str, Symbol], diag: Collector) 
                    help="declare the reserve as a power variable (`var r_up[t]: kW >= 0`) and add it: "
                         "`reserve up += r_up`")
         return None
+    total = _first_sum(s.value)
+    if total is not None:
+        diag.error("E0833", "a reserve share is the reserve held at each step: it cannot sum over the horizon",
+                   total.span, "a sum over the horizon", help="write the reserve at the step (`r_up`)")
+        return None
     for ref in _refs(s.value):
         if ref.index is not None and (ref.index.base != "t" or ref.index.offset != 0):
             diag.error("E0833", "a reserve share is the reserve held at each step: it takes no other step",
@@ -48,6 +53,18 @@ def check_share(s: ast.ReserveShare, scope: dict[str, Symbol], diag: Collector) 
                                                             "reserve by other steps in a constraint")
             return None
     return ReserveShareIR(s.direction, s.sign, s.value, s.span)
+
+
+def _first_sum(e):
+    if isinstance(e, ast.Call) and e.func == "sum":
+        return e
+    for child in [getattr(e, k, None) for k in ("left", "right", "operand", "base")] + \
+            [a.value for a in getattr(e, "args", [])]:
+        if child is not None and not isinstance(child, (str, int)):
+            found = _first_sum(child)
+            if found is not None:
+                return found
+    return None
 
 
 # ------------------------------------------------------------------ the slack bus's capacity
