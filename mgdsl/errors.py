@@ -466,7 +466,7 @@ with units, constants (`let`), profiles and `load` (the pool's electric demand p
 for the network, and the `base` of every load device of the owner). A device's variable (`mg1.chp.p`), an
 unknown name or a time index (`x[t-1]`) is this error. A template's share (`reserve up += ...`) is the reserve
 held at each step: its variables are taken at that step (`r_up`, `r_up[t]`), never at another (`r_up[t-1]`,
-`r_up[last]`); a limit that involves other steps is a constraint of the template.
+`r_up[last]`, `sum(r_up)`); a limit that involves other steps is a constraint of the template.
 """),
     "E0834": ("negative reserve requirement", """
 A requirement is at least 0 kW at every step. The message names the first step where the amount written is
