@@ -135,3 +135,28 @@ def test_atc_reaches_the_centralized_optimum(system, solved):
     run = system.solve_atc(system.atc_options())
     assert run.converged
     assert abs(run.objective - central) <= REL_ATC * abs(central), (run.objective, central)
+
+
+@slow
+def test_point_estimate_of_the_pv_error_against_monte_carlo(system, solved):
+    """PV's 10 uncertain hours (21 solves) against 40 Monte Carlo draws: the means agree within the Monte Carlo's
+    own error, the spreads within a third (40 draws estimate a standard deviation to about 11 %)."""
+    result = system.pem("pv_pu", monte_carlo=40, seed=1)
+    mc = result.monte_carlo
+    assert len(result.points) == 2 * 10 + 1 and mc["solved"] == 40
+    assert result.mean == pytest.approx(solved.objective, rel=5e-3)
+    assert abs(result.mean - mc["objective_mean"]) <= 4 * mc["objective_mean_standard_error"]
+    assert result.std > 0 and abs(result.std - mc["objective_std"]) <= 0.35 * mc["objective_std"]
+
+
+@slow
+def test_capability_aic_within_pic_on_every_hour(system):
+    cap = system.capability(0.05)
+    b = cap.bands
+    tol = 1e-6
+    assert not np.isnan(b["aic_dn"].values).any() and not np.isnan(b["aic_up"].values).any()
+    assert (b["pic_dn"] <= b["schedule"] + tol).all() and (b["schedule"] <= b["pic_up"] + tol).all()
+    assert (b["pic_dn"] <= b["aic_dn"] + tol).all() and (b["aic_dn"] <= b["aic_up"] + tol).all()
+    assert (b["aic_up"] <= b["pic_up"] + tol).all()
+    for m, limit in TIE_LIMITS.items():                    # within the tie lines
+        assert float(np.abs(b[["pic_dn", "pic_up"]].sel(microgrid=m).to_array()).max()) <= limit + tol
