@@ -111,6 +111,7 @@ class System:
         self.timings["results"] = time.perf_counter() - t0
         results.summary = self._summary(info.objective, info.termination, results.costs)
         results.summary["instance_costs"] = results.instance_costs()
+        _add_reserve_summary(results)
         if info.mip_gap is not None:
             # relative gap to HiGHS's best bound: within mip_rel_gap when optimal, larger at "time limit (feasible)"
             results.summary["mip_gap"] = info.mip_gap
@@ -222,6 +223,7 @@ class System:
         run.results.summary = self._summary(run.objective, "optimal" if run.converged else "not converged",
                                             run.results.costs)
         run.results.summary["instance_costs"] = run.results.instance_costs()
+        _add_reserve_summary(run.results)
         run.results.summary["atc"] = atc_summary(run)
         add_network_figures(run.results)
         add_objectives(self.ir, run.results)
@@ -270,6 +272,16 @@ class System:
             **({"notes": [f"{w.code} at {w.location()}: {w.message} (`mgdsl check` shows it in full)"
                           for w in self.warnings]} if self.warnings else {}),
         }
+
+
+def _add_reserve_summary(results) -> None:
+    """summary.json's `reserve`: per pool and direction, the largest requirement, the smallest margin and the
+    binding steps (only where the system declares requirements)."""
+    from .reserve_results import reserve_summary
+
+    reserve = reserve_summary(results)
+    if reserve:
+        results.summary["reserve"] = reserve
 
 
 def add_network_figures(results) -> None:

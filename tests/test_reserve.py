@@ -340,7 +340,9 @@ def test_reserve_summary():
     s = reserve_summary(res)
     assert list(s) == ["mg1.up"] and s["mg1.up"]["max_requirement_kw"] == 30.0
     assert s["mg1.up"]["min_margin_kw"] >= -1e-6
-    assert reserve_summary(mgdsl.loads(one_unit("")).solve()) == {}
+    assert res.summary["reserve"] == s                  # the solve's own summary (summary.json) carries it
+    bare = mgdsl.loads(one_unit("")).solve()
+    assert reserve_summary(bare) == {} and "reserve" not in bare.summary
 
 
 def test_an_idle_reserve_variable_an_objective_names_stays():
