@@ -5,7 +5,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
+import os
 import re
+import stat
+import sys
+import tempfile
+import threading
+from pathlib import Path
 
 import lark
 from lark import Token
@@ -43,13 +50,66 @@ class _NewlinePostLexer:
             yield tok
 
 
+_LARK_OPTIONS = {"parser": "lalr", "lexer": "contextual", "maybe_placeholders": True}
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
     """lark's LALR parser of the grammar: its tables and lexers drive lalr.run, and it reports syntax errors.
-    cache=True: lark keeps the analysed grammar in the temporary directory, keyed by the grammar's hash
-    (0.2-0.4 s saved in every process; if the directory is not writable lark just builds it again)."""
-    return lark.Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True,
-                     postlex=_NewlinePostLexer(), cache=True)
+    lark's analysis of the grammar (0.15-0.4 s) is kept in a folder of the user's own (_cache_file)."""
+    grammar = grammar_text()
+    path = _cache_file(grammar)
+    if path is not None:
+        with contextlib.suppress(Exception):   # none yet, cut short, or unreadable: analysed and written again
+            with open(path, "rb") as f:
+                # lark's own load (what its cache=True does), with the post-lexer its lexers need
+                return lark.Lark.__new__(lark.Lark)._load(f, postlex=_NewlinePostLexer())
+    parser = lark.Lark(grammar, postlex=_NewlinePostLexer(), **_LARK_OPTIONS)
+    if path is not None:
+        # written whole under a name of this process's own, then renamed: another process reads no file or a
+        # whole one, never half of one
+        part = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+        try:
+            with open(part, "wb") as f:
+                parser.save(f, exclude_options=("postlex",))
+            os.replace(part, path)
+        except OSError:
+            pass                               # not kept: the next process analyses the grammar again
+        finally:
+            with contextlib.suppress(OSError):
+                part.unlink()
+    return parser
+
+
+def _cache_file(grammar: str) -> Path | None:
+    """Where lark's analysis of `grammar` is kept, or None. Not lark's own `cache=True`: that is a file of a
+    predictable name in the shared temporary directory, which lark unpickles (code another user could plant
+    there would run). The folder is $MGDSL_CACHE_DIR, else ~/.cache/mgdsl ($XDG_CACHE_HOME), else
+    mgdsl-<uid> in the temporary directory, the first that is the user's own and that no one else may write;
+    the name holds a digest of the grammar and of lark's and Python's versions, so a changed grammar or an
+    upgrade never reads an older analysis."""
+    key = hashlib.sha256(f"{grammar}\0{sorted(_LARK_OPTIONS.items())}\0{lark.__version__}\0"
+                         f"{sys.version_info[:2]}".encode()).hexdigest()[:32]
+    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for folder in (os.environ.get("MGDSL_CACHE_DIR"), os.path.join(home, "mgdsl"),
+                   os.path.join(tempfile.gettempdir(), f"mgdsl-{uid if uid is not None else 'user'}")):
+        if folder and os.path.isabs(folder) and _private_folder(folder, uid):
+            return Path(folder) / f"grammar-{key}.lark"
+    return None
+
+
+def _private_folder(folder: str, uid: int | None) -> bool:
+    """Make `folder` (mode 0700) if it is missing; True when it is a real folder (not a link) of user `uid`
+    that neither the group nor others may write."""
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.lstat(folder)
+    except (OSError, ValueError):
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        return False
+    return uid is None or (st.st_uid == uid and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
 @functools.lru_cache(maxsize=1)

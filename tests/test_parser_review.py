@@ -1,0 +1,115 @@
+"""Review of the fast parser (mgdsl/syntax/lalr.py, build.py): where lark's analysed grammar is kept (never a
+file another user could plant, never half a file another process is writing, never an analysis of another
+grammar), and adversarial texts parsed as the parser before the driver parsed them."""
+from __future__ import annotations
+
+import os
+import pickle
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mgdsl.syntax import parser
+from mgdsl.syntax.parser import parse_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """_parser() made again in this process, its cache folder `tmp_path / "cache"`."""
+    monkeypatch.setenv("MGDSL_CACHE_DIR", str(tmp_path / "cache"))
+    parser._parser.cache_clear()
+    parser._tables.cache_clear()
+    yield tmp_path / "cache"
+    parser._parser.cache_clear()
+    parser._tables.cache_clear()
+
+
+def test_the_cache_folder_is_private_and_the_file_is_named_by_the_grammar(fresh):
+    path = parser._cache_file(parser.grammar_text())
+    assert path is not None and path.parent == fresh
+    if hasattr(os, "getuid"):
+        assert stat.S_IMODE(fresh.stat().st_mode) & 0o077 == 0
+    assert parser._cache_file(parser.grammar_text() + "\n// changed\n") != path        # another grammar
+    parser._parser()
+    assert path.is_file() and not list(fresh.glob(".*.part"))           # written whole, the part renamed
+    parser._parser.cache_clear()
+    assert parse_text("let a = 1\n").items[0].name == "a"               # read back from the file
+
+
+def test_a_file_cut_short_is_made_again(fresh):
+    parser._parser()
+    path = parser._cache_file(parser.grammar_text())
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    parser._parser.cache_clear()
+    assert parse_text("let a = 1\n").items[0].name == "a"
+    assert len(path.read_bytes()) > len(whole) // 2                   # written whole again
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="folder owners and modes are POSIX's")
+def test_a_folder_others_may_write_is_not_used(fresh, monkeypatch, tmp_path):
+    fresh.mkdir(mode=0o777)
+    os.chmod(fresh, 0o777)                                                # the umask left out
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = parser._cache_file(parser.grammar_text())
+    assert path is not None and path.parent == tmp_path / "xdg" / "mgdsl"   # the next folder instead
+    os.symlink(tmp_path / "xdg" / "mgdsl", tmp_path / "link")
+    monkeypatch.setenv("MGDSL_CACHE_DIR", str(tmp_path / "link"))       # a link is not the user's folder
+    assert parser._cache_file(parser.grammar_text()).parent == tmp_path / "xdg" / "mgdsl"
+
+
+def test_no_usable_folder_means_no_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("MGDSL_CACHE_DIR", "relative/folder")               # only an absolute folder is taken
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert parser._cache_file(parser.grammar_text()).parent == tmp_path / "mgdsl"
+    monkeypatch.setattr(parser, "_private_folder", lambda folder, uid: False)
+    assert parser._cache_file(parser.grammar_text()) is None
+    parser._parser.cache_clear()
+    try:
+        assert parse_text("let a = 1\n").items[0].name == "a"              # analysed in this process
+    finally:
+        parser._parser.cache_clear()
+
+
+def _planted(tmpdir: Path, marker: Path) -> Path:
+    """A pickle that writes `marker` when loaded, at the name lark's cache=True reads for mgdsl's grammar (lark
+    1.3: `.lark_cache_<user>_<sha256 of grammar, options, versions>_<python>.tmp`; it unpickles a part of the
+    file before it compares the digest the file holds)."""
+    import getpass
+
+    import lark
+    from lark.load_grammar import sha256_digest
+
+    options = "parserlalrlexercontextualmaybe_placeholdersTruecacheTrue"      # as the call was written
+    digest = sha256_digest(parser.grammar_text() + options + lark.__version__ + str(sys.version_info[:2]))
+    path = tmpdir / f".lark_cache_{getpass.getuser()}_{digest}_{sys.version_info[0]}_{sys.version_info[1]}.tmp"
+
+    class Planted:
+        def __reduce__(self):
+            return (Path.write_text, (marker, "planted code ran"))
+
+    path.write_bytes(digest.encode() + b"\n" + pickle.dumps(Planted()))
+    return path
+
+
+def test_a_file_planted_in_the_temporary_directory_is_never_loaded(tmp_path):
+    # lark's own cache=True would load the planted file (the check above: it runs the planted code)
+    tmpdir, marker = tmp_path / "tmp", tmp_path / "ran"
+    tmpdir.mkdir()
+    _planted(tmpdir, marker)
+    env = dict(os.environ, TMPDIR=str(tmpdir), MGDSL_CACHE_DIR=str(tmp_path / "cache"))
+    lark_itself = ("import lark\nfrom mgdsl.syntax import parser\n"
+                   "lark.Lark(parser.grammar_text(), parser='lalr', lexer='contextual', maybe_placeholders=True,"
+                   " postlex=parser._NewlinePostLexer(), cache=True)\n")
+    subprocess.run([sys.executable, "-c", lark_itself], env=env, capture_output=True, cwd=ROOT, check=True)
+    assert marker.exists()                                  # the name is right: lark ran the planted code
+    marker.unlink()
+    code = "from mgdsl.syntax import parser\nprint(parser.parse_text('let a = 1\\n').items[0].name)\n"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "a" and not marker.exists()
