@@ -133,9 +133,10 @@ class _Box:
         return self.bm._solve().ok
 
     def holds(self, cols, corners, lo, up) -> bool:
-        for c in corners:
+        for i, c in enumerate(corners):
             self.corner_solves += 1
             if not self.feasible(cols, np.where(np.asarray(c) == 1, up, lo)):
+                corners.insert(0, corners.pop(i))     # the corner that failed is the likeliest to fail again
                 return False
         return True
 
