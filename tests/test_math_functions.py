@@ -98,3 +98,39 @@ def test_the_message_names_the_value_outside_the_domain():
 def test_formatted_as_written():
     src = "let tan_phi: kvar/kW = tan(acos(0.95)) * 1 kvar/kW\n"
     assert format_module(parse_text(src)) == src
+
+
+def _all(text: str) -> list:
+    with pytest.raises(mgdsl.MgdError) as caught:
+        mgdsl.loads(HEAD + text)
+    return caught.value.diagnostics
+
+
+def test_a_default_outside_its_domain_names_the_instances_that_give_the_values():
+    # acos(pf) fails for b and c alike (one error, a label at each), for d at another value (its own error);
+    # sqrt(-1) names nothing: it fails for every instance and is reported once
+    found = _all("device Q(base: kW, pf = 0.9, k = acos(pf), r = sqrt(-1)) {\n    var p[t]: kW in 0 .. base\n"
+                 "    port electricity -= p\n}\nmicrogrid m {\n    a = Q(base = 1 kW)\n"
+                 "    b = Q(base = 1 kW, pf = 1.5)\n    c = Q(base = 1 kW, pf = 1.5)\n    d = Q(base = 1 kW, pf = 2)\n"
+                 "    g = ElectricityTrade(buy_price = 1 yuan/kWh)\n}\n")
+    assert [(d.code, d.span.text, d.message.split(":")[0]) for d in found] == [
+        ("E0411", "pf", "`acos` is not defined at 1.5"), ("E0411", "pf", "`acos` is not defined at 2"),
+        ("E0411", "-1", "`sqrt` is not defined at -1")]
+    assert [lab.span.text for lab in found[0].secondary] == ["Q(base = 1 kW, pf = 1.5)"] * 2
+    assert [lab.message for lab in found[0].secondary] == ["`m.b` gives the values", "`m.c` gives the values"]
+    assert [lab.message for lab in found[1].secondary] == ["`m.d` gives the values"] and not found[2].secondary
+
+
+def test_a_unit_inside_a_default_is_reported_once():
+    # the template's check finds it; evaluating the default for the instance would find it again
+    found = _all("device D(base: kW, k: kW = sqrt(base), e = exp(2 h)) {\n    var p[t]: kW in 0 .. k\n"
+                 "    port electricity += p\n}\nmicrogrid m {\n    a = D(base = 1 kW)\n    b = D(base = 4 kW)\n}\n")
+    assert [(d.code, d.span.text) for d in found] == [("E0410", "base"), ("E0410", "2 h")]
+    assert not found[0].secondary                       # a unit is wrong whatever the instance gives
+
+
+def test_a_math_default_of_numbers_only_is_the_same_for_every_instance():
+    ir = mgdsl.loads(HEAD + "device D(base: kW, k = tan(acos(0.8))) {\n    var p[t]: kW in 0 .. base * k\n"
+                     "    port electricity -= p\n}\nmicrogrid m {\n    a = D(base = 1 kW)\n    b = D(base = 2 kW)\n"
+                     "    c = D(base = 2 kW, k = 2)\n    g = ElectricityTrade(buy_price = 1 yuan/kWh)\n}\n").ir
+    assert [i.values["k"] for i in ir.instances["D"]] == pytest.approx([0.75, 0.75, 2.0])

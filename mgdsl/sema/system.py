@@ -19,7 +19,7 @@ from .objectives import check_objectives
 from .reserve import check_requirements, check_slack_limit, idle_reserve_removed, named_outside, without_requirements
 from .size import check_model_size, model_shares
 from .templates import check_template
-from .typing import ExprTyper, Symbol, unit_of
+from .typing import MATH_FUNCTIONS, ExprTyper, Symbol, unit_of
 from .uncertainty import check_law
 from .values import Const, CsvCache, Evaluator, Failed, check_magnitude, convert
 
@@ -57,7 +57,8 @@ class SystemChecker:
         self.directories: dict[int, object] = {}
         # id(ParamIR) -> (value, currency written) of a default that names nothing (`0.9`, `0.35 yuan/kWh`): the
         # same number for every instance, evaluated and checked once; False for a default that names something
-        self.fixed_defaults: dict[int, tuple | bool] = {}
+        self.fixed_defaults: dict[int, tuple | bool | str] = {}
+        self.default_errors: set[int] = set()   # id() of the diagnostics default_failed reported (kept alive)
 
     def evaluator(self, module: ast.Module, env: dict[str, Const] | None = None) -> Evaluator:
         directory = self.directories.get(id(module.file))
@@ -382,6 +383,9 @@ class SystemChecker:
                     continue
             elif p.default is not None:
                 fixed = self.fixed_defaults.get(id(p))
+                if fixed == "failed":           # a default that names nothing failed: reported once, not per use
+                    ok = False
+                    continue
                 if fixed:
                     value, currency = fixed
                     if currency is not None and value != 0:
@@ -390,8 +394,10 @@ class SystemChecker:
                     values[p.name] = value
                     continue
                 dev_ev = Evaluator(local_env, self.diag, self.steps, self.dt_h, ev.base_dir, self.csvs)
+                before = len(self.diag.diagnostics)
                 c = dev_ev.try_eval(p.default)
                 if c is None:
+                    self.default_failed(p, before, call, qualified)
                     ok = False
                     continue
                 currency = currency_written(p.default)
@@ -412,8 +418,8 @@ class SystemChecker:
                 ok = False
                 continue
             if a is None and id(p) not in self.fixed_defaults:
-                self.fixed_defaults[id(p)] = type(c.value) is float and not any(
-                    isinstance(n, (ast.Ref, ast.Call)) for n in _nodes(p.default)) and (c.value, currency)
+                self.fixed_defaults[id(p)] = type(c.value) is float and not _names_something(p.default) \
+                    and (c.value, currency)
             local_env[p.name] = Const(c.value, p.dim)
             values[p.name] = c.value
         if not ok or not self.count_series(values.values(), call.span):
@@ -424,6 +430,28 @@ class SystemChecker:
         self.instance_index[qualified] = inst
         self.instance_spans[qualified] = span_for_name
         return inst
+
+    def default_failed(self, p, before: int, call: ast.Call, qualified: str) -> None:
+        """The evaluation of parameter `p`'s default for instance `qualified` reported the diagnostics from
+        index `before` on. One that names nothing failed for every instance: reported once. One computed from
+        the arguments (`acos(pf)`, pf = 1.5) is located at the default: a label names each instance that gives
+        the values, on one diagnostic when instances fail alike. What the template's own check reported
+        already (`exp(2 h)`: E0410) is not repeated."""
+        found = self.diag.diagnostics[before:]
+        del self.diag.diagnostics[before:]
+        names = _names_something(p.default)
+        if not names:
+            self.fixed_defaults[id(p)] = "failed"
+        for d in found:
+            key = (d.code, d.message, d.span and (d.span.file, d.span.start, d.span.end))
+            same = next((o for o in self.diag.diagnostics
+                         if (o.code, o.message, o.span and (o.span.file, o.span.start, o.span.end)) == key), None)
+            if same is None:
+                self.diag.diagnostics.append(d)
+                self.default_errors.add(id(d))
+                same = d
+            if names and id(same) in self.default_errors and len(same.secondary) < 5:   # enough to find them
+                same.secondary.append(Label(call.span, f"`{qualified}` gives the values"))
 
     def check_assertions(self, tpl: TemplateIR, env: dict[str, Const], call: ast.Call, name: str, ev) -> None:
         dev_ev = Evaluator(env, self.diag, self.steps, self.dt_h, ev.base_dir, self.csvs)
@@ -736,6 +764,13 @@ def currency_written(expr) -> str | None:
                 if part in units.CURRENCIES:
                     return part
     return None
+
+
+def _names_something(expr) -> bool:
+    """Whether an expression's value may differ between instances: it names a parameter or a constant, or
+    reads a file (a math function of numbers is the same number everywhere)."""
+    return any(isinstance(n, ast.Ref) or (isinstance(n, ast.Call) and n.func not in MATH_FUNCTIONS)
+               for n in _nodes(expr))
 
 
 def _nodes(node):
