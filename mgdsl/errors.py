@@ -169,8 +169,9 @@ quadratic) models only.
     "E0413": ("a math function outside a parameter's default", """
 Math functions are evaluated where values are known: in system files (`let`, `profile`, instance
 arguments) and in a template parameter's default, per instance. In a template's constraints, bounds, ports,
-costs and lets, and in objectives, use a parameter that holds the value instead:
+costs and lets, use a parameter that holds the value instead:
 `device LoadPQ(base: kW, pf = 0.9, tan_phi: kvar/kW = tan(acos(pf)) * 1 kvar/kW) { ... tan_phi * p ... }`.
+In an objective or a coupling, name the value with a `let` of the system file: `let k = sqrt(2)`.
 """),
     # ---- E05xx: structure
     "E0501": ("missing horizon", """

@@ -90,6 +90,22 @@ def test_located_errors(text, code, where):
     assert (found, span_text) == (code, where)
 
 
+@pytest.mark.parametrize("tail, where", [
+    ("minimize cost + 1 yuan * exp(1)\n", "an objective"),
+    ("couple c: m.g.buy == sqrt(4) * n.g.buy\n", "a coupling"),
+])
+def test_in_a_system_files_objective_or_coupling_a_let_holds_the_value(tail, where):
+    # the fix there is a `let` of the system file, not a parameter's default
+    shops = SHOP + SHOP.replace("microgrid m", "microgrid n")
+    code, _, message = error(shops + tail)
+    assert (code, message) == ("E0413", f"`{tail.split('(')[0].split()[-1]}` is evaluated in a `let`, not in {where}")
+    with pytest.raises(mgdsl.MgdError) as caught:
+        mgdsl.loads(HEAD + shops + tail)
+    assert "`let k = " in caught.value.diagnostics[0].help
+    fixed = tail.replace("exp(1)", "k").replace("sqrt(4)", "k")
+    assert mgdsl.loads(HEAD + "let k = sqrt(4)\n" + shops + fixed).ir is not None
+
+
 def test_the_message_names_the_value_outside_the_domain():
     _, _, message = error("profile p = [0.5, 1.2, 0.3]\nlet x = acos(p)\n")
     assert message == "`acos` is not defined at 1.2: numbers from -1 to 1"

@@ -631,7 +631,7 @@ class SystemChecker:
                 scope[ref.name] = Symbol("var", var.dim, timed=var.timed)
             if not ok:
                 return None
-            t = ExprTyper(scope, self.diag, "constraint").ty(side)
+            t = ExprTyper(scope, self.diag, "couple").ty(side)
             if t is None:
                 return None
             if len(side_owners) != 1:

@@ -70,7 +70,8 @@ def conversion_hint(a: Dim, b: Dim) -> str:
 
 
 class ExprTyper:
-    """Types one expression in a scope; `context` is 'constraint', 'cost', 'port', 'bound', 'value', 'objective'."""
+    """Types one expression in a scope; `context` is 'constraint', 'cost', 'port', 'bound', 'value', 'default',
+    'objective' or 'couple' (a system file's coupling: as 'constraint', but a math function's fix is a `let`)."""
 
     def __init__(self, scope: dict[str, Symbol], diag: Collector, context: str, currency: str | None = None):
         self.scope = scope
@@ -181,6 +182,11 @@ class ExprTyper:
             self.diag.error("E0412", f"`{e.func}` of a decision variable is not linear", arg.span,
                             "a decision variable", help=f"`{e.func}` applies to numbers known before the solve: "
                                                          "parameters, profiles, constants")
+            return None
+        if self.context in ("objective", "couple"):          # a system file's: a `let` holds the value
+            where = "an objective" if self.context == "objective" else "a coupling"
+            self.diag.error("E0413", f"`{e.func}` is evaluated in a `let`, not in {where}", e.span, "not here",
+                            help=f"name the value in the system file (`let k = {e.func}(...)`) and use `k` here")
             return None
         if self.context != "default":
             example = "tan_phi: kvar/kW = tan(acos(pf)) * 1 kvar/kW" if e.func in ("tan", "acos") else \
