@@ -1,5 +1,6 @@
 """Build a document's Index from the loaded program's AST, with units, dimensions and values from the checker:
-the top-level statements and name resolution here, templates in build_templates.py, the system in build_system.py."""
+the top-level statements and name resolution here, templates in build_templates.py, the system in build_system.py,
+reserve requirements in build_reserve.py."""
 from __future__ import annotations
 
 from ..decompose.settings import DEFAULTS, SPECS
@@ -9,6 +10,7 @@ from ..sema.loader import Program
 from ..sema.typing import FUNCTIONS, MATH_FUNCTIONS
 from ..source import Span
 from ..syntax import ast
+from .build_reserve import ReserveDefs
 from .build_system import SystemDefs
 from .build_templates import TemplateDefs
 from .index import Definition, Index
@@ -34,7 +36,7 @@ _FUNCTIONS = {
     **{f: f"{f}(x): of a plain number or series, in system files and parameter defaults"
           + (" (radians)" if f in ("sin", "cos", "tan") else "") for f in MATH_FUNCTIONS},
 }
-class Builder(TemplateDefs, SystemDefs):
+class Builder(TemplateDefs, SystemDefs, ReserveDefs):
     """Walks the main module, records definitions and resolves names; libraries give templates and constants."""
 
     def __init__(self, program: Program, checker=None, ir: SystemIR | None = None):

@@ -61,6 +61,8 @@ class SystemDefs:
                     d.facts.append("lines: " + ", ".join(lines[:12]) + (" …" if len(lines) > 12 else ""))
                 if b == nir.slack_bus:
                     d.facts.append("the slack bus")
+                    if nir.slack_limit_kw is not None:
+                        d.facts.append(f"slack limit {nir.slack_limit_kw:.6g} kW: its headroom is reserve")
             elif where is None:
                 d.facts.append("not among the network's buses")
             self.buses[b] = d
@@ -98,7 +100,7 @@ class SystemDefs:
                         self.bus(r.last)
             elif isinstance(s, ast.NetSlack):
                 self.bus(s.bus, "the slack bus")
-                for e in (s.buy, s.sell):
+                for e in (s.buy, s.sell, s.voltage, s.limit):
                     if e is not None:
                         self.expr(e, self.system)
             elif isinstance(s, ast.NetLine):
@@ -124,6 +126,7 @@ class SystemDefs:
                 self.expr(s.source, self.system)          # `from matpower("case33bw") * shape` too
             elif isinstance(s, ast.NetFormulation) and s.args:
                 self.args(s.args, None)
+        self.requirements(d, net.body, self.system)
 
     def _at_name(self, at: ast.NetAt, q: ast.Quantity) -> str:
         """The instance a bus of `at B, C: [NAME =] Template(...)` gets: the checker's name where it bound one."""
@@ -179,6 +182,7 @@ class SystemDefs:
             d.facts.append(f"tie limit {mir.limit_kw:g} kW")
         if names:
             d.facts.append("devices: " + ", ".join(names))
+        self.requirements(d, m.body, scope)
 
     def instance(self, owner: str, name: str, span: Span | None, extent: Span, call: ast.Call,
                  doc: str) -> Definition:

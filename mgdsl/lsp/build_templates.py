@@ -1,4 +1,5 @@
-"""Index definitions of device templates: the template, its parameters, variables and lets, the names in its body."""
+"""Index definitions of device templates: the template, its parameters, variables and lets, its reserve shares, the
+names in its body."""
 from __future__ import annotations
 
 import re
@@ -6,6 +7,7 @@ import re
 from ..diagnostics import Collector
 from ..ir import TemplateIR
 from ..sema import units
+from ..sema.reserve import DIRECTIONS
 from ..sema.templates import check_template
 from ..source import Span
 from ..syntax import ast
@@ -69,6 +71,9 @@ class TemplateDefs:
             d.facts.append(f"variables: {variables}")
         if ports:
             d.facts.append("ports: " + ", ".join(ports))
+        shares = [f"{r.direction} (`{clip(fmt(r.value), 60)}`)" for r in tpl.reserves]
+        if shares:
+            d.facts.append("holds reserve: " + ", ".join(shares))
         d.facts.append(f"in {where}")
         self.index.templates[dev.name] = d
 
@@ -98,6 +103,23 @@ class TemplateDefs:
                 self.expr(s.value, scope, False)
             elif isinstance(s, (ast.Cost, ast.Let)):
                 self.expr(s.value, scope, False)
+            elif isinstance(s, ast.ReserveShare):
+                self.index.add(s.direction_span, _share(s, dev.name))
+                self.expr(s.value, scope, False)
+
+
+def _share(s: ast.ReserveShare, template: str) -> Definition:
+    """The direction word of `reserve up += r_up`: hover says what the share adds to."""
+    if s.direction not in DIRECTIONS:
+        return Definition(s.direction, "reserve share", s.direction_span, s.span, container=template,
+                          code=clip(s.span.text), facts=["not a direction: `up` or `down`"])
+    more = "power it can still add" if s.direction == "up" else "power it can still shed"
+    return Definition(f"reserve {s.direction}", "reserve share", s.direction_span, s.span, unit="kW",
+                      dim=units.POWER, container=template, code=clip(s.span.text), doc=doc_comment(s),
+                      facts=[f"each instance's share ({more} within a step) of its owner's {s.direction} spinning "
+                             "reserve, per step; it counts where the instance has an electricity port and its "
+                             f"owner requires {s.direction} reserve (`reserve {s.direction} >= ...` in the network "
+                             "or the microgrid)"])
 
 
 def _param_name(p: ast.Param) -> Span:

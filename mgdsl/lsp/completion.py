@@ -1,5 +1,7 @@
 """Completion: inside `Template(` the template's parameters not yet given (then values: profiles, constants);
-elsewhere the template names. Read from the text before the cursor, so it works while the line does not parse."""
+elsewhere the template names, and where a statement starts in a template, network or microgrid block the keyword
+`reserve`, then its directions `up` and `down`. Read from the text before the cursor, so it works while the line
+does not parse."""
 from __future__ import annotations
 
 import re
@@ -9,12 +11,23 @@ from .index import Definition, Index
 
 _WORD_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*$")
 _SCAN = 20_000          # characters looked back for the call the cursor is in
+_BLOCK_SCAN = 200_000   # characters looked back for the block the cursor is in
+_STATEMENT_START = re.compile(r"(?:^|\n)[ \t]*([A-Za-z_][A-Za-z0-9_]*)?$")
+_AFTER_RESERVE = re.compile(r"(?:^|\n)[ \t]*reserve[ \t]+([A-Za-z_][A-Za-z0-9_]*)?$")
+_BLOCK_HEAD = re.compile(r"(?:^|\n)[ \t]*(device|network|microgrid)\b[^\n{]*$")
+# (block kind -> what `reserve` is there, the operator of its statement)
+_RESERVE = {
+    "device": ("a share of the owner's spinning reserve: `reserve up += r_up`", "+="),
+    "network": ("a requirement of the network's pool: `reserve up >= 10 % * load + 200 kW`", ">="),
+    "microgrid": ("a requirement of the microgrid's pool: `reserve up >= 10 % * load + 200 kW`", ">="),
+}
+_DIRECTIONS = {"up": "power the pool can still add within a step", "down": "power it can still shed within a step"}
 
 
 @dataclass
 class Item:
     label: str
-    kind: str           # template | parameter | value
+    kind: str           # template | parameter | value | keyword
     detail: str
     doc: str
     insert: str
@@ -76,7 +89,57 @@ def complete(index: Index | None, text: str, offset: int) -> list[Item]:
                 return items + [_value(v) for v in index.values.values()]
             return [_value(v) for v in index.values.values()]
         return [_value(v) for v in index.values.values()]
+    before = text[max(0, offset - 200): offset]
+    block = _block(text, offset) if _STATEMENT_START.search(before) or _AFTER_RESERVE.search(before) else None
+    if block in _RESERVE:
+        if _AFTER_RESERVE.search(before):
+            op = _RESERVE[block][1]
+            return [Item(d, "keyword", what, f"`reserve {d} {op} ...`", d, f"0{k}")
+                    for k, (d, what) in enumerate(_DIRECTIONS.items())]
+        keyword = Item("reserve", "keyword", "spinning reserve", _RESERVE[block][0], "reserve ", "0reserve")
+        return [keyword] + [_template(t) for t in index.templates.values()]
     return [_template(t) for t in index.templates.values()]
+
+
+def _before_parameters(text: str, brace: int) -> int:
+    """Where a block's head ends once a parenthesized list before its `{` is skipped (a template's parameters
+    may span lines): `device D(\n a: kW,\n b: kW) {`."""
+    k = brace - 1
+    while k >= 0 and text[k] in " \t\r\n":
+        k -= 1
+    if k < 0 or text[k] != ")":
+        return brace
+    depth = 0
+    stop = max(0, k - _SCAN)
+    while k >= stop:
+        if text[k] == ")":
+            depth += 1
+        elif text[k] == "(":
+            depth -= 1
+            if depth == 0:
+                return k
+        k -= 1
+    return brace
+
+
+def _block(text: str, offset: int) -> str | None:
+    """The kind of the innermost `{ ... }` block open at `offset` (device, network, microgrid), or None (top
+    level, another block). Braces in comments count too: a rare miss costs a keyword, nothing more."""
+    depth = 0
+    k = offset - 1
+    stop = max(0, offset - _BLOCK_SCAN)
+    while k >= stop:
+        ch = text[k]
+        if ch == "}":
+            depth += 1
+        elif ch == "{":
+            if depth == 0:
+                head = _before_parameters(text, k)
+                m = _BLOCK_HEAD.search(text, max(0, head - 2000), head)
+                return m.group(1) if m else None
+            depth -= 1
+        k -= 1
+    return None
 
 
 def _template(t: Definition) -> Item:

@@ -8,7 +8,8 @@ from .text import dimension_name
 def hover_text(d: Definition, markdown: bool = True) -> str:
     """Markdown (or plain text for a client without it)."""
     head = f"({KINDS.get(d.kind, d.kind)}) {d.name}"
-    if d.container and d.kind in ("parameter", "carrier parameter", "variable", "template let"):
+    if d.container and d.kind in ("parameter", "carrier parameter", "variable", "template let", "reserve share",
+                                  "reserve requirement"):
         head += f" of {d.container}"
     elif d.container and d.kind == "bus":
         head = f"(bus) {d.name} of network {d.container}"

@@ -17,6 +17,7 @@ KINDS = {
     "microgrid": "microgrid", "instance": "device instance", "cluster": "cluster", "switch": "switch",
     "coupling": "coupling", "setting": "decomposition setting", "decompose": "decomposition settings",
     "function": "function", "carrier": "carrier", "builtin": "built-in", "library": "library file",
+    "reserve share": "reserve share", "reserve requirement": "reserve requirement",
 }
 
 

@@ -285,7 +285,7 @@ async def document_symbols(ls: MgdslServer, params: types.DocumentSymbolParams):
 
 
 _COMPLETION_KINDS = {"template": types.CompletionItemKind.Class, "parameter": types.CompletionItemKind.Field,
-                     "value": types.CompletionItemKind.Variable}
+                     "value": types.CompletionItemKind.Variable, "keyword": types.CompletionItemKind.Keyword}
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["(", ","]))
