@@ -146,9 +146,10 @@ def _integers_error(low) -> MgdError:
             labels += [Label(i.span, f"`{i.name}` has integer variables") for i in low.ir.instances.get(prov.dim, [])]
         if prov is not None and prov.span is not None:
             library.append(Label(prov.span, "an integer variable"))
-    seen: set = set()
-    labels = [x for x in labels + library if not ((x.span.file.path, x.span.start) in seen
-                                                    or seen.add((x.span.file.path, x.span.start)))]
+    unique: dict[tuple, Label] = {}
+    for label in labels + library:                     # one label per place, the first
+        unique.setdefault((label.span.file.path, label.span.start), label)
+    labels = list(unique.values())
     net = low.ir.network
     return MgdError([Diagnostic(
         "E0620", "`cones = exact` solves continuous models only, and this one has integer variables",
