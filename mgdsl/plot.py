@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .files import atomic_write
+from .result_names import SWITCHES, TIES
 
 __all__ = ["power_balance", "voltage_heatmap", "reactive_compensation", "storage", "atc_convergence",
            "tie_convergence", "purchase_comparison", "plot_all"]
@@ -126,8 +127,8 @@ def _microgrids(data: dict[str, xr.Dataset], summary: dict) -> list[str]:
         return [str(m) for m in summary["microgrids"]]
     nets = set(_networks(data))
     mgs = [o for o in _owners(data) if o not in nets]
-    if "ties" in data:
-        mgs += [str(m) for m in data["ties"]["microgrid"].values if str(m) not in mgs]
+    if TIES in data:
+        mgs += [str(m) for m in data[TIES]["microgrid"].values if str(m) not in mgs]
     return mgs
 
 
@@ -227,7 +228,7 @@ def power_balance(results, microgrid: str, path, carrier: str = "electricity") -
             steps = len(vals)
             if np.max(np.abs(vals), initial=0.0) > _TOL:
                 series.append((f"{_local(str(inst), microgrid)} ({template})", vals))
-    ties = data.get("ties")
+    ties = data.get(TIES)
     has_tie = (carrier == "electricity" and ties is not None and "microgrid" in ties.dims
                and microgrid in [str(m) for m in ties["microgrid"].values])
     if has_tie:
@@ -240,7 +241,7 @@ def power_balance(results, microgrid: str, path, carrier: str = "electricity") -
     total = np.sum([v for _, v in series], axis=0)
     scale = max(1.0, float(np.max([np.max(np.abs(v)) for _, v in series], initial=0.0)))
     if np.max(np.abs(total), initial=0.0) > _RESIDUAL * scale:
-        label = _SWITCH_LABEL if carrier == "electricity" and "switches" in data else "residual (unbalanced)"
+        label = _SWITCH_LABEL if carrier == "electricity" and SWITCHES in data else "residual (unbalanced)"
         series.append((label, -total))
 
     fig, (ax,) = _figure(width=10.0, height=5.0)

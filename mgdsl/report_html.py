@@ -33,6 +33,7 @@ import pandas as pd
 import xarray as xr
 
 from .files import atomic_write
+from .result_names import TIES
 
 REPORT = "report.html"
 _TOL = 1e-6                     # kW: smaller injections are left out of a dispatch
@@ -208,7 +209,7 @@ def dispatch_figures(folder: Folder) -> list:
     injection (supply > 0, consumption < 0), the tie-line import for a microgrid's electricity, and what else
     closes the balance (a switch, a coupling) as a residual."""
     go = _go()
-    ties = folder.datasets.get("ties")
+    ties = folder.datasets.get(TIES)
     figures = []
     for owner in _owners(folder):
         carriers: dict[str, list[tuple[str, np.ndarray]]] = {}

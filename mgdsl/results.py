@@ -16,13 +16,8 @@ from .lower.exprs import is_linopy
 from .lower.formulations import formulation
 from .lower.system import Lowered
 from .reserve_results import add_reserve
+from .result_names import SWITCHES, TIES  # dataset names (also read as mgdsl.results.TIES)
 from .sema import units
-
-# Dataset names of the results (beside one per device template and one per network, named as in the .mgd):
-# the tie lines over (microgrid, t): `import` (kW) and, where a tie carries Q, `reactive_import` (kvar);
-# the switches over (switch, t): `flow` (kW), `closed` (0/1) and, where one carries Q, `q` (kvar).
-TIES = "ties"
-SWITCHES = "switches"
 
 
 @dataclass
