@@ -1042,8 +1042,11 @@ def _print_summary(summary: dict, written) -> None:
     if net:
         text = f"network: voltage {net['min_voltage_pu']:.4f} .. {net['max_voltage_pu']:.4f} p.u."
         if "losses_kwh" in net:
+            how = f"cones {net.get('cones', 'lift')}"         # lazy: how many hot rounds and tangent planes
+            if "cone_rounds" in net:
+                how += f": {net['cone_rounds']} rounds, {net['cone_cuts']:,} tangents"
             text += (f", losses {net['losses_kwh']:,.1f} kWh, largest relaxation gap l·v − (P²+Q²) "
-                     f"{net['max_relaxation_gap_pu']:.2e} p.u.² (polyhedral cone error up to "
+                     f"{net['max_relaxation_gap_pu']:.2e} p.u.² ({how}; approximation error up to "
                      f"{net['max_cone_approximation_pu']:.1e} p.u.²)")
         console.print(text)
     table = Table("subsystem", f"cost ({cur})", box=None, pad_edge=False)
