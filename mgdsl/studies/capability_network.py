@@ -6,9 +6,11 @@ formulation as lowered), every cooperative group within its cost budget, the oth
 The whole system is one resident model with the groups' budgets as column bounds (studies/capability_model.py).
 Per step: u maximizes the sum of the imports at t (each within its prediction), then l minimizes it with l <= u;
 both corners are feasible, and so is every convex combination (the lowered model is convex without integers).
-A box is contained in a convex set exactly when its corners are, so the 2^n - 2 mixed corners are checked (the
-first MAX_CORNERS of them with many microgrids, a note says so); if one fails, the box shrinks around its centre
-(feasible, the midpoint of l and u) by bisection until every corner holds."""
+A box is contained in a convex set exactly when its corners are, so the 2^n - 2 mixed corners are checked
+(MAX_CORNERS of them, drawn at random, with many microgrids, and a note says so): for each, one LP finds how far
+from the box's centre (feasible: the midpoint of l and u) towards it the system still has a solution; the box is
+the centre plus the smallest of those fractions of its half-widths (exact: each ray's feasible part is an interval
+from the centre)."""
 from __future__ import annotations
 
 import itertools
@@ -21,7 +23,6 @@ from .capability_model import BandModel, Group, add_budget_columns, slack_prices
 
 MAX_CORNERS = 254            # 2^8 - 2: every corner of up to 8 microgrids
 NOTE_EVERY_S = 5.0           # progress lines at most this often
-BISECTIONS = 8               # the box's scale within 1/256 of the largest whose corners hold
 
 
 @dataclass
@@ -106,7 +107,8 @@ def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list
                      f"{', '.join(map(str, infeasible))}: the correction is empty there (NaN)")
     if shrunk:
         notes.append(f"at step(s) {', '.join(map(str, shrunk))} a mixed corner (some microgrids up, others down) "
-                     "failed: the box was shrunk around its centre until every corner holds")
+                     "had no solution: the box was shrunk around its centre to the largest scale whose corners all "
+                     "have one")
     if sampled:
         notes.append(f"more than {MAX_CORNERS} mixed corners at {sampled} step(s): {MAX_CORNERS} of them, drawn at "
                      "random, were checked")
@@ -119,26 +121,43 @@ def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list
 
 
 class _Box:
-    """The box of one step on the whole system's resident model (module docstring)."""
+    """The box of one step on the whole system's resident model (module docstring). A ray from the box's centre m
+    towards a corner is one LP: a column s in [0, 1] and one row per microgrid, p_j - d_j s = m_j (d_j = +-half
+    the box's width), maximizing s; the row's tie column is moved to the step studied by changing coefficients.
+    Every such LP has a solution (s = 0, the centre, is feasible), so no solve has to prove infeasibility."""
 
     def __init__(self, bm: BandModel, order: np.ndarray, integers: bool):
         self.bm, self.order, self.integers = bm, order, integers
         self.corner_solves = 0
+        res = bm.res
+        self.s = res.add_col(0.0, 0.0, 0.0)
+        self.rows = res.add_rows(np.full(len(order), -np.inf), np.full(len(order), np.inf),
+                                 [[(self.s, 1.0)] for _ in order])
+        self.row_col = [None] * len(order)
 
     def _ties(self, x, k, t) -> np.ndarray:
         return self.bm.ties(x)[self.order][k, t]
 
-    def feasible(self, cols, point) -> bool:
-        self.bm.res.set_bounds(cols, point, point)
-        return self.bm._solve().ok
-
-    def holds(self, cols, corners, lo, up) -> bool:
-        for i, c in enumerate(corners):
-            self.corner_solves += 1
-            if not self.feasible(cols, np.where(np.asarray(c) == 1, up, lo)):
-                corners.insert(0, corners.pop(i))     # the corner that failed is the likeliest to fail again
-                return False
-        return True
+    def ray(self, cols, k, mid, d) -> float:
+        """The largest s in [0, 1] with the ties at mid + s d (a point of the whole system's feasible set)."""
+        res, h = self.bm.res, self.bm.res.h
+        for i, kk in enumerate(k):
+            r = int(self.rows[kk])
+            if self.row_col[kk] is not None and self.row_col[kk] != int(cols[i]):
+                h.changeCoeff(r, self.row_col[kk], 0.0)
+            h.changeCoeff(r, int(cols[i]), 1.0)
+            h.changeCoeff(r, self.s, -float(d[i]))
+            self.row_col[kk] = int(cols[i])
+            h.changeRowBounds(r, float(mid[i]), float(mid[i]))
+        res.set_bounds(self.s, 0.0, 1.0)
+        res.set_costs(self.s, -1.0)
+        out = self.bm._solve()
+        self.corner_solves += 1
+        res.set_costs(self.s, 0.0)
+        res.set_bounds(self.s, 0.0, 0.0)
+        for kk in k:
+            h.changeRowBounds(int(self.rows[kk]), -np.inf, np.inf)
+        return float(out.x[self.s]) if out.ok else 0.0
 
     def find(self, cols, k, t, pdn, pup):
         """(l, u, shrunk, corners sampled) at step t, or None when no point of the prediction is feasible."""
@@ -155,24 +174,22 @@ class _Box:
         o_dn = self.bm._solve()
         res.set_costs(cols, 0.0)
         lo = np.minimum(self._ties(o_dn.x, k, t), up) if o_dn.ok else up.copy()
+        res.set_bounds(cols, pdn, pup)
         corners = list(itertools.product((0, 1), repeat=len(k)))[1:-1]
         sampled = len(corners) > MAX_CORNERS
         if sampled:
             rng = np.random.default_rng(t)
             corners = [corners[i] for i in rng.choice(len(corners), MAX_CORNERS, replace=False)]
-        if not corners or self.holds(cols, corners, lo, up):
-            return lo, up, False, sampled
         mid, half = (lo + up) / 2, (up - lo) / 2
-        if self.integers and not self.feasible(cols, mid):
-            return up.copy(), up, True, sampled        # with integers the centre need not hold: the up corner
-        a, b = 0.0, 1.0
-        for _ in range(BISECTIONS):
-            s = (a + b) / 2
-            if self.holds(cols, corners, mid - s * half, mid + s * half):
-                a = s
-            else:
-                b = s
-        return mid - a * half, mid + a * half, True, sampled
+        scale = 1.0
+        for c in corners:
+            d = np.where(np.asarray(c) == 1, half, -half)
+            if not np.any(d):
+                continue
+            scale = min(scale, self.ray(cols, k, mid, d))
+        if scale >= 1.0 - 1e-7:
+            return lo, up, False, sampled
+        return mid - scale * half, mid + scale * half, True, sampled
 
 
 def _restore(bm, cols, lo0, hi0, reserve, row_lo0, row_hi0, t) -> None:
