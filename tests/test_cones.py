@@ -188,3 +188,9 @@ def test_cli_cones_flag(tmp_path):
     summary = json.loads(result.output)
     assert summary["network"]["cones"] == "exact"
     assert summary["objective"] == pytest.approx(1000 * line_by_hand()[0], rel=1e-6)
+
+
+def test_lazy_time_limit_without_a_point_within_the_accuracy_is_E0605():
+    with pytest.raises(MgdError) as err:
+        mgdsl.loads(DAY.format(mode="lazy")).solve(time_limit=1e-6)
+    assert err.value.diagnostics[0].code == "E0605"
