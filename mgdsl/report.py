@@ -33,9 +33,9 @@ def compare_with_centralized(system, run):
     central = central_sys.solve()
     seconds = time.perf_counter() - t0           # lowering, the solve and collecting its results
     base_kw = system.ir.network.base_kva if system.ir.network is not None else 1000.0
-    return central, comparison(run.objective, central.objective, run.targets,
-                               coupling_values(central_sys.lower()), coupling_units(system.ir), seconds,
-                               base_kw, run.options.tolerance)
+    solved = central_sys.lower(solver_cones=True)     # the model as solved (its cones not written as the lift)
+    return central, comparison(run.objective, central.objective, run.targets, coupling_values(solved),
+                               coupling_units(system.ir), seconds, base_kw, run.options.tolerance)
 
 
 def coupling_units(ir) -> dict[str, str]:
