@@ -46,20 +46,41 @@ MARK = "BENCH_JSON "
 TARGETS = {"check": 0.3, "solve": 0.8, "parse_check": 1.0}      # seconds (issue 13)
 
 
-def wall(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[float, float, float]:
-    """Wall time, CPU time (user + system) and peak RSS (MB) of a command, the last two of its process alone
-    (os.wait4): on a loaded machine the CPU time stays near what an idle machine's wall time would be, while
-    the wall time waits for a core."""
-    with tempfile.TemporaryFile() as out:
+# Runs each command and answers its wall time, CPU time and peak RSS (os.wait4: its process's own). Commands are
+# started by this small process rather than by the benchmark: a child's peak RSS counts the memory of the
+# process it was forked from (Linux keeps the high-water mark across exec), ~45 MB for the benchmark itself.
+LAUNCHER = r"""
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    with open(job["log"], "wb") as log:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+        proc = subprocess.Popen(job["cmd"], stdout=log, stderr=subprocess.STDOUT, cwd=job["cwd"], env=job["env"])
         _, status, usage = os.wait4(proc.pid, 0)
         took = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            out.seek(0)
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.read()[-4000:].decode(errors='replace')}")
-    return took, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024     # ru_maxrss: KiB on Linux
+    print(json.dumps([took, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                      os.waitstatus_to_exitcode(status)]), flush=True)
+"""
+_launcher: subprocess.Popen | None = None
+
+
+def wall(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[float, float, float]:
+    """Wall time, CPU time (user + system) and peak RSS (MB) of a command, the last two of its process alone:
+    on a loaded machine the CPU time stays near what an idle machine's wall time would be, while the wall time
+    waits for a core."""
+    global _launcher
+    if _launcher is None:
+        _launcher = subprocess.Popen([PYTHON, "-c", LAUNCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        job = {"cmd": cmd, "cwd": str(cwd) if cwd else None, "env": env or dict(os.environ), "log": log.name}
+        _launcher.stdin.write(json.dumps(job) + "\n")
+        _launcher.stdin.flush()
+        took, cpu, peak_mb, code = json.loads(_launcher.stdout.readline())
+        if code != 0:
+            tail = Path(log.name).read_bytes()[-4000:].decode(errors="replace")
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{tail}")
+    return took, cpu, peak_mb
 
 
 class Clock:
@@ -253,6 +274,9 @@ def main(argv=None) -> int:
         ap.error(f"--before {before}: not a source tree of mgdsl (no mgdsl/cli.py)")
     with tempfile.TemporaryDirectory() as tmp:
         rows, split = measure(n, repeat, Path(tmp), before)
+    if _launcher is not None:                    # it ends at the end of its input
+        _launcher.stdin.close()
+        _launcher.wait(timeout=60)
     load_after = load_average()
     print_table(rows, COLUMNS)
     print("\nwhere the small solve's wall time goes (medians): its stages as summary.json times them; total:"
