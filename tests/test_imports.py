@@ -68,6 +68,25 @@ def test_solve_imports_linopy_but_not_plotting_or_dask(tmp_path):
         "Storage.nc", "summary.json"]
 
 
+@pytest.fixture(scope="module")
+def results_folder(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("imports") / "out"
+    subprocess.run([sys.executable, "-m", "mgdsl.cli", "solve", str(MODEL), "--out", str(out)], check=True,
+                   capture_output=True, timeout=120)
+    return out
+
+
+@pytest.mark.parametrize("command", ["plot", "report"])
+def test_plot_and_report_import_no_solver(command, results_folder, tmp_path):
+    """They read a results folder: the dataset names come from mgdsl.result_names, not mgdsl.results (linopy)."""
+    log = import_log(command, str(results_folder), "-o", str(tmp_path / ("report.html" if command == "report"
+                                                                          else "figures")))
+    names = {name for _, name in log}
+    assert "xarray" in names and "mgdsl.result_names" in names    # else the checks below pass vacuously
+    for heavy in ("linopy", "highspy", "mgdsl.results", "mgdsl.lower"):
+        assert heavy not in names, f"`mgdsl {command}` imports {heavy}: " + " -> ".join(importer_chain(log, heavy))
+
+
 # xarray asks dask (and imports it) whether an array is a dask collection; mgdsl answers False while dask is not
 # imported. Once the user imports it, xarray's own answer comes back: dask arrays are chunked and computed.
 AFTER_DASK = """
