@@ -196,3 +196,24 @@ def test_lazy_time_limit_without_a_point_within_the_accuracy_is_E0605():
     with pytest.raises(MgdError) as err:
         mgdsl.loads(DAY.format(mode="lazy")).solve(time_limit=1e-6)
     assert err.value.diagnostics[0].code == "E0605"
+
+
+def test_a_milp_declared_infeasible_is_solved_again_without_presolve(monkeypatch):
+    """HiGHS's MILP presolve once declared a feasible day infeasible (nearly parallel tangents): the loop solves that
+    MILP again without presolve before it gives up."""
+    from mgdsl.highs import INFEASIBLE, _has_integers
+
+    calls = []
+    run = outer_approx.run
+
+    def first_milp_infeasible(h, limit):
+        if _has_integers(h):
+            calls.append(h.getOptionValue("presolve")[1])            # (status, value)
+            if len(calls) == 1:
+                return INFEASIBLE
+        return run(h, limit)
+
+    monkeypatch.setattr(outer_approx, "run", first_milp_infeasible)
+    res = mgdsl.loads(DAY.format(mode="lazy")).solve()
+    assert calls[:2] == ["choose", "off"]
+    assert res.summary["network"]["cones"] == "lazy"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from ..highs import OPTIMAL, TIME_LIMIT, has_feasible_point, new_solution, run
+from ..highs import INFEASIBLE, OPTIMAL, TIME_LIMIT, has_feasible_point, new_solution, run, set_option
 from ..lower.cones import RotatedCones, tangents, within
 
 MAX_ROUNDS = 100          # LP rounds in all; each adds tangents where the cones are violated (15-20 on the 33-bus day)
@@ -157,6 +157,12 @@ def solve(h: highspy.Highs, cones: RotatedCones, columns, time_limit: float | No
             h.setSolution(new_solution(start))
         status = run(h, loop.left())
         loop.out.mip_solves += 1
+        if status == INFEASIBLE:
+            # the relaxation with these tangents has a point, so this may be presolve's reduction of nearly
+            # parallel tangents (see prune): once more without presolve before the caller falls back to the lift
+            set_option(h, "presolve", "off")
+            status = run(h, loop.left())
+            set_option(h, "presolve", "choose")
         loop.out.seconds["milp"] = loop.out.seconds.get("milp", 0.0) + time.perf_counter() - t0
         if status != OPTIMAL:
             loop.out.status = _text(h, status)
