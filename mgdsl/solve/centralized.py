@@ -31,8 +31,11 @@ from ..highs import (
 )
 from ..highs import mip_gap as relative_mip_gap
 from ..ir import BalanceNode
+from ..lower.formulations.distflow_socp import cone_mode
 from ..lower.system import Lowered
 from ..source import Span
+from . import outer_approx
+from .conic import solve_exact  # imports Clarabel only when it runs
 
 # The termination of a solve stopped by its time limit with a feasible, maybe not optimal, point: its results
 # are written, and summary.json says so.
@@ -114,14 +117,9 @@ def _solve_described_cones(low: Lowered, time_limit, mip_gap, mip_prices: bool, 
     """The network's cones met by the solver itself: tangents added lazily to HiGHS (solve/outer_approx.py) or
     Clarabel (solve/conic.py, `exact`). None: the cones are now written as the polyhedral lift (asked for with
     `lift`, or the lazy loop found no point or did not settle: the plain solve then reports or solves it)."""
-    from ..lower.formulations.distflow_socp import cone_mode
-    from . import outer_approx
-
     ln = low.network
     mode = mode or cone_mode(ln.net)
     if mode == "exact":
-        from .conic import solve_exact
-
         t0 = time.perf_counter()
         outcome = solve_exact(low, time_limit)
         if outcome is not None:
