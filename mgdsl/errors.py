@@ -480,7 +480,8 @@ A network or a microgrid has at most one requirement per direction. Add the amou
     "E0836": ("no device can hold the reserve", """
 A pool must hold reserve, but nothing in it can: no device of the owner declares `reserve up += ...` (or down)
 in its template and, for the network, its slack bus has no `limit` (an unlimited slack holds none). Add a
-device that holds reserve (Microturbine, MicroturbineQuadratic, DieselEngine, an electric Storage), give the
+device that holds reserve (Microturbine, MicroturbineQuadratic, DieselEngine, an electric Storage, a
+GFMStorage), give the
 slack its capacity (`slack 1 limit 5 MW buys at PRICE`), or remove the requirement. A microgrid's pool holds
 its own devices only: reserve does not cross its tie line.
 """),
