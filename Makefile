@@ -80,6 +80,8 @@ bench: bench-setup
 	$(BIN)/python bench/bench_atc_scaling.py
 	$(BIN)/python bench/bench_executors.py
 	$(BIN)/python bench/bench_atc_vs_central.py
+	$(BIN)/python bench/bench_cones.py
+	$(BIN)/python bench/bench_startup.py
 
 fmt-check: setup
 	$(BIN)/mgdsl fmt --check stdlib/*.mgd models/*.mgd
