@@ -98,22 +98,21 @@ def _planted(tmpdir: Path, marker: Path) -> Path:
     return path
 
 
-def test_a_file_planted_in_the_temporary_directory_is_never_loaded(tmp_path):
-    # lark's own cache=True would load the planted file (the check above: it runs the planted code)
+def test_a_file_planted_in_the_temporary_directory_is_never_loaded(fresh, tmp_path, monkeypatch):
+    import tempfile
+
+    import lark
+
     tmpdir, marker = tmp_path / "tmp", tmp_path / "ran"
     tmpdir.mkdir()
     _planted(tmpdir, marker)
-    env = dict(os.environ, TMPDIR=str(tmpdir), MGDSL_CACHE_DIR=str(tmp_path / "cache"))
-    lark_itself = ("import lark\nfrom mgdsl.syntax import parser\n"
-                   "lark.Lark(parser.grammar_text(), parser='lalr', lexer='contextual', maybe_placeholders=True,"
-                   " postlex=parser._NewlinePostLexer(), cache=True)\n")
-    subprocess.run([sys.executable, "-c", lark_itself], env=env, capture_output=True, cwd=ROOT, check=True)
-    assert marker.exists()                                  # the name is right: lark ran the planted code
-    marker.unlink()
-    code = "from mgdsl.syntax import parser\nprint(parser.parse_text('let a = 1\\n').items[0].name)\n"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "a" and not marker.exists()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+    assert parse_text("let a = 1\n").items[0].name == "a"   # mgdsl's parser, made again: never reads it
+    assert not marker.exists()
+    lark.Lark(parser.grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True,
+              postlex=parser._NewlinePostLexer(), cache=True)
+    if not marker.exists():
+        pytest.skip(f"lark {lark.__version__}'s cache=True no longer reads the file this test plants")
 
 
 def test_lark_reports_a_syntax_error_after_the_drivers_stack_is_freed(monkeypatch):
@@ -130,3 +129,19 @@ def test_lark_reports_a_syntax_error_after_the_drivers_stack_is_freed(monkeypatc
     with pytest.raises(MgdError) as caught:
         parse_text("let a = " + "(" * 1000 + "\n")
     assert seen == [None] and caught.value.diagnostics[0].code == "E0001"
+
+
+def test_processes_that_write_the_cache_at_once_each_write_a_whole_file(tmp_path):
+    # each writes under a name of its own and renames: the file any of them leaves is whole
+    env = dict(os.environ, MGDSL_CACHE_DIR=str(tmp_path))
+    code = "from mgdsl.syntax import parser\nprint(parser.parse_text('let a = 1\\n').items[0].name)\n"
+    runs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    assert [r.communicate()[0].strip() for r in runs] == ["a"] * 2
+    files = list(tmp_path.iterdir())
+    assert [f.name for f in files] == [parser._cache_file(parser.grammar_text()).name]   # no part left
+    import lark
+
+    with open(files[0], "rb") as f:
+        loaded = lark.Lark.__new__(lark.Lark)._load(f, postlex=parser._NewlinePostLexer())
+    assert loaded.parse("let a = 1\n").children[0].data == "let"
