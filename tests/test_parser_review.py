@@ -145,3 +145,31 @@ def test_processes_that_write_the_cache_at_once_each_write_a_whole_file(tmp_path
     with open(files[0], "rb") as f:
         loaded = lark.Lark.__new__(lark.Lark)._load(f, postlex=parser._NewlinePostLexer())
     assert loaded.parse("let a = 1\n").children[0].data == "let"
+
+
+def _diagnostics(text: str) -> list:
+    with pytest.raises(MgdError) as caught:
+        parse_text(text)
+    return caught.value.diagnostics
+
+
+def test_an_end_of_file_found_after_blanking_a_bad_line_is_located_in_what_was_parsed():
+    # the second parse reads line 2 blanked: it ends after `(1`, the `)` missing there; it used to be placed at
+    # the end of the file (`2`, on the blanked line), "the file ends here"
+    found = sorted(_diagnostics("let a = (1\nlet b = 2\n"), key=lambda d: d.span.start)
+    assert [(d.span.line, d.span.column, d.span.text) for d in found] == [(1, 10, "1"), (2, 5, "b")]
+    assert found[0].message == "unexpected end of file once the lines with errors are left out"
+    assert "`)`" in found[0].help
+    (eof,) = _diagnostics("let a = 1\nlet b = 2 +\n")                   # nothing blanked: the file's end
+    assert (eof.message, eof.label, eof.span.text) == ("unexpected end of file", "the file ends here", "+")
+
+
+@pytest.mark.parametrize("text, where, help_has", [
+    ("horizon 2 steps of 1 h\rlet a = 1\r", (1, 23), "carriage return alone"),
+    ("let é = 1\n", (1, 5), "ASCII letters"),
+    ("let a = 1 \u00a7 2\n", (1, 11), "remove it"),
+    ("horizon 2 steps of 1 h\r\n# 变量 é\r\nlet a = 1\x00\r\n", (3, 10), "remove it"),   # CRLF, multibyte before
+])
+def test_unexpected_characters_say_what_to_do(text, where, help_has):
+    (d,) = _diagnostics(text)
+    assert d.code == "E0002" and (d.span.line, d.span.column) == where and help_has in d.help

@@ -158,8 +158,10 @@ def _describe_token(tok: Token) -> str:
     return f"`{tok.value}`"
 
 
-def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: SourceFile, collector: Collector) -> int:
-    """Record one syntax error; return the offset where it happened."""
+def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: SourceFile, collector: Collector,
+                       text: str | None = None) -> int:
+    """Record one syntax error of `text` (the file's, with the lines of earlier errors blanked); return the
+    offset where it happened."""
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
         pos = err.pos_in_stream
         ch = file.text[pos] if pos < len(file.text) else ""
@@ -168,15 +170,25 @@ def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: SourceFile, c
                             help="close the string with `\"` on the same line")
         else:
             shown = ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}"
+            if ch == "\r":
+                hint = ("a line ends with a carriage return alone (as old Mac files do): save the file with LF or "
+                        "CRLF line endings")
+            elif ch.isalnum():
+                hint = "names are ASCII letters, digits and `_`: write it without accents or other scripts"
+            else:
+                hint = "remove it; comments start with `#`"
             collector.error("E0002", f"unexpected character `{shown}`", file.span(pos, pos + 1), "not valid here",
-                            help="remove it; comments start with `#`")
+                            help=hint)
         return pos
     tok = getattr(err, "token", None)
     expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or set()
     if tok is None or tok.type == "$END" or getattr(tok, "start_pos", None) is None:
-        pos = len(file.text.rstrip())
+        # where the text lark read ends: a blanked line after it is not where the file stops making sense
+        pos = len((file.text if text is None else text).rstrip())
         span = file.span(max(0, pos - 1), pos)
-        collector.error("E0001", "unexpected end of file", span, "the file ends here",
+        cut = pos < len(file.text.rstrip())
+        collector.error("E0001", "unexpected end of file" + (" once the lines with errors are left out" if cut else ""),
+                        span, "the text ends here" if cut else "the file ends here",
                         help=f"expected {_describe_expected(set(expected))}; is a `}}` or `)` missing?")
         return len(file.text)
     start = tok.start_pos
@@ -252,7 +264,7 @@ def _raise_syntax_errors(file: SourceFile) -> None:
             _parser().parse(text)
             break
         except lark.exceptions.UnexpectedInput as err:
-            pos = _syntax_diagnostic(err, file, collector)
+            pos = _syntax_diagnostic(err, file, collector, text)
             line_start = text.rfind("\n", 0, pos) + 1
             line_end = text.find("\n", pos)
             line_end = len(text) if line_end < 0 else line_end
