@@ -150,3 +150,17 @@ def test_a_math_default_of_numbers_only_is_the_same_for_every_instance():
                      "    port electricity -= p\n}\nmicrogrid m {\n    a = D(base = 1 kW)\n    b = D(base = 2 kW)\n"
                      "    c = D(base = 2 kW, k = 2)\n    g = ElectricityTrade(buy_price = 1 yuan/kWh)\n}\n").ir
     assert [i.values["k"] for i in ir.instances["D"]] == pytest.approx([0.75, 0.75, 2.0])
+
+
+def test_the_editor_grammar_highlights_every_function():
+    import json
+    import re
+    from pathlib import Path
+
+    from mgdsl.sema.typing import FUNCTIONS, MATH_FUNCTIONS
+
+    grammar = json.loads((Path(__file__).resolve().parent.parent / "editors" / "vscode" / "syntaxes"
+                          / "mgdsl.tmLanguage.json").read_text(encoding="utf-8"))
+    builtin = next(p["match"] for p in grammar["repository"]["call"]["beginCaptures"]["1"]["patterns"]
+                   if p.get("name") == "support.function.builtin.mgdsl")
+    assert all(re.fullmatch(builtin, f) for f in ("csv", *FUNCTIONS, *MATH_FUNCTIONS))
