@@ -1,6 +1,8 @@
-"""Review of the fast parser (mgdsl/syntax/lalr.py, build.py): where lark's analysed grammar is kept (never a
-file another user could plant, never half a file another process is writing, never an analysis of another
-grammar), and adversarial texts parsed as the parser before the driver parsed them."""
+"""Review of the fast parser (mgdsl/syntax/lalr.py, build.py, parser.py): where lark's analysed grammar is kept
+(never a file another user could plant, never half a file another process is writing, never an analysis of
+another grammar), lark's re-parse of a rejected text after the driver's memory is freed, and syntax errors on
+adversarial texts (a carriage return alone, non-ASCII letters, an end of file after a blanked line) located
+and saying what to do."""
 from __future__ import annotations
 
 import os
@@ -173,3 +175,31 @@ def test_an_end_of_file_found_after_blanking_a_bad_line_is_located_in_what_was_p
 def test_unexpected_characters_say_what_to_do(text, where, help_has):
     (d,) = _diagnostics(text)
     assert d.code == "E0002" and (d.span.line, d.span.column) == where and help_has in d.help
+
+
+def test_threads_parsing_at_once_from_fresh_tables_get_what_one_thread_gets():
+    # the driver's tables fill lazily (a state's lexer, a rule's reducer, a chain of `?a: b`): several threads
+    # filling them at once (mgdsl.loads from a thread pool) must parse as one does
+    import threading
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "stdlib").glob("*.mgd"))[:4]]
+
+    def shape(module):
+        return [(type(s).__name__, s.span.start, s.span.end, len(getattr(s, "body", ()) or ())) for s in module.items]
+
+    expected = [shape(parse_text(t)) for t in texts]
+    parser._tables.cache_clear()
+    got: dict[int, list] = {}
+
+    def work(k: int) -> None:
+        got[k] = shape(parse_text(texts[k % len(texts)]))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [got[k] for k in range(8)] == [expected[k % len(texts)] for k in range(8)]
+    import gc
+
+    assert gc.isenabled()                                   # each parse's pause of the collector ended
