@@ -170,6 +170,7 @@ def test_an_end_of_file_found_after_blanking_a_bad_line_is_located_in_what_was_p
     ("horizon 2 steps of 1 h\rlet a = 1\r", (1, 23), "carriage return alone"),
     ("let é = 1\n", (1, 5), "ASCII letters"),
     ("let a = 1 \u00a7 2\n", (1, 11), "remove it"),
+    ("let a = 1 \\", (1, 11), "last thing on its line"),                 # the file ends after it
     ("horizon 2 steps of 1 h\r\n# 变量 é\r\nlet a = 1\x00\r\n", (3, 10), "remove it"),   # CRLF, multibyte before
 ])
 def test_unexpected_characters_say_what_to_do(text, where, help_has):

@@ -173,6 +173,9 @@ def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: SourceFile, c
             if ch == "\r":
                 hint = ("a line ends with a carriage return alone (as old Mac files do): save the file with LF or "
                         "CRLF line endings")
+            elif ch == "\\":
+                hint = "a `\\` continues the statement on the next line only as the last thing on its line (no " \
+                       "comment after it)"
             elif ch.isalnum():
                 hint = "names are ASCII letters, digits and `_`: write it without accents or other scripts"
             else:
