@@ -66,9 +66,11 @@ class Builder:
         start = m._xCounter
         labels = m._allocate_labels(start, start + size).reshape(shape)
         m._xCounter += size
-        data = xr.Dataset({"lower": (dims, np.array(np.broadcast_to(lower, shape), dtype=float)),
-                           "upper": (dims, np.array(np.broadcast_to(upper, shape), dtype=float)),
-                           "scaling": (dims, np.ones(shape)), "labels": (dims, labels)},
+        # bounds as read-only views where they repeat (a number, or one value per instance over t): linopy
+        # never writes a variable's fields in place, and full copies of uniform bounds cost memory for nothing
+        data = xr.Dataset({"lower": (dims, np.broadcast_to(np.asarray(lower, dtype=float), shape)),
+                           "upper": (dims, np.broadcast_to(np.asarray(upper, dtype=float), shape)),
+                           "scaling": (dims, _filled(1.0, shape)), "labels": (dims, labels)},
                           coords=dict(zip(dims, coords)),
                           attrs={"label_range": (start, start + size), "name": name, "binary": binary,
                                  "integer": integer, "semi_continuous": False})
@@ -88,7 +90,7 @@ class Builder:
         dims = tuple(c.name for c in coords)
         absent = np.isnan(rhs)
         rhs = np.where(absent, 0.0, rhs) if absent.any() else rhs
-        signs = np.full(shape, sign)
+        signs = _filled(sign, shape)
         _check_infinities(signs, rhs, name)
         size = int(np.prod(shape))
         start = m._cCounter
@@ -98,7 +100,13 @@ class Builder:
         term = dims + ("_term",)
         data = xr.Dataset({"coeffs": (term, coeffs), "vars": (term, vars_.astype(m._dtypes["labels"], copy=False)),
                            "sign": (dims, signs), "rhs": (dims, rhs), "labels": (dims, labels),
-                           "scaling": (dims, np.ones(shape))},
+                           "scaling": (dims, _filled(1.0, shape))},
                           coords=dict(zip(dims, coords)), attrs={"label_range": (start, start + size), "name": name})
         con = Constraint(data, model=m, name=name, skip_broadcast=True)
         return m.constraints.add(con)
+
+
+def _filled(value, shape: tuple[int, ...]) -> np.ndarray:
+    """`value` everywhere in `shape`, as a read-only view of one element: a row's sign and scaling are the same
+    for every row of a declaration, and a full array of them costs as much memory as its right-hand side."""
+    return np.broadcast_to(np.array(value), shape)

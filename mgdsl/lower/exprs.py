@@ -141,12 +141,8 @@ def lin_time_index(lin: Lin, index: ast.Index | None, initial: np.ndarray | None
         return lin
     if index.base == "t":
         k = -index.offset
-        shifted = lin.shift(k)
-        if k == 1 and initial is not None:
-            first = np.zeros((lin.vars.shape[0], steps))
-            first[:, :1] = initial
-            return shifted.fill_absent(0.0).shift_const(first)
-        return shifted
+        # x[t-1] at the first step is the initial value (no term there): linopy's shift(t=1).fillna(0) + initial
+        return lin.shift(k, initial if k == 1 else None)
     pos = index.offset if index.base == "first" else steps - 1 + index.offset
     return lin.at_step(min(max(pos, 0), steps - 1))
 

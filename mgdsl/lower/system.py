@@ -68,7 +68,7 @@ class Lowered:
         return self.builder.model
 
 
-def _balance_expression(flows, all_nodes: pd.Index, time: pd.Index):
+def _balance_expression(flows, all_nodes: pd.Index, time: pd.Index, label_dtype=np.int64):
     """Sum every flow (an expression over (item, t), and the node of each item) into the term arrays of one
     expression over (node, t): (vars, coeffs, const). Built from the flows' term arrays in one step: a groupby
     per flow costs far more in linopy. Vectorized over items: each flow's items go to their node's next free
@@ -85,7 +85,11 @@ def _balance_expression(flows, all_nodes: pd.Index, time: pd.Index):
         vars_ = np.asarray(data.vars.values)
         coeffs = np.asarray(data.coeffs.values, dtype=float)
         width = vars_.shape[2]
-        np.add.at(const, node_of, np.nan_to_num(np.asarray(data.const.values, dtype=float)))
+        item_const = np.nan_to_num(np.asarray(data.const.values, dtype=float))
+        if len(np.unique(node_of)) == len(node_of):
+            const[node_of] += item_const              # one item per node (np.add.at is many times slower)
+        else:
+            np.add.at(const, node_of, item_const)
         # items of the same flow at the same node take consecutive blocks of `width` slots
         order = np.argsort(node_of, kind="stable")
         sorted_nodes = node_of[order]
@@ -95,11 +99,21 @@ def _balance_expression(flows, all_nodes: pd.Index, time: pd.Index):
         placed.append((node_of, used[node_of] + rank * width, vars_, coeffs))
         used += np.bincount(node_of, minlength=n_nodes) * width
     width = max(1, int(used.max()) if n_nodes else 1)
-    V = np.full((n_nodes, steps, width), -1, dtype=np.int64)
-    C = np.full((n_nodes, steps, width), np.nan)
+    # every slot below a node's `used` is written by exactly one flow's item: only the padding is filled
+    V = np.empty((n_nodes, steps, width), dtype=label_dtype)
+    C = np.empty((n_nodes, steps, width))
+    pad_node, pad_slot = np.nonzero(np.arange(width)[None, :] >= used[:, None])
+    V[pad_node, :, pad_slot] = -1
+    C[pad_node, :, pad_slot] = np.nan
     for node_of, slot, vars_, coeffs in placed:
         coeffs = np.where(vars_ >= 0, np.nan_to_num(coeffs), np.nan)
-        for j in range(vars_.shape[2]):
+        w = vars_.shape[2]
+        if (slot == slot[0]).all():
+            # every item's terms at the same slots (each node holds the same devices): one block copy
+            V[node_of, :, slot[0]:slot[0] + w] = vars_
+            C[node_of, :, slot[0]:slot[0] + w] = coeffs
+            continue
+        for j in range(w):
             V[node_of, :, slot + j] = vars_[:, :, j]
             C[node_of, :, slot + j] = coeffs[:, :, j]
     return V, C, const
@@ -172,7 +186,7 @@ def lower_system(ir: SystemIR, local: set[str] | None = None, solver_cones: bool
     node_names = sorted({str(k) for _, keys in flows + fixed for k in np.atleast_1d(keys.values)})
     if node_names:
         all_nodes = pd.Index(node_names, name="node")
-        V, C, const = _balance_expression(flows, all_nodes, time)
+        V, C, const = _balance_expression(flows, all_nodes, time, b.model._dtypes["labels"])
         pos = {k: i for i, k in enumerate(node_names)}
         loads = np.zeros((len(all_nodes), steps))
         if low.network is not None:
@@ -208,31 +222,38 @@ PQ_SIDES = 16
 PQ_OVERLOAD = 1 / np.cos(np.pi / PQ_SIDES) - 1
 
 
-def _pq_polygon(b, name: str, p, q, limit, span, description: str) -> None:
-    """cos(a) P + sin(a) Q within +-limit for the polygon's directions a off the axes; `limit` is a constant
-    per item or an expression (S u for a switch)."""
-    for k in range(1, PQ_SIDES // 2):
-        if k == PQ_SIDES // 4:
-            continue                                   # the Q axis: a bound of q
-        a = k * np.pi / (PQ_SIDES // 2)
-        side = float(np.cos(a)) * p + float(np.sin(a)) * q
-        b.constraint(f"{name}_{k}u", side - limit <= 0 if is_linopy(limit) else side <= limit, span, description)
-        b.constraint(f"{name}_{k}l", side + limit >= 0 if is_linopy(limit) else side >= -limit, span, description)
-
-
-def _pq_polygon_arrays(b, name: str, p: np.ndarray, q: np.ndarray, limit: np.ndarray, coords, span,
-                       description: str) -> None:
-    """_pq_polygon for labels `p`, `q` over `coords` and a constant limit per item (`limit` over coords[0])."""
+def _pq_polygon(b, name: str, p: np.ndarray, q: np.ndarray, limit: np.ndarray, coords, span, description: str,
+                u: np.ndarray | None = None) -> None:
+    """cos(a) P + sin(a) Q within +-limit for the polygon's directions a off the axes, for labels `p`, `q` over
+    `coords` and a limit per item (over coords[0]); with status labels `u`, within +-limit u (none when open)."""
     lim = np.broadcast_to(np.asarray(limit, dtype=float)[:, None], p.shape)
-    v = np.stack([p, q], axis=-1)
+    v = np.stack([p, q] if u is None else [p, q, u], axis=-1)
     for k in range(1, PQ_SIDES // 2):
         if k == PQ_SIDES // 4:
             continue                                   # the Q axis: a bound of q
         a = k * np.pi / (PQ_SIDES // 2)
-        c = np.empty(p.shape + (2,))
+        c = np.empty(v.shape)
         c[..., 0], c[..., 1] = float(np.cos(a)), float(np.sin(a))
-        b.constraint_arrays(f"{name}_{k}u", span, description, None, coords, v, c, "<=", lim.copy())
-        b.constraint_arrays(f"{name}_{k}l", span, description, None, coords, v, c.copy(), ">=", -lim)
+        if u is None:
+            b.constraint_arrays(f"{name}_{k}u", span, description, None, coords, v, c, "<=", lim.copy())
+            b.constraint_arrays(f"{name}_{k}l", span, description, None, coords, v, c.copy(), ">=", -lim)
+        else:
+            c[..., 2] = -lim
+            b.constraint_arrays(f"{name}_{k}u", span, description, None, coords, v, c, "<=", np.zeros(p.shape))
+            c = c.copy()
+            c[..., 2] = lim
+            b.constraint_arrays(f"{name}_{k}l", span, description, None, coords, v, c, ">=", np.zeros(p.shape))
+
+
+def _rows(b, name: str, span, description: str, coords, terms: list[tuple[np.ndarray, object]], sign: str) -> None:
+    """Rows sum(coeff * labels) SIGN 0 over `coords`, from (labels, coeff) pairs (a coeff per item or a number)."""
+    shape = terms[0][0].shape
+    v = np.stack([lab for lab, _ in terms], axis=-1)
+    c = np.empty(v.shape)
+    for k, (_, coeff) in enumerate(terms):
+        coeff = np.asarray(coeff, dtype=float)
+        c[..., k] = coeff[:, None] if coeff.ndim == 1 else coeff
+    b.constraint_arrays(name, span, description, None, coords, v, c, sign, np.zeros(shape))
 
 
 def _lower_ties(low: Lowered, flows, time) -> None:
@@ -298,76 +319,101 @@ def _lower_ties(low: Lowered, flows, time) -> None:
     limited = [m.name for m in mg_here if m.reactive and m.limit_kw is not None]
     if limited:
         lim = np.array([ir.microgrids[n].limit_kw for n in limited], dtype=float)
-        _pq_polygon_arrays(b, "tie.mg_s", labels_of(low.ties["mg"], tie=limited),
-                           labels_of(low.ties["q_mg"], tie=limited), lim, [pd.Index(limited, name="tie"), time],
-                           span, "tie line: apparent power within the limit (16-gon)")
+        _pq_polygon(b, "tie.mg_s", labels_of(low.ties["mg"], tie=limited),
+                    labels_of(low.ties["q_mg"], tie=limited), lim, [pd.Index(limited, name="tie"), time],
+                    span, "tie line: apparent power within the limit (16-gon)")
 
 
 def _lower_switches(low: Lowered, flows, time) -> None:
+    from .terms import terms_expr
+
     ir = low.ir
     b = low.builder
+    model = b.model
     sides = {}
+
+    def expr(var, coeff, names):
+        """coeff * var at the switches `names`, an expression over (switch, t)."""
+        pos = {n: k for k, n in enumerate(var.indexes["switch"])}
+        return terms_expr(model, [pd.Index(names, name="switch"), time],
+                          [var.labels.values[[pos[n] for n in names]]], [coeff])
+
     for side in ("a", "b"):
         members = [sw for sw in ir.switches if low.is_local(getattr(sw, side).owner)]
         if not members:
             continue
-        idx = pd.Index([sw.name for sw in members], name="switch")
-        limit = xr.DataArray([sw.limit_kw for sw in members], coords=[idx])
+        names = [sw.name for sw in members]
+        idx = pd.Index(names, name="switch")
+        limit = np.array([sw.limit_kw for sw in members], dtype=float)
         span = members[0].span
-        f = b.variable(f"switch.flow_{side}", span, f"switch flow from a to b (kW), copy of side {side}",
-                       coords=[idx, time], lower=-limit, upper=limit)
-        u = b.variable(f"switch.closed_{side}", span, f"switch status (1 = closed), copy of side {side}",
-                       coords=[idx, time], binary=True)
-        b.constraint(f"switch.open_{side}.1", f - limit * u <= 0, span, "an open switch carries no power")
-        b.constraint(f"switch.open_{side}.2", f + limit * u >= 0, span, "an open switch carries no power")
-        sign = -1 if side == "a" else 1
+        f = b.variable_arrays(f"switch.flow_{side}", span, f"switch flow from a to b (kW), copy of side {side}",
+                              None, [idx, time], -limit[:, None], limit[:, None])
+        u = b.variable_arrays(f"switch.closed_{side}", span, f"switch status (1 = closed), copy of side {side}",
+                              None, [idx, time], np.zeros(1), np.ones(1), binary=True)
+        f_lab, u_lab = f.labels.values, u.labels.values
+        _rows(b, f"switch.open_{side}.1", span, "an open switch carries no power", [idx, time],
+              [(f_lab, 1.0), (u_lab, -limit)], "<=")
+        _rows(b, f"switch.open_{side}.2", span, "an open switch carries no power", [idx, time],
+              [(f_lab, 1.0), (u_lab, limit)], ">=")
+        sign = -1.0 if side == "a" else 1.0
         keys = [BalanceNode(getattr(sw, side).owner, getattr(sw, side).bus, "electricity").key for sw in members]
-        flows.append((sign * f, xr.DataArray(keys, coords=[idx], name="node")))
+        flows.append((expr(f, sign, names), xr.DataArray(keys, coords=[idx], name="node")))
         q = None
-        with_q = [sw for sw in members if sw.reactive]
+        with_q = [k for k, sw in enumerate(members) if sw.reactive]
         if with_q:
-            qidx = pd.Index([sw.name for sw in with_q], name="switch")
-            qlim = limit.sel(switch=qidx)
-            q = b.variable(f"switch.q_{side}", span, f"switch reactive flow from a to b (kvar), copy of side {side}",
-                           coords=[qidx, time], lower=-qlim, upper=qlim)
-            uq, fq = u.sel(switch=qidx), f.sel(switch=qidx)
-            b.constraint(f"switch.open_q_{side}.1", q - qlim * uq <= 0, span, "an open switch carries no power")
-            b.constraint(f"switch.open_q_{side}.2", q + qlim * uq >= 0, span, "an open switch carries no power")
+            q_names = [names[k] for k in with_q]
+            qidx = pd.Index(q_names, name="switch")
+            qlim = limit[with_q]
+            q = b.variable_arrays(f"switch.q_{side}", span,
+                                  f"switch reactive flow from a to b (kvar), copy of side {side}", None, [qidx, time],
+                                  -qlim[:, None], qlim[:, None])
+            q_lab, uq, fq = q.labels.values, u_lab[with_q], f_lab[with_q]
+            _rows(b, f"switch.open_q_{side}.1", span, "an open switch carries no power", [qidx, time],
+                  [(q_lab, 1.0), (uq, -qlim)], "<=")
+            _rows(b, f"switch.open_q_{side}.2", span, "an open switch carries no power", [qidx, time],
+                  [(q_lab, 1.0), (uq, qlim)], ">=")
             # the polygon on one end's copy only, a microgrid's (side a, or b when a is a network bus), as at a tie
-            poly = [sw.name for sw in with_q if side == ("b" if sw.a.bus is not None else "a")]
+            poly = [j for j, k in enumerate(with_q) if side == ("b" if members[k].a.bus is not None else "a")]
             if poly:
-                _pq_polygon(b, f"switch.s_{side}", fq.sel(switch=poly), q.sel(switch=poly),
-                            qlim.sel(switch=poly) * uq.sel(switch=poly), span,
-                            "switch: apparent power within the limit, none when open (16-gon)")
-            keys = [BalanceNode(getattr(sw, side).owner, getattr(sw, side).bus, "reactive").key for sw in with_q]
-            flows.append((sign * q, xr.DataArray(keys, coords=[qidx], name="node")))
-        sides[side] = (f, u, [sw.name for sw in members], q)
+                _pq_polygon(b, f"switch.s_{side}", fq[poly], q_lab[poly], qlim[poly],
+                            [pd.Index([q_names[j] for j in poly], name="switch"), time], span,
+                            "switch: apparent power within the limit, none when open (16-gon)", u=uq[poly])
+            keys = [BalanceNode(getattr(members[k], side).owner, getattr(members[k], side).bus, "reactive").key
+                    for k in with_q]
+            flows.append((expr(q, sign, q_names), xr.DataArray(keys, coords=[qidx], name="node")))
+        sides[side] = (f, u, names, q)
     if not sides:
         return
     names_a = sides["a"][2] if "a" in sides else []
     names_b = sides["b"][2] if "b" in sides else []
     both = [n for n in names_a if n in names_b]
+
+    def at(var, names):
+        pos = {n: k for k, n in enumerate(var.indexes["switch"])}
+        return var.labels.values[[pos[n] for n in names]]
+
     if both:
         span = ir.switches[0].span
         fa, ua, _, qa = sides["a"]
         fb, ub, _, qb = sides["b"]
-        b.constraint("switch.couple_flow", fa.sel(switch=both) - fb.sel(switch=both) == 0, span,
-                     "switch flow seen by both ends")
-        b.constraint("switch.couple_status", ua.sel(switch=both) - ub.sel(switch=both) == 0, span,
-                     "switch status seen by both ends")
+        coords = [pd.Index(both, name="switch"), time]
+        _rows(b, "switch.couple_flow", span, "switch flow seen by both ends", coords,
+              [(at(fa, both), 1.0), (at(fb, both), -1.0)], "=")
+        _rows(b, "switch.couple_status", span, "switch status seen by both ends", coords,
+              [(at(ua, both), 1.0), (at(ub, both), -1.0)], "=")
         both_q = [n for n in both if qa is not None and n in qa.indexes["switch"]]
         if both_q:
-            b.constraint("switch.couple_q", qa.sel(switch=both_q) - qb.sel(switch=both_q) == 0, span,
-                         "switch reactive flow seen by both ends")
+            _rows(b, "switch.couple_q", span, "switch reactive flow seen by both ends",
+                  [pd.Index(both_q, name="switch"), time], [(at(qa, both_q), 1.0), (at(qb, both_q), -1.0)], "=")
     for f, u, names, q in sides.values():
         cut = [n for n in names if n not in both]
         if cut:
-            low.copies.append(CopyBlock([coupling_id("switch", n, "p") for n in cut], 1 * f.sel(switch=cut), "switch"))
-            low.copies.append(CopyBlock([coupling_id("switch", n, "status") for n in cut], 1 * u.sel(switch=cut),
+            low.copies.append(CopyBlock([coupling_id("switch", n, "p") for n in cut], expr(f, 1.0, cut), "switch"))
+            low.copies.append(CopyBlock([coupling_id("switch", n, "status") for n in cut], expr(u, 1.0, cut),
                                         "switch"))
             cut_q = [n for n in cut if q is not None and n in q.indexes["switch"]]
             if cut_q:
-                low.copies.append(CopyBlock([coupling_id("switch", n, "q") for n in cut_q], 1 * q.sel(switch=cut_q),
+                low.copies.append(CopyBlock([coupling_id("switch", n, "q") for n in cut_q], expr(q, 1.0, cut_q),
                                             "switch"))
     first = sides.get("a") or sides.get("b")
     low.switches = {"flow": first[0], "closed": first[1]}
@@ -417,8 +463,8 @@ def _cost_terms(low: Lowered) -> tuple[list, float]:
     for lt in low.templates.values():
         for c in lt.costs:
             if isinstance(c, linopy.LinearExpression):
-                coeffs = np.asarray(c.coeffs.values)
-                if not np.nan_to_num(coeffs).any() and not np.nan_to_num(np.asarray(c.const.values)).any():
+                coeffs, const = np.asarray(c.coeffs.values), np.asarray(c.const.values)
+                if not ((coeffs != 0) & ~np.isnan(coeffs)).any() and not ((const != 0) & ~np.isnan(const)).any():
                     continue          # a price left at 0 (an O&M cost by default): nothing to add
                 linear.append(c)
             elif is_linopy(c):

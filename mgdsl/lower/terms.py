@@ -42,20 +42,63 @@ class Context:
 
 
 class Lin:
-    __slots__ = ("vars", "coeffs", "const", "timed", "ctx")
+    """Terms are kept as blocks (labels, coefficients), each of shape (n, T or 1, k) and broadcast to the
+    expression's shape only when the rows are made: a sum of K terms then copies each term once, not K times."""
 
-    def __init__(self, vars_: np.ndarray, coeffs: np.ndarray, const: np.ndarray, timed: bool, ctx: Context):
-        self.vars, self.coeffs, self.const, self.timed, self.ctx = vars_, coeffs, const, timed, ctx
+    __slots__ = ("blocks", "const", "timed", "ctx")
+
+    def __init__(self, blocks: list[tuple[np.ndarray, np.ndarray]], const: np.ndarray, timed: bool, ctx: Context):
+        self.blocks, self.const, self.timed, self.ctx = blocks, const, timed, ctx
 
     @classmethod
     def of_labels(cls, labels: np.ndarray, timed: bool, ctx: Context) -> Lin:
         """A variable's labels, (n, T) or (n,), as a Lin with one term per entry."""
         lab = labels if timed else labels[:, None]
-        return cls(lab[..., None], np.ones(lab.shape + (1,)), np.zeros(lab.shape), timed, ctx)
+        # coefficients and constants are kept in their smallest broadcastable shape ((1, 1, 1) here, (n, 1, k)
+        # after scaling by a per-instance value): only series make full-size arrays. Nothing writes into them.
+        return cls([(lab[..., None], _ONE)], _ZERO, timed, ctx)
+
+    @property
+    def n(self) -> int:
+        return len(self.ctx.inst)
+
+    def shape(self) -> tuple[int, int]:
+        return np.broadcast_shapes((self.n, 1), self.const.shape,
+                                   *(s for v, c in self.blocks for s in (v.shape[:2], c.shape[:2])))
 
     def to_linopy(self):
         """This expression as a linopy LinearExpression (for what only linopy does: products of variables)."""
         return linexpr(self.ctx.model, self, self.ctx.inst, self.ctx.time)
+
+    def materialized(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(vars (n, T|1, K), coeffs, const (n, T|1)), every term of an absent entry removed. The arrays may be
+        (read-only) views of this Lin's own: nothing writes into them."""
+        shape = self.shape()
+        const = np.broadcast_to(self.const, shape)
+        absent = np.isnan(const)
+        any_absent = bool(absent.any())
+        if len(self.blocks) == 1 and not any_absent:
+            v, c = self.blocks[0]
+            if v.shape[:2] == shape:
+                return v, np.broadcast_to(c, v.shape), const     # one block of the full shape: no copy
+        k = sum(v.shape[2] for v, _ in self.blocks)
+        v = np.empty(shape + (k,), dtype=self.blocks[0][0].dtype)
+        c = np.empty(shape + (k,))
+        at = 0
+        for bv, bc in self.blocks:
+            w = bv.shape[2]
+            v[..., at:at + w] = bv
+            c[..., at:at + w] = bc
+            at += w
+        if any_absent:
+            v[absent] = -1
+            c[absent] = np.nan
+        return v, c, const
+
+    def _one(self) -> Lin:
+        """The same expression as one block."""
+        v, c, const = self.materialized()
+        return Lin([(v, c)], const, self.timed, self.ctx)
 
     # ------------------------------------------------------------------------------------------- arithmetic
     def __neg__(self) -> Lin:
@@ -64,83 +107,84 @@ class Lin:
     def scale(self, p) -> Lin:
         """Times a constant (float or (n, T|1) array)."""
         p_arr = np.asarray(p, dtype=float)
-        coeffs = self.coeffs * (p_arr[..., None] if p_arr.ndim else p_arr)
-        vars_ = self.vars if coeffs.shape == self.vars.shape else np.broadcast_to(self.vars, coeffs.shape)
-        return Lin(vars_, coeffs, self.const * p_arr, self.timed or _timed(p_arr), self.ctx)
+        pc = p_arr[..., None] if p_arr.ndim else p_arr
+        blocks = []
+        for v, c in self.blocks:
+            blocks.append((v, c * pc))
+        return Lin(blocks, self.const * p_arr, self.timed or _timed(p_arr), self.ctx)
 
     def shift_const(self, p) -> Lin:
         """Plus a constant."""
         p_arr = np.asarray(p, dtype=float)
-        const = self.const + p_arr
-        vars_, coeffs = self.vars, self.coeffs
-        if const.shape != self.const.shape:
-            vars_ = np.broadcast_to(vars_, const.shape + vars_.shape[2:])
-            coeffs = np.broadcast_to(coeffs, const.shape + coeffs.shape[2:])
-        return Lin(vars_, coeffs, const, self.timed or _timed(p_arr), self.ctx)
+        return Lin(self.blocks, self.const + p_arr, self.timed or _timed(p_arr), self.ctx)
 
     def plus(self, other: Lin) -> Lin:
-        """The sum of two Lins: the terms of both, side by side (self's first, as linopy concatenates them)."""
-        const = self.const + other.const
-        shape = const.shape
-        v = np.concatenate([np.broadcast_to(self.vars, shape + self.vars.shape[2:]),
-                            np.broadcast_to(other.vars, shape + other.vars.shape[2:])], axis=-1)
-        c = np.concatenate([np.broadcast_to(self.coeffs, shape + self.coeffs.shape[2:]),
-                            np.broadcast_to(other.coeffs, shape + other.coeffs.shape[2:])], axis=-1)
-        absent = np.isnan(const)
-        if absent.any():
-            v[absent] = -1
-            c[absent] = np.nan
-        return Lin(v, c, const, self.timed or other.timed, self.ctx)
+        """The sum of two Lins: the terms of both, side by side (self's first, as linopy concatenates them). An
+        entry absent in either is absent in the sum (its constant is NaN; `materialized` drops its terms)."""
+        return Lin(self.blocks + other.blocks, self.const + other.const, self.timed or other.timed, self.ctx)
 
     # ------------------------------------------------------------------------------------------------ over t
     def sum_t(self) -> Lin:
         """The sum over the steps (absent entries count nothing)."""
         if not self.timed:
             return self
-        n, steps, k = self.vars.shape
-        return Lin(self.vars.reshape(n, 1, steps * k), self.coeffs.reshape(n, 1, steps * k),
-                   np.nansum(self.const, axis=1, keepdims=True), False, self.ctx)
+        v, c, const = self.materialized()
+        n, steps, k = v.shape
+        return Lin([(v.reshape(n, 1, steps * k), c.reshape(n, 1, steps * k))],
+                   np.nansum(const, axis=1, keepdims=True), False, self.ctx)
 
-    def shift(self, k: int) -> Lin:
-        """x[t-k] for k > 0 (x[t+|k|] for k < 0): absent where that step is outside the horizon."""
-        steps = self.vars.shape[1]
-        v = np.full(self.vars.shape, -1, dtype=self.vars.dtype)
-        c = np.full(self.coeffs.shape, np.nan)
-        const = np.full(self.const.shape, np.nan)
-        if abs(k) < steps:
-            src, dst = (slice(0, steps - k), slice(k, steps)) if k >= 0 else (slice(-k, steps), slice(0, steps + k))
-            v[:, dst], c[:, dst], const[:, dst] = self.vars[:, src], self.coeffs[:, src], self.const[:, src]
-        return Lin(v, c, const, True, self.ctx)
+    def shift(self, k: int, first: np.ndarray | None = None) -> Lin:
+        """x[t-k] for k > 0 (x[t+|k|] for k < 0): absent where that step is outside the horizon. With `first`
+        (k = 1; over (instance, 1)), the first step is present instead, with no terms and that constant: linopy's
+        shift(t=1).fillna(0) + first at t = 0."""
+        sv, sc, sk = self.materialized()
+        steps = sv.shape[1]
+        v = np.empty(sv.shape, dtype=sv.dtype)
+        const = np.empty(sk.shape)
+        timed_c = steps > 1 and sc.strides[1] != 0        # coefficients that change over t move with the terms
+        c = np.empty(sc.shape) if timed_c else self.blocks[0][1] if len(self.blocks) == 1 else sc
+        kk = max(-steps, min(steps, k))
+        src, dst = (slice(0, steps - kk), slice(kk, steps)) if kk >= 0 else (slice(-kk, steps), slice(0, steps + kk))
+        pad = slice(0, kk) if kk >= 0 else slice(steps + kk, steps)
+        v[:, dst], const[:, dst] = sv[:, src], sk[:, src]
+        v[:, pad], const[:, pad] = -1, np.nan       # no term there (a coefficient without a variable is unused)
+        if timed_c:
+            c[:, dst], c[:, pad] = sc[:, src], np.nan
+        if first is not None and k == 1 and steps:
+            const[:, :1] = first
+        return Lin([(v, c)], const, True, self.ctx)
 
     def fill_absent(self, value: float = 0.0) -> Lin:
         """Absent entries present again, with no terms and this constant (linopy's fillna on an expression)."""
-        return Lin(self.vars, self.coeffs, np.where(np.isnan(self.const), value, self.const), self.timed,
-                   self.ctx)
+        v, c, const = self.materialized()
+        return Lin([(v, c)], np.where(np.isnan(const), value, const), self.timed, self.ctx)
 
     def at_step(self, pos: int) -> Lin:
-        return Lin(self.vars[:, pos:pos + 1], self.coeffs[:, pos:pos + 1], self.const[:, pos:pos + 1], False,
-                   self.ctx)
+        v, c, const = self.materialized()
+        return Lin([(v[:, pos:pos + 1], c[:, pos:pos + 1])], const[:, pos:pos + 1], False, self.ctx)
 
     def over_time(self, steps: int) -> Lin:
         """An untimed Lin repeated at every step."""
         if self.timed:
             return self
-        shape = (self.vars.shape[0], steps)
-        return Lin(np.broadcast_to(self.vars, shape + self.vars.shape[2:]),
-                   np.broadcast_to(self.coeffs, shape + self.coeffs.shape[2:]),
-                   np.broadcast_to(self.const, shape).copy(), True, self.ctx)
+        return Lin(self.blocks, np.broadcast_to(self.const, (self.n, steps)), True, self.ctx)
 
     # ---------------------------------------------------------------------------------------------- to linopy
     def arrays(self, steps: int):
-        """(vars, coeffs, const) with the t axis dropped when untimed, as fresh contiguous arrays."""
-        v, c, k = self.vars, self.coeffs, self.const
-        if self.timed:
-            shape = (v.shape[0], steps)
-            v, c, k = (np.broadcast_to(v, shape + v.shape[2:]), np.broadcast_to(c, shape + c.shape[2:]),
-                       np.broadcast_to(k, shape))
-        else:
+        """(vars, coeffs, const) with the t axis dropped when untimed (views where no copy is needed)."""
+        v, c, k = self.materialized()
+        if self.timed and v.shape[1] != steps:
+            full = (v.shape[0], steps)
+            v, c = np.broadcast_to(v, full + v.shape[2:]), np.broadcast_to(c, full + c.shape[2:])
+            k = np.broadcast_to(k, full)
+        elif not self.timed:
             v, c, k = v[:, 0], c[:, 0], k[:, 0]
-        return np.ascontiguousarray(v), np.ascontiguousarray(c, dtype=float), np.ascontiguousarray(k, dtype=float)
+        return v, c, k
+
+
+_ONE = np.ones((1, 1, 1))
+_ZERO = np.zeros((1, 1))
+_ONE.flags.writeable = _ZERO.flags.writeable = False
 
 
 def _timed(p: np.ndarray) -> bool:
