@@ -67,3 +67,23 @@ def test_vectorized_equals_per_instance_reference():
     assert joint.objective == pytest.approx(sum(r.objective for r in alone), rel=1e-7, abs=1e-6)
     for k, r in enumerate(alone):
         assert joint.costs[f"mg{k}"] == pytest.approx(r.costs[f"mg{k}"], rel=1e-6, abs=1e-5)
+
+
+def test_templates_are_lowered_without_linopy_arithmetic(monkeypatch):
+    """Each declaration's arrays are built with numpy and handed to linopy once (mgdsl/lower/terms.py): no
+    linopy expression goes through its checked, aligning constructor while lowering the templates, the balance
+    and the objective (linopy's add_objective makes the one counted here), whatever the number of instances."""
+    import linopy
+
+    counted = []
+    init = linopy.LinearExpression.__init__
+
+    def counting(self, *args, **kwargs):
+        counted.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(linopy.LinearExpression, "__init__", counting)
+    for n in (1, 12):
+        counted.clear()
+        mgdsl.loads(system(build(n))).lower()
+        assert len(counted) <= 1, n
