@@ -1,12 +1,14 @@
 """Linear expressions of one template's instances as plain numpy arrays (`Lin`): the lowering's arithmetic
 without xarray alignment, with linopy's "v1" meaning kept exactly; each result becomes a linopy object once.
 
-A Lin is over (instance, t) or (instance,): `vars` (n, T or 1, K) variable labels (-1: no term), `coeffs`
-(n, T or 1, K), `const` (n, T or 1). A constant parameter is a numpy array of shape (n, T) (a series) or (n, 1)
-(one value per instance), or a float. An entry whose constant is NaN is absent (x[t-1] at the first step, with
-no initial value): as in linopy's v1 semantics, adding to an absent entry gives an absent entry, a sum over t
-skips it, and a constraint row there is not written. Every instance dimension of a template lowering is the
-same, so no alignment by label is needed: arrays broadcast by position.
+A Lin is over (instance, t) or (instance,): blocks of terms, each variable labels (n, T or 1, k) (-1: no term)
+with coefficients broadcastable to them (kept small: (1, 1, 1) for a plain variable, (n, 1, k) after a
+per-instance factor), and a constant broadcastable to (n, T or 1); `materialized` gives the full arrays of all
+terms side by side, in linopy's order (left operand first). A constant parameter is a numpy array of shape
+(n, T) (a series) or (n, 1) (one value per instance), or a float. An entry whose constant is NaN is absent
+(x[t-1] at the first step, with no initial value): as in linopy's v1 semantics, adding to an absent entry gives
+an absent entry, a sum over t skips it, and a constraint row there is not written. Every instance dimension of
+a template lowering is the same, so no alignment by label is needed: arrays broadcast by position.
 
 A horizon of one step cannot tell a series from a per-instance value by shape; such a value counts as
 untimed (the rows and numbers are the same, a constraint is then indexed by instance only)."""
