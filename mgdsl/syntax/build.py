@@ -4,11 +4,12 @@ finite, time offsets out of range and expressions nested too deeply are reported
 order a top-down walk of the file meets them (so a located error never depends on how the AST was built)."""
 from __future__ import annotations
 
+import bisect
 import math
 import re
 
 from ..diagnostics import Collector, Diagnostic, InternalError, MgdError
-from ..sema.limits import MAX_EXPRESSION_DEPTH, MAX_TIME_OFFSET
+from ..sema.limits import MAX_EXPRESSION_DEPTH, MAX_SYNTAX_ERRORS, MAX_TIME_OFFSET
 from ..source import SourceFile, Span
 from . import ast
 
@@ -47,12 +48,29 @@ class Builder:
             raise MgdError([self.fatal])
         if not self.pending:
             return
-        # what a walk stopped by a too deep expression did not reach (E0004's own key is a half offset)
-        kept = [d for d in self.pending
-                if d[0] % 1 or not any(p <= d[0] < end for p, end, _ in self.too_deep)]
+        # what a walk stopped by a too deep expression did not reach (E0004's own key is a half offset); the
+        # ranges merged and searched by bisection: a file may hold tens of thousands of each
+        ranges: list[list[int]] = []
+        for p, end in sorted((p, end) for p, end, _ in self.too_deep):
+            if ranges and p <= ranges[-1][1]:
+                ranges[-1][1] = max(ranges[-1][1], end)
+            else:
+                ranges.append([p, end])
+        starts = [r[0] for r in ranges]
+
+        def unseen(key) -> bool:
+            i = bisect.bisect_right(starts, key) - 1
+            return i >= 0 and key < ranges[i][1]
+
+        kept = sorted((d for d in self.pending if d[0] % 1 or not unseen(d[0])), key=lambda d: d[0])
         collector = Collector()
-        for _, args in sorted(kept, key=lambda d: d[0]):
+        # the first few only: each diagnostic shows its line, and a list of 100,000 numbers too large on one
+        # line made 100,000 copies of it (quadratic: a 56 kB line, 1.3 GB)
+        for _, args in kept[:MAX_SYNTAX_ERRORS]:
             collector.error(*args)
+        if len(kept) > MAX_SYNTAX_ERRORS:
+            collector.diagnostics[-1].notes.append(f"{len(kept) - MAX_SYNTAX_ERRORS:,} more errors like these "
+                                                   f"further in the file are not shown")
         collector.raise_if_any()
 
     # ---- helpers
