@@ -13,7 +13,7 @@ from ..ir import InstanceIR, TemplateIR
 from ..syntax import ast
 from .builder import Builder
 from .exprs import ExprEvaluator, is_linopy, lin_time_index, mul, sub, to_expr
-from .terms import Context, Lin, linexpr
+from .terms import Context, Lin, Series, is_series, linexpr
 
 
 @dataclass
@@ -48,7 +48,7 @@ def param_arrays(tpl: TemplateIR, insts: list[InstanceIR], steps: int) -> dict[s
             continue
         vals = [i.values[p.name] for i in insts]
         if any(isinstance(v, np.ndarray) for v in vals):
-            out[p.name] = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (steps,)) for v in vals])
+            out[p.name] = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (steps,)) for v in vals]).view(Series)
         else:
             out[p.name] = np.array(vals, dtype=float)[:, None]
     return out
@@ -166,8 +166,9 @@ def lower_template(b: Builder, tpl: TemplateIR, insts: list[InstanceIR], steps: 
             costs.append(to_expr(value))
         else:
             # a cost without variables still counts (the objective carries it as a constant)
+            timed = is_series(value)
             value = np.asarray(value, dtype=float)
-            if value.ndim == 2 and value.shape[1] > 1:
+            if timed:
                 costs.append(xr.DataArray(np.array(np.broadcast_to(value, (n, steps))),
                                           coords={dim: names, "t": np.arange(steps)}, dims=(dim, "t")))
             else:

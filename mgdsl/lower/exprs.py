@@ -126,7 +126,8 @@ class ExprEvaluator:
                 return inner.sum_t() if e.func == "sum" else getattr(inner.to_linopy(), e.func)("t")
             if isinstance(inner, np.ndarray):
                 # a parameter over (instance, t) or (instance, 1)
-                return getattr(np, e.func)(inner, axis=1, keepdims=True) if inner.ndim == 2 else inner
+                # over t, a series is one value per instance (a plain array, no longer a Series)
+                return np.asarray(getattr(np, e.func)(inner, axis=1, keepdims=True)) if inner.ndim == 2 else inner
             if is_linopy(inner) or isinstance(inner, xr.DataArray):
                 if "t" not in inner.dims:
                     return inner

@@ -10,8 +10,8 @@ terms side by side, in linopy's order (left operand first). A constant parameter
 an absent entry, a sum over t skips it, and a constraint row there is not written. Every instance dimension of
 a template lowering is the same, so no alignment by label is needed: arrays broadcast by position.
 
-A horizon of one step cannot tell a series from a per-instance value by shape; such a value counts as
-untimed (the rows and numbers are the same, a constraint is then indexed by instance only)."""
+A horizon of one step cannot tell a series from a per-instance value by shape, so series are `Series` arrays (a
+numpy subclass that arithmetic keeps): an expression with one is over t whatever the horizon."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,9 +37,9 @@ class Context:
         if isinstance(x, Lin):
             return x.to_linopy()
         if isinstance(x, np.ndarray) and x.ndim == 2:
-            if x.shape[1] > 1:
-                return xr.DataArray(x, coords=[self.inst, self.time])
-            return xr.DataArray(x[:, 0], coords=[self.inst])
+            if is_series(x):
+                return xr.DataArray(np.asarray(x), coords=[self.inst, self.time])
+            return xr.DataArray(np.asarray(x)[:, 0], coords=[self.inst])
         return x
 
 
@@ -113,12 +113,12 @@ class Lin:
         blocks = []
         for v, c in self.blocks:
             blocks.append((v, c * pc))
-        return Lin(blocks, self.const * p_arr, self.timed or _timed(p_arr), self.ctx)
+        return Lin(blocks, self.const * p_arr, self.timed or is_series(p), self.ctx)
 
     def shift_const(self, p) -> Lin:
         """Plus a constant."""
         p_arr = np.asarray(p, dtype=float)
-        return Lin(self.blocks, self.const + p_arr, self.timed or _timed(p_arr), self.ctx)
+        return Lin(self.blocks, self.const + p_arr, self.timed or is_series(p), self.ctx)
 
     def plus(self, other: Lin) -> Lin:
         """The sum of two Lins: the terms of both, side by side (self's first, as linopy concatenates them). An
@@ -189,8 +189,12 @@ _ZERO = np.zeros((1, 1))
 _ONE.flags.writeable = _ZERO.flags.writeable = False
 
 
-def _timed(p: np.ndarray) -> bool:
-    return p.ndim == 2 and p.shape[1] > 1
+class Series(np.ndarray):
+    """A parameter over (instance, t): numpy's arithmetic returns a Series when an operand is one."""
+
+
+def is_series(p) -> bool:
+    return isinstance(p, Series) or (isinstance(p, np.ndarray) and p.ndim == 2 and p.shape[1] > 1)
 
 
 def linexpr(model, lin: Lin, inst: pd.Index, time: pd.Index):
