@@ -235,7 +235,8 @@ def _check_holders(checker, network: NetworkIR | None, reqs: list[ReserveRequire
         checker.diag.error(
             "E0836", f"nothing in `{req.owner}` can hold {req.direction} reserve", req.span, "required here",
             help=f"add a device that holds {req.direction} reserve (a Microturbine, DieselEngine, electric "
-                 "Storage or GFMStorage of the standard library, or a template with `reserve " + req.direction + " += ...`)"
+                 "Storage or GFMStorage of the standard library, or a template with `reserve "
+                 + req.direction + " += ...`)"
                  + (", or give the slack bus its capacity: `slack 1 limit 5 MW buys at ...`" if on_network else ""))
 
 
