@@ -206,7 +206,7 @@ def _hours(ir, hours: Sequence[int] | None) -> list[int]:
     out = []
     for h in hours:
         if int(h) != h or not 0 <= int(h) < ir.steps:
-            raise error("E0842", f"step {h} is not within the horizon (0 .. {ir.steps - 1})", None, "",
+            raise error("E0842", f"t={h} is not within the horizon (t=0 .. t={ir.steps - 1})", None, "",
                         "give steps from 0 to the last, like `--hours 0-5,17`")
         if int(h) not in out:
             out.append(int(h))
