@@ -162,6 +162,7 @@ class CapabilityResult:
     def write_into(self, folder: str | Path) -> list[Path]:
         """capability.json, capability.csv, groups.csv, capability.nc and one band_MICROGRID.png per microgrid."""
         from ..files import atomic_write
+        from ..results import write_netcdf
 
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
@@ -170,7 +171,7 @@ class CapabilityResult:
                     "model": self.model}
         written = [write_json(out / "capability.json", self.to_json()), write_csv(out / "capability.csv", self.table()),
                    write_csv(out / "groups.csv", self.groups),
-                   atomic_write(out / "capability.nc", lambda tmp: ds.to_netcdf(tmp))]
+                   atomic_write(out / "capability.nc", lambda tmp: write_netcdf(ds, tmp))]
         for mg in self.microgrids:
             written.append(figure(out / f"band_{mg}.png", lambda nf, mg=mg: self.draw(nf, mg)))
         return written

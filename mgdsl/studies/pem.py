@@ -99,12 +99,13 @@ class PEMResult:
         """pem.json, inputs.csv, points.csv, moments.csv (objective; ties and voltages per step, long form),
         moments.nc and pem.png."""
         from ..files import atomic_write
+        from ..results import write_netcdf
 
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         written = [write_json(out / "pem.json", self.to_json()), write_csv(out / "inputs.csv", self.inputs),
                    write_csv(out / "points.csv", self.points), write_csv(out / "moments.csv", self.table())]
-        written.append(atomic_write(out / "moments.nc", lambda tmp: self.moments.to_netcdf(tmp)))
+        written.append(atomic_write(out / "moments.nc", lambda tmp: write_netcdf(self.moments, tmp)))
         if "tie_import_mean" in self.moments:
             written.append(figure(out / "pem.png", self.draw))
         return written
