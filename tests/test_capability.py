@@ -244,6 +244,36 @@ def test_outside_the_correction_is_infeasible(two, fixed):
     assert not fixed[1].feasible(t, point)
 
 
+def test_correction_with_lazy_cones_equals_the_lift():
+    # A SOC branch flow: the correction meets its cones by tangents on the resident model (cones = lazy) or as the
+    # polyhedral lift's rows (cones = lift), both within the same accuracy. The corners' sums (what the up and down
+    # LPs optimize) agree to it; the boxes themselves may be other optima of those LPs, so each lazy corner is
+    # checked on the lift's own model (Fixed), moved 0.05 kW inwards for the accuracy (on ties of about 100 kW).
+    def system_with(cones):
+        socp = f"formulation distflow_socp(accuracy = 1e-4, cones = {cones})"
+        text = NETWORK.replace("formulation lindistflow", socp)
+        text = text.format(steps=4, buses=3, lines=TWO_LINES, limit="", profiles="profile shape = [0.6, 1.0, 1.3, 0.8]",
+                           extra="    load 2: p = 30 kW * shape\n    load 3: p = 20 kW")
+        return mgdsl.loads(text + TWO_MG, str(DATA / "case.mgd"))
+
+    s = system_with("lazy")
+    lazy, lift = s.capability(0.2), system_with("lift").capability(0.2)
+    assert lazy.counts["correct_cone_tangents"] > 0 and "correct_cone_tangents" not in lift.counts
+    for kind in ("aic_dn", "aic_up"):
+        a, b = lazy.bands[kind].values, lift.bands[kind].values
+        assert np.array_equal(np.isnan(a), np.isnan(b)) and np.isfinite(a).sum() >= 6
+        np.testing.assert_allclose(a.sum(axis=0), b.sum(axis=0), atol=0.05)
+    assert np.any(lift.bands["aic_up"].values < lift.bands["pic_up"].values - 1)     # the lines do narrow it
+    on_lift = Fixed(s, lazy, True)                  # lower_system without solver_cones: the lift's rows
+    for t in lazy.hours:
+        lo, up = lazy.bands["aic_dn"].values[:, t], lazy.bands["aic_up"].values[:, t]
+        if np.isnan(lo).any():
+            continue
+        for corner in itertools.product((0, 1), repeat=len(lo)):
+            c = np.asarray(corner) == 1
+            assert on_lift.feasible(t, np.where(c, up - 0.05, lo + 0.05)), (t, corner)
+
+
 # ---------------------------------------------------------------- under uncertainty
 @pytest.mark.parametrize("network", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_point_estimate_matches_the_closed_form(network):

@@ -47,14 +47,22 @@ def _reserve_rows(bm: BandModel, ir) -> dict[str, np.ndarray]:
 
 def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list[int], time_limit=None,
             mip_gap=None, hot: bool = True, range_reserve: bool = False, say=None) -> Correction:
+    from ..lower.formulations.distflow_socp import cone_mode
     from ..lower.system import lower_system
 
     say = say or (lambda _: None)
     start = time.perf_counter()
-    low = lower_system(ir)
+    # the network's cones (a SOC branch flow) described, not written as the polyhedral lift (about 60 rows per line
+    # and step, which made every LP of the correction take seconds): tangents added lazily to the resident model
+    # meet them, as the centralized solve does; a network set to `cones = lift` keeps the lift
+    low = lower_system(ir, solver_cones=True)
+    cones = low.network.cones if low.network is not None else None
+    if cones is not None and cone_mode(low.network.net) == "lift":
+        cones.lift()
+        low.network.cones = cones = None
     buy, sell = slack_prices(ir)
     add_budget_columns(low, groups, buy, sell)
-    bm = BandModel(low, groups, time_limit, mip_gap)
+    bm = BandModel(low, groups, time_limit, mip_gap, cones)
     bm.hot = hot
     bm.set_budgets(np.array([budgets[g.name] for g in groups]))
     notes: list[str] = []
@@ -115,9 +123,13 @@ def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list
     if integers:
         notes.append("the system has integer variables: the box's corners are checked, but its inside is not "
                      "guaranteed (a mixed-integer model is not convex)")
-    say(f"correction: {bm.solves} solves on the whole system in {bm.seconds:.2f} s of solver time")
-    return Correction(dn, up, notes, {"correct_solves": bm.solves, "corner_solves": corner_solves,
-                                      "correct_solver_seconds": bm.seconds})
+    counts = {"correct_solves": bm.solves, "corner_solves": corner_solves, "correct_solver_seconds": bm.seconds}
+    tangents = ""
+    if cones is not None:
+        counts.update(correct_cone_rounds=bm.cone_rounds, correct_cone_tangents=bm.cone_cuts)
+        tangents = f" ({bm.cone_rounds} LP rounds, {bm.cone_cuts} cone tangents)"
+    say(f"correction: {bm.solves} solves on the whole system{tangents} in {bm.seconds:.2f} s of solver time")
+    return Correction(dn, up, notes, counts)
 
 
 class _Box:
