@@ -14,6 +14,7 @@ class SourceFile:
     _line_starts: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
+        self.path = str(self.path)                # a pathlib.Path given by a caller is kept as its text
         starts = [0]
         for i, ch in enumerate(self.text):
             if ch == "\n":

@@ -531,3 +531,10 @@ def test_a_decomposed_solve_writes_the_whole_infeasibility_report_too(tmp_path, 
     path.write_text(OVER_TIE.replace("150 kW]", "90 kW]"))
     assert CliRunner().invoke(main, ["solve", str(path), "--decompose", "atc", "-o", str(out)]).exit_code == 0
     assert not report.exists()
+
+
+def test_loads_takes_a_pathlib_path_as_its_name():
+    # a Path (not only a str) names the text in messages; it once failed with an AttributeError
+    with pytest.raises(mgdsl.MgdError) as err:
+        mgdsl.loads("horizon 1 steps of 1 h\n", path=Path("models/x.mgd"))
+    assert "--> models/x.mgd:1:1" in str(err.value)

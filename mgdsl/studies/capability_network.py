@@ -69,11 +69,16 @@ def correct(ir, groups: list[Group], budgets: dict[str, float], pic, hours: list
     # integer decisions (capacitor steps, switch statuses) held at the whole system's dispatch within the budgets:
     # the model is then convex, so a box whose corners hold holds everywhere, and each solve is a hot-started LP
     status, held = bm.hold_integers()
+    if not held:
+        # a linear model: one feasibility solve (every cost 0) says whether the whole system has any schedule
+        # within the budgets, so an empty correction names its cause once instead of failing at every step
+        status = bm._solve().status
     names = [str(m) for m in pic["microgrid"].values]
-    if held and status != "optimal":
+    if status != "optimal":
         nan = np.full((len(names), ir.steps), np.nan)
         return Correction(nan, nan.copy(), [f"the whole system within the microgrids' budgets has no solution "
-                                            f"({status}): no correction"], {"correct_solves": bm.solves})
+                                            f"({status}): no correction; a larger --cost-tolerance lets the microgrids "
+                                            "serve the network"], {"correct_solves": bm.solves})
     if held:
         notes.append(f"the network's {held} integer decisions (capacitor steps, switch statuses) are held at the "
                      "whole system's economic dispatch within the budgets; the ranges hold with them")
