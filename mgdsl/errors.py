@@ -315,28 +315,30 @@ import mgdsl or run another version of it, or a local cluster could not be start
 reason. Check the address (`dask scheduler` prints it), start workers with `dask worker ADDRESS` in an
 environment where the same mgdsl is installed, or leave `--scheduler` out to start a local cluster.
 """),
-    "E0620": ("exact cones need a continuous model", """
+    "E0620": ("exact cones with integers need a linear cost", """
 `formulation distflow_socp(cones = exact)` (or `mgdsl solve --cones exact`) solves the branch-flow cones as true
-second-order cones with Clarabel, an interior-point conic solver, which has no integer variables; this model has
-some (a capacitor bank's steps, an on/off decision). The message names them. Solve it with `cones = lazy` (the
-default: tangent planes added to HiGHS where a solution violates a cone, so the MILP stays a MILP) or `cones =
-lift` (the whole polyhedral approximation). Both meet the cones within the network's `accuracy`.
+second-order cones: with Clarabel, an interior-point conic solver, for a continuous model, and with SCIP, a
+mixed-integer solver, for a model with integers (a capacitor bank's steps, an on/off decision). SCIP is given linear
+costs only, and this model has integers and a quadratic cost (the message names both). Replace the quadratic cost
+by a piecewise-linear one, make the integers continuous (Clarabel then takes the model), or solve with `cones =
+lazy` (the default) or `cones = lift`, which meet the cones within the network's `accuracy`.
 """),
-    "E0621": ("Clarabel not installed", """
-`cones = exact` needs Clarabel, the conic solver of the optional extra `conic`, which is not installed. Install
-it with `pip install 'mgdsl[conic]'`, or solve with `cones = lazy` (the default) or `cones = lift`, which need
-only HiGHS.
+    "E0621": ("conic solver not installed", """
+`cones = exact` needs the solvers of the optional extra `conic`: Clarabel (continuous models) and PySCIPOpt, SCIP's
+Python interface (models with integers); the one this model needs is not installed. Install them with
+`pip install 'mgdsl[conic]'`, or solve with `cones = lazy` (the default) or `cones = lift`, which need only HiGHS.
 """),
     "E0622": ("conic solver failure", """
-Clarabel stopped without a solution of the model with exact cones: its iteration or time limit, or numerical
-trouble (the message gives its status). A model it proves infeasible is not this error: mgdsl then solves the
-polyhedral model with HiGHS to name the conflict (E0601). Solve with `cones = lazy` or `cones = lift`, or raise
+Clarabel or SCIP stopped without a solution of the model with exact cones: its iteration or time limit (SCIP
+without a feasible point by then; with one, its point is written with its gap), or numerical trouble (the message
+gives its status). A model it proves infeasible is not this error: mgdsl then solves the polyhedral model with
+HiGHS to name the conflict (E0601). Solve with `cones = lazy` or `cones = lift`, or raise
 `--time-limit`.
 """),
     "E0623": ("unknown cone treatment", """
 The cones of a `distflow_socp` network are met in one of three ways: `lazy` (tangent planes added where a
-solution violates a cone, the default), `lift` (the whole polyhedral approximation) or `exact` (Clarabel,
-continuous models only). A solve was asked for another (`System.solve(cones=...)`).
+solution violates a cone, the default), `lift` (the whole polyhedral approximation) or `exact` (Clarabel for
+continuous models, SCIP for models with integers). A solve was asked for another (`System.solve(cones=...)`).
 """),
     # ---- E08xx: studies (mgdsl pareto, mgdsl igdt; docs/studies.md)
     "E0801": ("objective not usable by the study", """

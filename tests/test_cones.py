@@ -1,6 +1,7 @@
 """The branch-flow cones met three ways (distflow_socp `cones = lazy | lift | exact`): tangents added lazily to HiGHS
-(mgdsl/solve/outer_approx.py), the whole polyhedral lift, and Clarabel's exact cones (mgdsl/solve/conic.py), against
-a hand-solved line and against one another."""
+(mgdsl/solve/outer_approx.py), the whole polyhedral lift, and exact cones (Clarabel for continuous models,
+mgdsl/solve/conic.py; SCIP for models with integers, mgdsl/solve/conic_scip.py), against a hand-solved line and against
+one another."""
 from __future__ import annotations
 
 import sys
@@ -134,6 +135,43 @@ def test_exact_against_the_relaxed_lazy():
     out = outer_approx.solve(h, relaxed.network.cones, relaxed.network.cones.columns(relaxed.model))
     assert out.status == "optimal"
     assert out.objective == pytest.approx(exact.objective, rel=1e-5)
+
+
+def test_exact_milp_through_scip_meets_the_lift():
+    """The MILP day with exact cones (SCIP): the lift's cost within its accuracy (the lift, an outer approximation,
+    costs no more, less the MIP gaps), the lazy tangents' likewise, every cone met (SCIP's feasibility tolerance),
+    and the nodal prices of its integers fixed (Clarabel) those of the lift's fixed-integer LP."""
+    exact = mgdsl.loads(DAY.format(mode="exact")).solve(mip_gap=1e-9, mip_prices=True)
+    lift = mgdsl.loads(DAY.format(mode="lift")).solve(mip_gap=1e-9, mip_prices=True)
+    lazy = mgdsl.loads(DAY.format(mode="lazy")).solve(mip_gap=1e-9)
+    cost = exact.summary["objective"]
+    assert exact.summary["network"]["cones"] == "exact" and exact.summary["mip_gap"] <= 1e-9
+    for other in (lift, lazy):
+        assert other.summary["objective"] == pytest.approx(cost, rel=2e-4)
+        assert other.summary["objective"] <= cost * (1 + 1e-7)
+    ds = exact["dn"]
+    v = ds["v"]
+    v_from = np.array([[float(v.sel(bus=int(name.split("-")[0]), t=t)) for t in ds["t"].values]
+                       for name in ds["line"].values])
+    p, q, l = ds["P"].values / 1000, ds["Q"].values / 1000, ds["l"].values
+    assert np.all(p * p + q * q <= l * v_from + 1e-6)
+    assert np.all(p * p + q * q >= l * v_from - 1e-6)             # and tight: the losses are the line's own
+    np.testing.assert_allclose(ds["price"].values, lift["dn"]["price"].values, rtol=2e-3)
+
+
+def test_scip_missing_is_E0621(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyscipopt", None)            # `import pyscipopt` raises ImportError
+    with pytest.raises(MgdError) as err:
+        mgdsl.loads(DAY.format(mode="exact")).solve()
+    d = err.value.diagnostics[0]
+    assert d.code == "E0621" and "PySCIPOpt" in d.message and "pip install 'mgdsl[conic]'" in d.help
+
+
+def test_scip_without_a_point_at_the_time_limit_is_E0622():
+    with pytest.raises(MgdError) as err:
+        mgdsl.loads(DAY.format(mode="exact")).solve(time_limit=1e-9)
+    d = err.value.diagnostics[0]
+    assert d.code == "E0622" and "SCIP" in d.message and "--time-limit" in d.help
 
 
 def test_an_unsettled_loop_falls_back_to_the_lift(monkeypatch):

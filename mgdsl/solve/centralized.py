@@ -35,7 +35,8 @@ from ..lower.formulations.distflow_socp import cone_mode
 from ..lower.system import Lowered
 from ..source import Span
 from . import outer_approx
-from .conic import solve_exact  # imports Clarabel only when it runs
+from .conic import fixed_integer_duals as fixed_integer_conic_duals
+from .conic import solve_exact  # imports Clarabel (or SCIP) only when it runs
 
 # The termination of a solve stopped by its time limit with a feasible, maybe not optimal, point: its results
 # are written, and summary.json says so.
@@ -68,7 +69,9 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
     A network whose cones were described (lowered with `solver_cones`) has them met as `cones` says (lazy, lift,
     exact; default: the network's `cones` setting): _solve_described_cones."""
     m = low.model
-    if _is_miqp(low):
+    described = low.network is not None and low.network.cones is not None
+    exact = described and (cones or cone_mode(low.network.net)) == "exact"
+    if _is_miqp(low) and not exact:           # exact: solve_exact names the MIQP (E0620)
         quad = [lt.template for lt in low.templates.values() if any(c.quadratic for c in lt.template.costs)]
         ints = [name for name in list(m.binaries) + list(m.integers)]
         secondary = [Label(c.span, "quadratic cost") for t in quad for c in t.costs if c.quadratic][:3]
@@ -77,7 +80,7 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
             secondary[0].span if secondary else None, "quadratic cost", secondary=secondary[1:],
             notes=[f"integer variables: {', '.join(ints[:6])}"],
             help="replace the quadratic cost by a piecewise-linear one, or make the binaries continuous")])
-    if low.network is not None and low.network.cones is not None:
+    if described:
         info = _solve_described_cones(low, time_limit, mip_gap, mip_prices, cones)
         if info is not None:
             return info
@@ -115,16 +118,20 @@ def solve_lowered(low: Lowered, time_limit: float | None = None, mip_gap: float 
 
 def _solve_described_cones(low: Lowered, time_limit, mip_gap, mip_prices: bool, mode: str | None) -> SolveInfo | None:
     """The network's cones met by the solver itself: tangents added lazily to HiGHS (solve/outer_approx.py) or
-    Clarabel (solve/conic.py, `exact`). None: the cones are now written as the polyhedral lift (asked for with
+    Clarabel or SCIP (solve/conic.py, `exact`). None: the cones are now written as the polyhedral lift (asked for with
     `lift`, or the lazy loop found no point or did not settle: the plain solve then reports or solves it)."""
     ln = low.network
     mode = mode or cone_mode(ln.net)
     if mode == "exact":
         t0 = time.perf_counter()
-        outcome = solve_exact(low, time_limit)
+        outcome = solve_exact(low, time_limit, mip_gap=mip_gap)     # Clarabel, or SCIP for a model with integers
         if outcome is not None:
             ln.cone_report = {"cones": "exact"}
-            return SolveInfo("ok", "optimal", _objective(low), time.perf_counter() - t0)
+            termination = "optimal" if outcome.status == "optimal" else TIME_LIMIT_FEASIBLE
+            if outcome.mip_gap is not None and mip_prices and low.balance_name is not None:
+                if fixed_integer_conic_duals(low, PRICE_TIME_LIMIT):       # Clarabel at SCIP's integers
+                    low.balance_dual = low.model.constraints[low.balance_name].dual
+            return SolveInfo("ok", termination, _objective(low), time.perf_counter() - t0, outcome.mip_gap)
     elif mode == "lazy":
         m = low.model
         t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """The network's cones solved exactly, by Clarabel (an interior-point conic solver; the optional extra `conic`,
 imported only here): the lowered linopy model's matrices plus the rotated cones the formulation described
-(`RotatedCones`), for continuous models: Clarabel has no integer variables (SCIP, which has, is not a
-dependency). The reference the polyhedral paths are measured against (bench/bench_cones.py)."""
+(`RotatedCones`), for continuous models; a model with integers goes to SCIP (solve/conic_scip.py), Clarabel having
+none. The reference the polyhedral paths are measured against (bench/bench_cones.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,15 +14,21 @@ from .outer_approx import Outcome, assign_solution
 INSTALL = "pip install 'mgdsl[conic]'"
 
 
-def solve_exact(low, time_limit: float | None = None, relax_integers: bool = False) -> Outcome | None:
+def solve_exact(low, time_limit: float | None = None, relax_integers: bool = False,
+                mip_gap: float | None = None) -> Outcome | None:
     """Solve the lowered model (lowered with `solver_cones`) with its cones as true second-order cones and hand
-    the point to the linopy model. `relax_integers`: solve the continuous relaxation of a model with integers (the
-    benchmark's reference); otherwise integers are E0620. None: Clarabel proved the model infeasible (the caller
-    writes the lift and lets HiGHS name the conflict). Other stops are E0622; Clarabel missing is E0621."""
+    the point to the linopy model. A model with integers goes to SCIP (within `mip_gap`), or with `relax_integers`
+    its continuous relaxation to Clarabel (the benchmark's reference); integers with a quadratic objective are
+    E0620. None: the solver proved the model infeasible (the caller writes the lift and lets HiGHS name the
+    conflict). Other stops are E0622; the solver missing is E0621."""
     m = low.model
     cones = low.network.cones
     if (len(m.binaries) or len(m.integers)) and not relax_integers:
-        raise _integers_error(low)
+        if m.is_quadratic:
+            raise _integers_error(low)
+        from .conic_scip import solve_exact_mip  # imports PySCIPOpt only when it runs
+
+        return solve_exact_mip(low, time_limit, mip_gap)
     clarabel = _clarabel()
     problem = conic_problem(m, cones)
     settings = clarabel.DefaultSettings()
@@ -44,6 +50,27 @@ def solve_exact(low, time_limit: float | None = None, relax_integers: bool = Fal
     objective = float(problem.c @ x + (0.5 * x @ (problem.q_full @ x) if problem.q_full is not None else 0.0))
     assign_solution(m, x, problem.row_duals(np.asarray(sol.z, dtype=float)), objective)
     return Outcome("optimal", True, x, None, objective)
+
+
+def fixed_integer_duals(low, time_limit: float | None = None) -> bool:
+    """The nodal prices of a model with integers solved exactly (SCIP, which gives no duals): its integers fixed at
+    their values, the remaining conic model solved by Clarabel, whose point and row duals replace SCIP's point (the
+    same optimum at those integers). The model's bounds are restored. False: Clarabel did not solve it."""
+    m = low.model
+    names = list(m.binaries) + list(m.integers)
+    saved = {name: (m.variables[name].lower, m.variables[name].upper) for name in names}
+    try:
+        for name in names:
+            var = m.variables[name]
+            value = var.solution.round()
+            var.update(lower=value, upper=value)
+        try:
+            return solve_exact(low, time_limit, relax_integers=True) is not None
+        except MgdError:
+            return False
+    finally:
+        for name, (lower, upper) in saved.items():
+            m.variables[name].update(lower=lower, upper=upper)
 
 
 class ConicProblem:
@@ -137,6 +164,7 @@ def _clarabel():
 
 
 def _integers_error(low) -> MgdError:
+    """E0620: integers and a quadratic cost under `cones = exact` (SCIP is given linear costs only)."""
     m = low.model
     names = list(m.binaries) + list(m.integers)
     labels, library = [], []
@@ -149,11 +177,15 @@ def _integers_error(low) -> MgdError:
     unique: dict[tuple, Label] = {}
     for label in labels + library:                     # one label per place, the first
         unique.setdefault((label.span.file.path, label.span.start), label)
-    labels = list(unique.values())
+    labels = list(unique.values())[:5]
+    # the quadratic costs too (as E0604 labels them): what SCIP is not given
+    labels += [Label(c.span, "quadratic cost") for lt in low.templates.values() for c in lt.template.costs
+               if c.quadratic][:2]
     net = low.ir.network
     return MgdError([Diagnostic(
-        "E0620", "`cones = exact` solves continuous models only, and this one has integer variables",
-        net.span, "cones = exact", secondary=labels[:6],
-        notes=[f"integer variables: {', '.join(names[:6])}", "Clarabel, the exact conic solver, has no integers"],
-        help="solve with `cones = lazy` (tangent planes in HiGHS, the default: the MILP stays a MILP) or "
-             "`cones = lift`")])
+        "E0620", "`cones = exact` takes integer variables with a linear cost only, and this model has a quadratic one",
+        net.span, "cones = exact", secondary=labels,
+        notes=[f"integer variables: {', '.join(names[:6])}",
+               "SCIP, the exact solver of models with integers, is given linear costs only"],
+        help="replace the quadratic cost by a piecewise-linear one, or make the integers continuous (Clarabel "
+             "then solves the cones exactly)")])
