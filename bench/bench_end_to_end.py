@@ -85,9 +85,13 @@ def worker(model: str, out_dir: str, mps_path: str, solve_options: dict) -> None
     """Run in a fresh process: solve MODEL the way `mgdsl solve` does, timing each stage; print one JSON line."""
     t_begin = time.perf_counter()
     sys.path.insert(0, str(ROOT))
+    # mgdsl imports the modelling stack (linopy, xarray, pandas) only when a command needs it (a check never
+    # does): a solve pays for it here, so the imports stage holds it, not the first stage that happens to need it
     import highspy
 
     import mgdsl.api
+    import mgdsl.lower.system
+    import mgdsl.results
     t_imported = time.perf_counter()
 
     # The HiGHS run, timed where it happens (linopy calls Highs.run in a helper thread).

@@ -106,6 +106,8 @@ def _balance_expression(flows, all_nodes: pd.Index, time: pd.Index, label_dtype=
     V[pad_node, :, pad_slot] = -1
     C[pad_node, :, pad_slot] = np.nan
     for node_of, slot, vars_, coeffs in placed:
+        if not len(node_of):
+            continue                                      # a flow with no items (a network of one bus has no lines)
         coeffs = np.where(vars_ >= 0, np.nan_to_num(coeffs), np.nan)
         w = vars_.shape[2]
         if (slot == slot[0]).all():
