@@ -210,7 +210,7 @@ class ObjectiveChecker:
         """The symbols of an objective's names, or None after reporting the names that cannot be used."""
         scope: dict[str, Symbol] = {}
         ok = True
-        for ref in _refs(e):
+        for ref in ast.refs(e):
             name = ref.name
             if name in scope:
                 continue
@@ -299,7 +299,7 @@ class ObjectiveChecker:
         return _Lin(c.value, timed=c.is_series)
 
     def lin(self, e: ast.Expr) -> _Lin:
-        if not any(self.resolve_known(r) for r in _refs(e)):
+        if not any(self.resolve_known(r) for r in ast.refs(e)):
             return self.const(e)
         if isinstance(e, ast.Ref):
             return self.lin_ref(e)
@@ -411,21 +411,6 @@ def _scale(x: _Lin, k) -> _Lin:
 
 def _name_of(q) -> str:
     return q.name if isinstance(q, BuiltinQuantity) else f"{q.instance}.{q.var}"
-
-
-def _refs(e: ast.Expr):
-    if isinstance(e, ast.Ref):
-        yield e
-    for child in ("left", "right", "operand", "base"):
-        sub = getattr(e, child, None)
-        if sub is not None and not isinstance(sub, (str, int)):
-            yield from _refs(sub)
-    if isinstance(e, ast.Call):
-        for a in e.args:
-            yield from _refs(a.value)
-    if isinstance(e, ast.ListLit):
-        for item in e.items:
-            yield from _refs(item)
 
 
 def check_objectives(checker, stmts, network: NetworkIR | None, currency: str):

@@ -46,7 +46,7 @@ def check_share(s: ast.ReserveShare, scope: dict[str, Symbol], diag: Collector) 
         diag.error("E0833", "a reserve share is the reserve held at each step: it cannot sum over the horizon",
                    total.span, "a sum over the horizon", help="write the reserve at the step (`r_up`)")
         return None
-    for ref in _refs(s.value):
+    for ref in ast.refs(s.value):
         if ref.index is not None and (ref.index.base != "t" or ref.index.offset != 0):
             diag.error("E0833", "a reserve share is the reserve held at each step: it takes no other step",
                        ref.index.span, "another step", help=f"write `{ref.name}` or `{ref.name}[t]`; limit the "
@@ -126,21 +126,6 @@ def pool_load(owner: str, network: NetworkIR | None, templates: dict[str, Templa
     return total
 
 
-def _refs(e):
-    if isinstance(e, ast.Ref):
-        yield e
-    for child in ("left", "right", "operand", "base"):
-        sub = getattr(e, child, None)
-        if sub is not None and not isinstance(sub, (str, int)):
-            yield from _refs(sub)
-    if isinstance(e, ast.Call):
-        for a in e.args:
-            yield from _refs(a.value)
-    if isinstance(e, ast.ListLit):
-        for x in e.items:
-            yield from _refs(x)
-
-
 def check_requirements(checker, network_stmt: ast.Network | None, network: NetworkIR | None,
                        mg_stmts: list[ast.Microgrid], microgrids: dict) -> list[ReserveRequirementIR]:
     """Every `reserve ... >= ...` of the network and the microgrids, checked after their instances are bound."""
@@ -187,7 +172,7 @@ def _check_one(s: ast.ReserveRequirement, owner: str, env: dict[str, Const], che
                    help="write one requirement per direction; add the amounts: `reserve up >= 10 % * load + 200 kW`")
         return None
     seen[s.direction] = s
-    for ref in _refs(s.value):
+    for ref in ast.refs(s.value):
         if ref.name not in env and ref.name != "dt":
             what = "a device's variable" if len(ref.parts) > 1 else "not a profile or constant"
             diag.error("E0833", f"a reserve requirement cannot use `{ref.name}`", ref.span, what,
@@ -242,7 +227,7 @@ def _check_holders(checker, network: NetworkIR | None, reqs: list[ReserveRequire
 
 # ------------------------------------------------------------------ templates of a system that requires none
 def _names(e) -> set[str]:
-    return {r.parts[0] for r in _refs(e) if len(r.parts) == 1}
+    return {r.parts[0] for r in ast.refs(e) if len(r.parts) == 1}
 
 
 def named_outside(objectives: dict, couples: list, instance_index: dict) -> set[tuple[str, str]]:
@@ -256,7 +241,7 @@ def named_outside(objectives: dict, couples: list, instance_index: dict) -> set[
                 out.add((q.template, q.var))
     for c in couples:
         for side in (c.lhs, c.rhs):
-            for ref in _refs(side):
+            for ref in ast.refs(side):
                 inst = instance_index.get(".".join(ref.parts[:-1]))
                 if inst is not None:
                     out.add((inst.template, ref.parts[-1]))

@@ -616,7 +616,7 @@ class SystemChecker:
             scope: dict[str, Symbol] = {name: Symbol("param", c.dim, c.is_series) for name, c in self.env.items()}
             side_owners = set()
             ok = True
-            for ref in _refs(side):
+            for ref in ast.refs(side):
                 if ref.name in scope:
                     continue
                 parts = ref.parts
@@ -743,7 +743,7 @@ class SystemChecker:
 
     def _can_inject(self, tpl: TemplateIR, inst: InstanceIR, port) -> bool:
         """Whether a port can be non-zero: it has a variable whose bounds, for this instance, are not both 0."""
-        variables = [tpl.vars[r.parts[0]] for r in _refs(port.value) if len(r.parts) == 1 and r.parts[0] in tpl.vars]
+        variables = [tpl.vars[r.parts[0]] for r in ast.refs(port.value) if len(r.parts) == 1 and r.parts[0] in tpl.vars]
         if not variables:
             return True                            # a fixed injection: it too balances inside the microgrid
         env = {k: Const(v, tpl.params[k].dim) for k, v in inst.values.items()
@@ -806,18 +806,6 @@ def _units_written(module: ast.Module):
                 yield from walk(getattr(node, name))
     for item in module.items:
         yield from walk(item)
-
-
-def _refs(e: ast.Expr):
-    if isinstance(e, ast.Ref):
-        yield e
-    for child in ("left", "right", "operand", "base"):
-        sub = getattr(e, child, None)
-        if sub is not None and not isinstance(sub, (str, int)):
-            yield from _refs(sub)
-    if isinstance(e, ast.Call):
-        for a in e.args:
-            yield from _refs(a.value)
 
 
 def _signature(tpl: TemplateIR) -> str:

@@ -390,3 +390,20 @@ class Module:
     items: list[Stmt]
     file: object            # SourceFile
     closing_comments: list[str] = field(default_factory=list)
+
+
+def refs(e):
+    """Every name reference (`Ref`) inside expression `e`, depth first: through operators, calls' arguments and list
+    literals."""
+    if isinstance(e, Ref):
+        yield e
+    for child in ("left", "right", "operand", "base"):
+        sub = getattr(e, child, None)
+        if sub is not None and not isinstance(sub, (str, int)):
+            yield from refs(sub)
+    if isinstance(e, Call):
+        for a in e.args:
+            yield from refs(a.value)
+    if isinstance(e, ListLit):
+        for item in e.items:
+            yield from refs(item)
