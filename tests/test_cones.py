@@ -159,6 +159,13 @@ def test_exact_milp_through_scip_meets_the_lift():
     np.testing.assert_allclose(ds["price"].values, lift["dn"]["price"].values, rtol=2e-3)
 
 
+def test_an_infeasible_milp_through_scip_is_diagnosed():
+    """SCIP proves the MILP day infeasible at a voltage band too narrow for it: the report is the lift's (E0601)."""
+    with pytest.raises(MgdError) as err:
+        mgdsl.loads(DAY.format(mode="exact").replace("0.93 .. 1.07 pu", "0.99 .. 1.0 pu")).solve()
+    assert err.value.diagnostics[0].code == "E0601"
+
+
 def test_scip_missing_is_E0621(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyscipopt", None)            # `import pyscipopt` raises ImportError
     with pytest.raises(MgdError) as err:
