@@ -444,8 +444,8 @@ def compile_cmd(file: str, out: str | None, fmt_: str | None, decompose: str | N
               help="For models with binaries: nodal prices from an LP with the integers fixed (a second solve).")
 @click.option("--cones", type=click.Choice(["lazy", "lift", "exact"]), default=None,
               help="How a distflow_socp network's cones are met (default: its `cones` setting): lazy tangents in "
-                   "HiGHS, the whole polyhedral lift, or exact (Clarabel; continuous models; "
-                   "pip install 'mgdsl[conic]').")
+                   "HiGHS, the whole polyhedral lift, or exact (Clarabel for continuous models, SCIP "
+                   "for models with integers; pip install 'mgdsl[conic]').")
 @click.option("--no-save", is_flag=True, help="Do not write result files.")
 @click.option("--decompose", type=click.Choice(["atc"]), default=None,
               help="Solve by analytical target cascading (network parent, microgrid or cluster children).")

@@ -37,8 +37,8 @@ ACCURACY = Setting("accuracy", 1e-4, 0.0, 0.5,
 CONE_MODES = ("lazy", "lift", "exact")
 CONES = Setting("cones", "lazy", 0.0, 0.0,
                 "distflow_socp takes `cones = lazy` (tangents added where a solution violates a cone: the fastest), "
-                "`lift` (the whole polyhedral approximation) or `exact` (Clarabel, continuous models only: "
-                "`pip install mgdsl[conic]`)", choices=CONE_MODES)
+                "`lift` (the whole polyhedral approximation) or `exact` (Clarabel for continuous models, SCIP "
+                "for models with integers: `pip install mgdsl[conic]`)", choices=CONE_MODES)
 
 
 def cone_mode(net) -> str:
