@@ -121,13 +121,39 @@ def _paint(text: str, style: str, color: bool) -> str:
     return f"{_STYLES[style]}{text}\x1b[0m" if color else text
 
 
-def _underline(span: Span, line: int, label: str, marker: str, color: bool) -> str:
+# a source line longer than this is shown as a window around its labels, so one error on a huge generated line
+# (a 4 MB one-line file) prints a few hundred characters, not the whole line
+SHOWN_LINE = 200
+_CONTEXT = 40          # characters kept left of the leftmost label in such a window
+
+
+def _columns(span: Span, line: int, text: str) -> tuple[int, int]:
+    """The 1-based columns [start, end) that `span` covers on `line`."""
     file = span.file
     s_line, s_col = file.position(span.start)
     e_line, e_col = file.position(span.end)
-    text = file.line_text(line)
-    col = s_col if s_line == line else 1
-    end = e_col if e_line == line else len(text) + 1
+    return (s_col if s_line == line else 1), (e_col if e_line == line else len(text) + 1)
+
+
+def _window(text: str, first_col: int) -> tuple[str, int]:
+    """The part of a long line shown (with an ellipsis at a cut end) and how many columns it is shifted left."""
+    if len(text) <= SHOWN_LINE:
+        return text, 0
+    left = max(0, first_col - 1 - _CONTEXT)
+    shown = text[left:left + SHOWN_LINE]
+    shift = left
+    if left > 0:
+        shown, shift = "…" + shown, left - 1
+    if left + SHOWN_LINE < len(text):
+        shown += "…"
+    return shown, shift
+
+
+def _underline(span: Span, line: int, label: str, marker: str, color: bool, text: str, shift: int,
+               shown: int) -> str:
+    col, end = _columns(span, line, text)
+    # a label beyond the shown window is drawn at its right edge (its text still says what it marks)
+    col, end = min(max(1, col - shift), shown + 1), max(1, min(end - shift, shown + 1))
     width = max(1, end - col)
     style = "bold red" if marker == "^" else "bold blue"
     return " " * (col - 1) + _paint(marker * width + (" " + label if label else ""), style, color)
@@ -146,14 +172,16 @@ def _file_block(labels: list[tuple[Span, str, str]], color: bool, gutter: int) -
     for line in sorted(by_line):
         if previous is not None and line == previous + 2:
             number = _paint(str(previous + 1).rjust(gutter), "bold blue", color)
-            out.append(f"{number} {bar} {file.line_text(previous + 1)}")
+            out.append(f"{number} {bar} {_window(file.line_text(previous + 1), 1)[0]}")
         elif previous is not None and line > previous + 2:
             out.append(f"{_paint('...', 'bold blue', color)}")
-        out.append(f"{_paint(str(line).rjust(gutter), 'bold blue', color)} {bar} {file.line_text(line)}")
+        text = file.line_text(line)
+        shown, shift = _window(text, min(_columns(span, line, text)[0] for span, _, _ in by_line[line]))
+        out.append(f"{_paint(str(line).rjust(gutter), 'bold blue', color)} {bar} {shown}")
         # the primary label first, then the others from right to left so each stays readable
         items = sorted(by_line[line], key=lambda x: (x[2] != "^", -x[0].start))
         for span, label, marker in items:
-            out.append(f"{pad} {bar} {_underline(span, line, label, marker, color)}")
+            out.append(f"{pad} {bar} {_underline(span, line, label, marker, color, text, shift, len(shown))}")
         previous = line
     return out
 
