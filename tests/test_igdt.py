@@ -15,6 +15,7 @@ import mgdsl
 from mgdsl.cli import main
 from mgdsl.diagnostics import MgdError
 from mgdsl.studies import igdt as igdt_module
+from mgdsl.studies import resident as resident_module
 from mgdsl.syntax.parser import parse_text
 from mgdsl.syntax.printer import format_module
 
@@ -171,8 +172,8 @@ def test_one_model_per_variant(monkeypatch):
         real(self, *args, **kw)
     monkeypatch.setattr(igdt_module.Resident, "__init__", counting)
     lowered = []
-    real_lower = igdt_module.lower_system
-    monkeypatch.setattr(igdt_module, "lower_system", lambda ir: lowered.append(1) or real_lower(ir))
+    real_lower = resident_module.lower_system        # what the study lowers with (studies/resident.lazy_cones)
+    monkeypatch.setattr(resident_module, "lower_system", lambda ir, **kw: lowered.append(1) or real_lower(ir, **kw))
     result = mgdsl.loads(one_wind()).igdt(budgets=[0.01, 0.02, 0.03, 0.04, 0.05])
     assert len(result.schedules) == 10
     assert len(built) == 2 and lowered == [1]

@@ -18,6 +18,7 @@ import mgdsl
 from mgdsl.cli import main
 from mgdsl.diagnostics import MgdError
 from mgdsl.studies import pareto as pareto_module
+from mgdsl.studies import resident as resident_module
 from mgdsl.studies.pareto import compromise, dominance, memberships
 
 GEN = """device Gen(p_max: kW, price: yuan/kWh) {
@@ -222,8 +223,8 @@ def test_the_model_is_lowered_and_built_once(monkeypatch):
         real(self, *args, **kw)
     monkeypatch.setattr(pareto_module.Resident, "__init__", counting)
     lowered = []
-    real_lower = pareto_module.lower_system
-    monkeypatch.setattr(pareto_module, "lower_system", lambda ir: lowered.append(1) or real_lower(ir))
+    real_lower = resident_module.lower_system        # what the study lowers with (studies/resident.lazy_cones)
+    monkeypatch.setattr(resident_module, "lower_system", lambda ir, **kw: lowered.append(1) or real_lower(ir, **kw))
     front = mgdsl.loads(TWO_GENERATORS).pareto("cost", ["dirty_energy"], points=7)
     assert len(front.solved) == 7
     assert built == [1] and lowered == [1]
@@ -402,3 +403,40 @@ def test_relaxation_certificate_by_hand():
     assert certified(lp, np.array([0.2, 0.2]), ints) == pytest.approx([1.0, 0.2])       # nearest fails, up holds
     h.changeColCost(0, 1.0)                                                              # closing now costs
     assert certified(h.getLp(), np.array([0.2, 0.2]), ints) is None
+
+
+# ---------------------------------------------------------------- a SOC branch flow's cones by tangents
+SOC_DAY = """use stdlib
+horizon 3 steps of 1 h
+profile shape = [0.5, 1.0, 0.8]
+profile wind = [0.9, 0.1, 0.5]
+network dn {{
+    base 1 MVA, 12.66 kV
+    voltage 0.93 .. 1.07 pu
+    formulation distflow_socp(accuracy = 1e-4, cones = {mode})
+    buses 1 .. 4
+    slack 1 buys at 1 yuan/kWh
+    line 1 - 2: r = 1.2 ohm, x = 0.8 ohm
+    line 2 - 3: r = 2.0 ohm, x = 1.5 ohm
+    line 3 - 4: r = 2.5 ohm, x = 1.8 ohm
+    load 3: p = 900 kW * shape, q = 500 kvar * shape
+    load 4: p = 700 kW * shape, q = 400 kvar * shape
+    at 4: wt = Wind(p_max = 600 kW, profile = wind)
+    at 4: cb = CapacitorBank(q_step = 150 kvar, units = 2, max_switches = 2)
+    at 3: bat = Storage(electricity, capacity = 800 kWh, p_max = 300 kW)
+}}
+"""
+
+
+def test_front_with_lazy_cones_equals_the_lift():
+    """A MILP front (capacitor steps) on a SOC branch flow: its cones met by tangents on the resident model (cones =
+    lazy: no lift's columns, the relaxation certified with the tangents) give the lift's front within the cones'
+    accuracy (1e-4)."""
+    lazy = mgdsl.loads(SOC_DAY.format(mode="lazy")).pareto("cost", ["losses"], points=4)
+    lift = mgdsl.loads(SOC_DAY.format(mode="lift")).pareto("cost", ["losses"], points=4)
+    assert lazy.settings["cone_tangents"] > 0 and "cone_tangents" not in lift.settings
+    assert lazy.settings["columns"] < lift.settings["columns"] / 3          # the lift's columns are not there
+    assert lazy.settings["relaxation_first"]["certified"] == 8
+    a, b = lazy.points["value"].values, lift.points["value"].values
+    np.testing.assert_allclose(a, b, rtol=1e-4)
+    assert np.all(np.diff(a[:, 0]) < 0) and np.all(np.diff(a[:, 1]) > 0)   # a front: cost falls as losses rise

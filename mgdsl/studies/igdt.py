@@ -41,13 +41,12 @@ from ..ir import BuiltinQuantity, SystemIR
 from ..lower.builder import Builder
 from ..lower.devices import lower_template
 from ..lower.exprs import is_linopy
-from ..lower.system import lower_system
 from ..objective_values import add_objectives
 from ..results import Results, collect
 from ..solve.centralized import solve_lowered
 from .output import figure, plain, write_csv, write_json
 from .relaxed import RelaxedFirst
-from .resident import Resident
+from .resident import Resident, lazy_cones
 
 MODES = ("robust", "opportunity")
 ROBUST_CAP = 1.0          # a robust radius of 1: the budget holds with the uncertain profiles anywhere down to 0
@@ -468,7 +467,7 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
         raise ValueError(f"budgets must be non-negative fractions (0.05 for 5 %), not {budgets!r}")
     names = _names(ir, uncertain)
     t0 = time.perf_counter()
-    low = lower_system(ir)
+    low, cones = lazy_cones(ir)          # a SOC branch flow's cones met by tangents on the resident models
     timings = {"lower": time.perf_counter() - t0}
     if low.model.is_quadratic:
         obj = ir.objective
@@ -476,7 +475,9 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
                                    obj.span if obj is not None else None, "", help="make the quadratic cost "
                                    "piecewise linear")])
     t1 = time.perf_counter()
-    info = solve_lowered(low, time_limit=time_limit, mip_gap=mip_gap)
+    info = solve_lowered(low, time_limit=time_limit, mip_gap=mip_gap, cones="lazy" if cones is not None else None)
+    if cones is not None and low.network.cones is None:     # the base case fell back to the lift: so do the studies
+        cones = None
     B = info.objective
     base = collect(low)
     base.summary = {"model": ir.main_file, "study": "igdt", "what": "base case (the forecast)",
@@ -503,12 +504,14 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
     m.add_objective(1 * z, overwrite=True)
     x_base = None
     relaxed_stats: list[dict] = []
+    residents: list[Resident] = []
     rows = {}
     schedules: dict[tuple[str, float], Results] = {}
     ref = abs(B) if abs(B) > 1e-6 else 1.0       # the unit of the objective's column
     for mode in modes:
         t3 = time.perf_counter()
-        res = Resident(low, time_limit, mip_gap)
+        res = Resident(low, time_limit, mip_gap, cones)
+        residents.append(res)
         zc = int(np.atleast_1d(res.cols(z))[0])
         row_z = int(np.atleast_1d(res.rows(m.constraints["igdt.value"]))[0])
         if x_base is None:
@@ -571,6 +574,9 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
     curve["capped"] = curve["capped"].astype(bool)
     settings = {"time_limit": time_limit, "mip_gap": mip_gap, "robust_cap": ROBUST_CAP, "tie_break": TIE_BREAK,
                 "elements": len(elements), "integers": bool(len(m.binaries) or len(m.integers))}
+    if cones is not None:
+        settings.update(cone_rounds=sum(r.cone_rounds for r in residents),
+                        cone_tangents=sum(r.cone_cuts for r in residents))
     if relaxed_stats:
         settings["relaxation_first"] = {k: sum(s[k] for s in relaxed_stats) for k in relaxed_stats[0]}
     name = base.summary.get("objective_name", "cost")

@@ -32,12 +32,12 @@ import xarray as xr
 from ..diagnostics import Diagnostic, MgdError
 from ..ir import BuiltinQuantity, ObjectiveIR, SystemIR
 from ..lower.objectives import objective_terms
-from ..lower.system import _cost_terms, lower_system
+from ..lower.system import _cost_terms
 from ..objective_values import fictitious_losses, objective_value
 from ..results import Results
 from .output import figure, plain, write_csv, write_json
 from .relaxed import RelaxedFirst
-from .resident import Outcome, Resident
+from .resident import Outcome, Resident, lazy_cones
 
 DELTA = 1e-4             # weight of the bounded objectives (normalized) beside the minimized one's 1
 LOSS_SAFETY = 2.0        # the automatic loss weight, in multiples of the largest gain of vdi per kWh of loss
@@ -406,7 +406,7 @@ class _Study:
 
 
 def _build(ir: SystemIR, names: list[str], objs: list[ObjectiveIR], loss_weight, time_limit, mip_gap) -> _Study:
-    low = lower_system(ir)
+    low, cones = lazy_cones(ir)          # a SOC branch flow's cones met by tangents on the resident model
     m = low.model
     columns = list(names)
     gain = fictitious_loss_gain(ir) if any(_weights_of(o, "vdi") for o in objs) else 0.0
@@ -428,7 +428,7 @@ def _build(ir: SystemIR, names: list[str], objs: list[ObjectiveIR], loss_weight,
         expr = terms[0] if len(terms) == 1 else linopy.merge(terms) if terms else 0 * z.sel(objective=name)
         m.add_constraints(1 * z.sel(objective=name) - expr == constant, name=f"pareto.value_{name}")
     m.add_objective((1 * z).sum(), overwrite=True)     # a linear placeholder (no Hessian); Resident sets the costs
-    res = Resident(low, time_limit, mip_gap)
+    res = Resident(low, time_limit, mip_gap, cones)
     cols = res.cols(z)
     col = {name: int(c) for name, c in zip(columns, np.atleast_1d(cols))}
     loss_col = col.get("losses") if gain > 0 else None
@@ -602,7 +602,9 @@ def pareto(system, minimize: str, bound: Sequence[str], points: int = 10, grid: 
     settings = {"points": points, "grid": grid, "solves": n, "delta": DELTA, "time_limit": time_limit,
                 "mip_gap": mip_gap, "loss_weight": loss_weight if loss_weight is not None else "auto",
                 "integers": study.res.integers, "columns": study.res.n,
-                **({"relaxation_first": dict(study.relaxed.stats)} if study.relaxed is not None else {})}
+                **({"relaxation_first": dict(study.relaxed.stats)} if study.relaxed is not None else {}),
+                **({"cone_rounds": study.res.cone_rounds, "cone_tangents": study.res.cone_cuts}
+                   if study.res.cones is not None else {})}
     front = ParetoFront(minimize, bound, units, payoff_ds, ds, chosen, results, notes, settings,
                         {k: round(v, 4) for k, v in timings.items()}, ir.main_file)
     for k, r in extreme_results.items():

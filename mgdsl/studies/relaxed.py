@@ -6,7 +6,11 @@ rounding is certified does the MILP run, started from the relaxation's rounding.
 Why: on models whose integers never bind (switches that only permit flow: `models/clusters94_003.mgd`, whose 960
 switch states HiGHS's presolve fixes), every MILP solve of a study is a cold root LP: HiGHS's MIP solver keeps no
 basis between runs. The relaxation stays resident as an LP, so each solve of the study restarts from the last
-basis, as for a linear model, and the certificate costs one matrix product."""
+basis, as for a linear model, and the certificate costs one matrix product.
+
+With the network's cones met by tangents (Resident's `cones`), the relaxation is solved by tangent rounds until
+every cone is within its accuracy; a rounding changes only integer columns, never a cone's, so the certified point
+meets the cones as well. The fallback MILP is outer_approx's integer path."""
 from __future__ import annotations
 
 import time
@@ -75,7 +79,8 @@ class RelaxedFirst:
         self.ints = np.nonzero(integrality)[0].astype(np.int32)
         self.integrality = integrality[self.ints].copy()
         self.stats = {"certified": 0, "milp": 0}
-        self.ipm = int(lp.num_row_) >= IPM_ROWS and hipo_available()
+        # tangent rounds need an optimal status (and a basis to go on from): no HiPO with cones
+        self.ipm = int(lp.num_row_) >= IPM_ROWS and hipo_available() and res.cones is None
         if self.ipm:
             self.stats["ipm_unknown"] = 0
         self._relax()
@@ -96,6 +101,8 @@ class RelaxedFirst:
     def solve(self) -> Outcome:
         res, h = self.res, self.res.h
         t0 = time.perf_counter()
+        if res.cones is not None:
+            return self._solve_cones(t0)
         status = run(h, res.time_limit)
         if status == INFEASIBLE:                  # the relaxation has no point: neither has the MILP
             return Outcome("infeasible", None, time.perf_counter() - t0)
@@ -113,6 +120,28 @@ class RelaxedFirst:
         self._restore()
         try:
             out = res.solve()
+        finally:
+            res.time_limit = limit
+            self._relax()
+        self.stats["milp"] += 1
+        return Outcome(out.status, out.x, time.perf_counter() - t0, out.mip_gap)
+
+    def _solve_cones(self, t0: float) -> Outcome:
+        res = self.res
+        out = res.solve_cones()                   # the relaxation is an LP: tangent rounds only
+        if out.status == "infeasible":
+            return Outcome("infeasible", None, time.perf_counter() - t0)
+        if out.ok and out.status == "optimal":
+            y = certified(res.h.getLp(), out.x, self.ints)
+            if y is not None:
+                self.stats["certified"] += 1
+                res._start = y
+                return Outcome("optimal", y, time.perf_counter() - t0, 0.0)
+        left = None if res.time_limit is None else max(1.0, res.time_limit - (time.perf_counter() - t0))
+        limit, res.time_limit = res.time_limit, left
+        self._restore()
+        try:
+            out = res.solve_cones()
         finally:
             res.time_limit = limit
             self._relax()

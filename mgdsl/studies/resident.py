@@ -26,10 +26,24 @@ from ..highs import (
     status_text,
 )
 from ..highs import mip_gap as relative_mip_gap
-from ..lower.system import Lowered
+from ..lower.system import Lowered, lower_system
 from ..results import Results, collect
 
 OK = ("optimal", "time limit (feasible)")       # statuses whose point is used
+
+
+def lazy_cones(ir):
+    """The system lowered for a study on a resident model: a SOC branch flow's cones described (met by tangents,
+    Resident's `cones`) unless the network asks for `cones = lift`, which writes the polyhedral lift (about 60 rows
+    per line and step). Returns (lowered, cones or None)."""
+    from ..lower.formulations.distflow_socp import cone_mode
+
+    low = lower_system(ir, solver_cones=True)
+    cones = low.network.cones if low.network is not None else None
+    if cones is not None and cone_mode(low.network.net) == "lift":
+        cones.lift()
+        low.network.cones = cones = None
+    return low, cones
 
 
 @dataclass
@@ -49,9 +63,15 @@ class Outcome:
 
 class Resident:
     """HiGHS holding `low.model` (with whatever a study added to it before), its objective replaced by the study's:
-    every original cost is zeroed here and the study sets the costs it wants."""
+    every original cost is zeroed here and the study sets the costs it wants.
 
-    def __init__(self, low: Lowered, time_limit: float | None = None, mip_gap: float | None = None):
+    `cones`: the network's cones when `low` was lowered with `solver_cones` (lazy_cones below): every solve then
+    meets them by tangent planes added to this HiGHS object (solve/outer_approx.py). A tangent of a convex cone is
+    valid at every point, so they stay from one solve to the next and later solves need few rounds or none. They are
+    appended after every row the study stores a position of (and outer_approx prunes only the tangents of its own
+    call), so those positions do not move."""
+
+    def __init__(self, low: Lowered, time_limit: float | None = None, mip_gap: float | None = None, cones=None):
         self.low = low
         m = low.model
         self.h = from_linopy(m)
@@ -63,7 +83,12 @@ class Resident:
         if mip_gap is not None:
             set_option(self.h, "mip_rel_gap", float(mip_gap))
         self.time_limit = time_limit
+        self.mip_gap = mip_gap
         self._start: np.ndarray | None = None
+        self.cones = cones
+        self.cone_cols = None if cones is None else cones.columns(m)
+        self.cone_rounds = 0
+        self.cone_cuts = 0
 
     # ------------------------------------------------------------------ positions
     def cols(self, var) -> np.ndarray:
@@ -118,7 +143,9 @@ class Resident:
     # ------------------------------------------------------------------ solving
     def solve(self) -> Outcome:
         """Run within the time limit. A model with integers starts from the last point found (HiGHS repairs or
-        drops a start that the changed numbers made infeasible)."""
+        drops a start that the changed numbers made infeasible). With cones: tangents until they are met."""
+        if self.cones is not None:
+            return self.solve_cones()
         if self.integers and self._start is not None:
             self.h.setSolution(new_solution(self._start))
         t0 = time.perf_counter()
@@ -136,6 +163,24 @@ class Resident:
         if status == TIME_LIMIT:
             return Outcome("time limit", None, seconds)
         return Outcome(status_text(self.h, status).lower(), None, seconds)
+
+    def solve_cones(self, mip_gap: float | None = None) -> Outcome:
+        """One solve meeting the cones by tangents on this model (with integers: outer_approx's integer path, its
+        relaxation's tangents found hot first); its outcome as solve's. A model whose integers were relaxed by the
+        caller is an LP to outer_approx."""
+        from ..solve import outer_approx
+
+        o = outer_approx.solve(self.h, self.cones, self.cone_cols, self.time_limit,
+                               self.mip_gap if mip_gap is None else mip_gap)
+        self.cone_rounds += o.rounds
+        self.cone_cuts += o.cuts
+        seconds = float(sum(o.seconds.values()))
+        if o.feasible and o.col_value is not None and o.status in ("optimal", "time limit"):
+            x = o.col_value.copy()
+            self._start = x
+            return Outcome("optimal" if o.status == "optimal" else "time limit (feasible)", x, seconds, o.mip_gap)
+        # "no convergence" (too many rounds) is not a point the study uses, like a time limit without one
+        return Outcome(o.status.replace("infeasible_or_unbounded", "infeasible"), None, seconds)
 
     def value(self, x: np.ndarray, col: int) -> float:
         return float(x[col])
