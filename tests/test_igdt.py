@@ -258,3 +258,39 @@ def test_cli_igdt_end_to_end(tmp_path):
     r = runner.invoke(main, ["igdt", str(model), "--uncertain", "pv_pu", "-o", str(tmp_path / "x")])
     assert r.exit_code == 1 and "E0802" in r.output
     assert not (tmp_path / "x").exists()
+
+
+# a SOC branch flow with capacitor steps (the same as tests/test_pareto.py's, its wind uncertain)
+SOC_DAY = """use stdlib
+horizon 3 steps of 1 h
+profile shape = [0.5, 1.0, 0.8]
+uncertain profile wind = [0.9, 0.1, 0.5]
+network dn {{
+    base 1 MVA, 12.66 kV
+    voltage 0.93 .. 1.07 pu
+    formulation distflow_socp(accuracy = 1e-4, cones = {mode})
+    buses 1 .. 4
+    slack 1 buys at 1 yuan/kWh
+    line 1 - 2: r = 1.2 ohm, x = 0.8 ohm
+    line 2 - 3: r = 2.0 ohm, x = 1.5 ohm
+    line 3 - 4: r = 2.5 ohm, x = 1.8 ohm
+    load 3: p = 900 kW * shape, q = 500 kvar * shape
+    load 4: p = 700 kW * shape, q = 400 kvar * shape
+    at 4: wt = Wind(p_max = 600 kW, profile = wind)
+    at 4: cb = CapacitorBank(q_step = 150 kvar, units = 2, max_switches = 2)
+    at 3: bat = Storage(electricity, capacity = 800 kWh, p_max = 300 kW)
+}}
+"""
+
+
+def test_lazy_cones_give_the_lift_radii():
+    """A SOC branch flow with capacitor steps: the radii with the cones met by tangents on the resident models
+    (cones = lazy) are the lift's within the cones' accuracy (1e-4)."""
+    def radii(mode):
+        return mgdsl.loads(SOC_DAY.format(mode=mode)).igdt(["wind"], budgets=[0.01, 0.03])
+
+    lazy, lift = radii("lazy"), radii("lift")
+    assert lazy.settings["cone_tangents"] > 0 and "cone_tangents" not in lift.settings
+    assert lazy.settings["relaxation_first"] == {"certified": 4, "milp": 0}
+    np.testing.assert_allclose(lazy.curve["alpha"].values, lift.curve["alpha"].values, rtol=1e-4)
+    assert np.all(lazy.curve["alpha"].values > 0.03)
