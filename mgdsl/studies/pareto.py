@@ -43,6 +43,7 @@ DELTA = 1e-4             # weight of the bounded objectives (normalized) beside 
 LOSS_SAFETY = 2.0        # the automatic loss weight, in multiples of the largest gain of vdi per kWh of loss
 ESCALATIONS = 3          # re-solves of a point whose fictitious losses remain, each with 100 times the loss weight
 LEXICOGRAPHIC_TOLERANCE = 1e-9   # relative slack of an objective held at its optimum (payoff table, second pass)
+CONE_TOLERANCES = (1e-7, 1e-5, 1e-4)    # the same slack widened, cones by tangents (second pass, if infeasible)
 GRIDS = ("full", "diagonal")
 
 Progress = Callable[[str], None]
@@ -498,11 +499,15 @@ def pareto(system, minimize: str, bound: Sequence[str], points: int = 10, grid: 
     extreme_results: dict[str, Results] = {}
     notes: list[str] = []
     for k in names:
-        held = first[k][k] + LEXICOGRAPHIC_TOLERANCE * max(abs(first[k][k]), rng[k])
-        study.bound(k, held)
         others = {j: 1.0 / rng[j] for j in names if j != k}
-        out, _ = _solve_exact(study, others, say, f"payoff: {k} held at its optimum, the others minimized",
-                              scale_vdi=1.0 / rng.get("vdi", 1.0))
+        # with the cones met by tangents, the first optimum meets them only within their accuracy, and the tangents
+        # this pass adds may cut it off: the slack widens (to the cones' order of accuracy) while that is so
+        for tol in (LEXICOGRAPHIC_TOLERANCE,) + (CONE_TOLERANCES if study.res.cones is not None else ()):
+            study.bound(k, first[k][k] + tol * max(abs(first[k][k]), rng[k]))
+            out, _ = _solve_exact(study, others, say, f"payoff: {k} held at its optimum, the others minimized",
+                                  scale_vdi=1.0 / rng.get("vdi", 1.0))
+            if out.status != "infeasible":
+                break
         study.bound(k, np.inf)
         x = out.x if out.ok else xs[k]
         if not out.ok:
