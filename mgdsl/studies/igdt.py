@@ -46,7 +46,7 @@ from ..results import Results, collect
 from ..solve.centralized import solve_lowered
 from .output import figure, plain, write_csv, write_json
 from .relaxed import RelaxedFirst
-from .resident import Resident, lazy_cones
+from .resident import Resident, lazy_cones, lift_if_large
 
 MODES = ("robust", "opportunity")
 ROBUST_CAP = 1.0          # a robust radius of 1: the budget holds with the uncertain profiles anywhere down to 0
@@ -467,7 +467,7 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
         raise ValueError(f"budgets must be non-negative fractions (0.05 for 5 %), not {budgets!r}")
     names = _names(ir, uncertain)
     t0 = time.perf_counter()
-    low, cones = lazy_cones(ir)          # a SOC branch flow's cones met by tangents on the resident models
+    low, cones = lazy_cones(ir, keep=True)     # a SOC branch flow's cones met by tangents (the base case at least)
     timings = {"lower": time.perf_counter() - t0}
     if low.model.is_quadratic:
         obj = ir.objective
@@ -478,6 +478,7 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
     info = solve_lowered(low, time_limit=time_limit, mip_gap=mip_gap, cones="lazy" if cones is not None else None)
     if cones is not None and low.network.cones is None:     # the base case fell back to the lift: so do the studies
         cones = None
+    cones = lift_if_large(low, cones)
     B = info.objective
     base = collect(low)
     base.summary = {"model": ir.main_file, "study": "igdt", "what": "base case (the forecast)",

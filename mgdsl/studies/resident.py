@@ -32,10 +32,14 @@ from ..results import Results, collect
 OK = ("optimal", "time limit (feasible)")       # statuses whose point is used
 
 
-def lazy_cones(ir):
+LIFT_ROWS_PER_CONE = 30     # the polyhedral lift's rows per cone (about 60 per line and step, two cones each)
+
+
+def lazy_cones(ir, keep: bool = False):
     """The system lowered for a study on a resident model: a SOC branch flow's cones described (met by tangents,
     Resident's `cones`) unless the network asks for `cones = lift`, which writes the polyhedral lift (about 60 rows
-    per line and step). Returns (lowered, cones or None)."""
+    per line and step), or the model is large (lift_if_large; `keep`: decided later by the caller). Returns
+    (lowered, cones or None)."""
     from ..lower.formulations.distflow_socp import cone_mode
 
     low = lower_system(ir, solver_cones=True)
@@ -43,7 +47,22 @@ def lazy_cones(ir):
     if cones is not None and cone_mode(low.network.net) == "lift":
         cones.lift()
         low.network.cones = cones = None
-    return low, cones
+    return low, (cones if keep else lift_if_large(low, cones))
+
+
+def lift_if_large(low, cones):
+    """The cones written as the lift when that makes a relaxation of HiPO's size (studies/relaxed.py IPM_ROWS), else
+    kept for tangents. Measured on the 94-bus whole day: with IGDT's robust rows each round of tangents took the dual
+    simplex 5-44 s, and the first budget reached its 900 s limit, where HiPO solves the lift's relaxation in ~110 s;
+    over hours 17-20 (below the threshold) tangents made the study 8 times cheaper."""
+    from ..highs import hipo_available
+    from .relaxed import IPM_ROWS
+
+    if cones is None or not hipo_available() or low.model.ncons + LIFT_ROWS_PER_CONE * len(cones) < IPM_ROWS:
+        return cones
+    cones.lift()
+    low.network.cones = None
+    return None
 
 
 @dataclass
