@@ -167,7 +167,8 @@ def test_atc_with_cluster_children_reaches_the_centralized_cost():
     """ATC with the clusters as children (~8 min) against the centralized optimum. Measured (docs/case94.md): +0.13 %
     with active power only, +0.56 % with reactive power at the switches, both converged at tolerance 1e-3. The
     lossless paths that the links between microgrids open beside the feeder make the flows degenerate; the 0.1 %
-    that ATC reaches on tree-shaped cases is not reached here, so this bounds the gap at 1 % (a regression guard)."""
+    that ATC reaches on tree-shaped cases is not reached with the default weights, so this bounds the gap at 1 % (a
+    regression guard); `max_weight 0.3` closes it (-0.012 % in 95 iterations, docs/case94.md)."""
     system = mgdsl.load(MODEL)
     central = system.solve(mip_gap=1e-4).objective
     run = system.solve_atc(system.atc_options(children="clusters"))
@@ -177,13 +178,14 @@ def test_atc_with_cluster_children_reaches_the_centralized_cost():
 
 @pytest.mark.slow
 def test_full_day_pareto_front_finishes():
-    """The whole-day front of docs/case94.md (vdi minimized, losses and cost bounded, on the diagonal): its
-    relaxations are solved by HiPO (studies/relaxed.py), so it finishes (5 points: 45 min at load 10 on 2 cores,
-    its first two epsilons infeasible). With 7 points, at least 4 are feasible; none is dominated, and every point is
-    exact (no fictitious losses)."""
-    front = mgdsl.load(MODEL).pareto("vdi", ["losses", "cost"], points=7, grid="diagonal", mip_gap=1e-3)
+    """The whole-day front of docs/case94.md as measured there (vdi minimized, losses and cost bounded, 5 points on
+    the diagonal, 900 s per solve, MIP gap 1e-3): its relaxations are solved by HiPO (studies/relaxed.py), so it
+    finishes (45 min at load 10 on 2 cores) with its first two epsilons infeasible and 3 points solved; none is
+    dominated, and every point is exact (no fictitious losses)."""
+    front = mgdsl.load(MODEL).pareto("vdi", ["losses", "cost"], points=5, grid="diagonal", time_limit=900,
+                                     mip_gap=1e-3)
     solved = front.solved
-    assert len(solved) >= 4
+    assert len(solved) >= 3
     assert not front.points["dominated"].values.any()
     assert front.points["exact"].values[solved].all()
     assert front.best["vdi"] < front.worst["vdi"] and front.compromise is not None
