@@ -478,7 +478,6 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
     info = solve_lowered(low, time_limit=time_limit, mip_gap=mip_gap, cones="lazy" if cones is not None else None)
     if cones is not None and low.network.cones is None:     # the base case fell back to the lift: so do the studies
         cones = None
-    cones = lift_if_large(low, cones)
     B = info.objective
     base = collect(low)
     base.summary = {"model": ir.main_file, "study": "igdt", "what": "base case (the forecast)",
@@ -498,6 +497,7 @@ def igdt(system, uncertain: Sequence[str] | None = None, budgets: Sequence[float
             notes.append(f"uncertain profile `{n}` changes nothing in the model: it does not limit the radius")
     say("where the profiles enter: " + "; ".join(
         f"{n}: " + (", ".join(f"{c} numbers of {t}" for t, c in reach[n].items()) or "nowhere") for n in names))
+    cones = lift_if_large(low, cones)      # after the base case is read: the lift's columns have no solution
     # the objective's value as a column z: z - objective == constant
     m = low.model
     z = m.add_variables(name="igdt.z")
