@@ -1,10 +1,10 @@
 # mgdsl: `make run` sets everything up and solves the bundled example; `make test` runs the tests.
-# Installs use the exact versions in requirements.txt (Python 3.11, Linux); `make lock` refreshes it.
+# Installs use the exact versions in requirements.lock (Python 3.11, Linux); `make lock` refreshes it.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-LOCK   := requirements.txt
+LOCK   := requirements.lock
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: setup run test grammar-snapshots test-all test-newest lint lock fmt-check bench-setup bench clean
@@ -53,7 +53,7 @@ test-newest:
 	.venv-newest/bin/python -m pip install --quiet --upgrade -e ".[dev]"
 	MGDSL_UNLOCKED=1 .venv-newest/bin/python -m pytest -q
 
-# refresh requirements.txt from the newest compatible releases; run `make test` after it and commit both
+# refresh requirements.lock from the newest compatible releases; run `make test` after it and commit both
 lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock

@@ -1,4 +1,4 @@
-"""The environment the tests run in is the locked one (requirements.txt): a drift is a clear failure here,
+"""The environment the tests run in is the locked one (requirements.lock): a drift is a clear failure here,
 not a hang or a changed number somewhere else. `make test-newest` sets MGDSL_UNLOCKED=1 to skip it."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-LOCK = Path(__file__).resolve().parent.parent / "requirements.txt"
+LOCK = Path(__file__).resolve().parent.parent / "requirements.lock"
 # solver and modelling layer: a different release changes results or hangs (highspy 1.16 did), so these
 # must be installed and exact
 CRITICAL = ("highspy", "highspy-extras", "linopy", "xarray", "numpy", "lark")
@@ -28,7 +28,7 @@ def locked() -> dict[str, str]:
         line = line.split("#", 1)[0].strip()
         if line:
             name, _, version = line.partition("==")
-            assert version, f"requirements.txt: {line!r} is not an exact pin"
+            assert version, f"requirements.lock: {line!r} is not an exact pin"
             pins[_normal(name)] = version.strip()
     return pins
 
@@ -36,14 +36,14 @@ def locked() -> dict[str, str]:
 def test_lock_pins_the_critical_packages():
     pins = locked()
     missing = [p for p in CRITICAL if p not in pins]
-    assert not missing, f"requirements.txt does not pin {missing}; run `make lock`"
+    assert not missing, f"requirements.lock does not pin {missing}; run `make lock`"
 
 
 @pytest.mark.parametrize("package", CRITICAL)
 def test_critical_package_is_the_locked_version(package):
     want = locked()[package]
     have = metadata.version(package)
-    assert have == want, (f"{package} {have} is installed but requirements.txt pins {want}: "
+    assert have == want, (f"{package} {have} is installed but requirements.lock pins {want}: "
                           f"recreate the environment with `make clean setup` (or `make lock` to move the lock)")
 
 
@@ -56,4 +56,4 @@ def test_every_installed_locked_package_matches():
             continue  # an extra that this environment did not install (bench)
         if have != want:
             drift.append(f"{name} {have} (locked {want})")
-    assert not drift, "installed versions differ from requirements.txt: " + ", ".join(drift)
+    assert not drift, "installed versions differ from requirements.lock: " + ", ".join(drift)
