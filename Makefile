@@ -59,7 +59,8 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip setuptools wheel
 	.venv-lock/bin/python -m pip install --quiet -e ".[dev,bench]"
-	( echo "# The lock file: exact versions mgdsl is tested with (Python 3.11, Linux x86_64). Made by \`make lock\`; do not edit."; \
+	( echo "# The lock file: the exact version (==) of every direct and transitive dependency mgdsl is tested with (Python 3.11,"; \
+	  echo "# Linux x86_64); \`make\` and CI (.ci/run) install only these. Made by \`make lock\`; do not edit by hand."; \
 	  .venv-lock/bin/python -m pip freeze --all --exclude-editable | grep -v '^-e ' ) > $(LOCK).tmp
 	mv $(LOCK).tmp $(LOCK)
 	rm -rf .venv-lock
