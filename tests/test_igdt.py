@@ -19,6 +19,8 @@ from mgdsl.studies import resident as resident_module
 from mgdsl.syntax.parser import parse_text
 from mgdsl.syntax.printer import format_module
 
+from .test_pareto import SOC_DAY as PARETO_SOC_DAY
+
 # One step; 100 kW of wind available at 0.8 p.u., a 100 kW load, purchases at 1 yuan/kWh: the base case buys 20 kW
 # (20 yuan). With the wind at (1 - a) 0.8 the purchase is 20 + 80 a, so the budget 20 (1 + s) holds up to a = s / 4;
 # with (1 + a) 0.8 it is 20 - 80 a, down to 20 (1 - s) at a = s / 4 as well.
@@ -260,27 +262,8 @@ def test_cli_igdt_end_to_end(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-# a SOC branch flow with capacitor steps (the same as tests/test_pareto.py's, its wind uncertain)
-SOC_DAY = """use stdlib
-horizon 3 steps of 1 h
-profile shape = [0.5, 1.0, 0.8]
-uncertain profile wind = [0.9, 0.1, 0.5]
-network dn {{
-    base 1 MVA, 12.66 kV
-    voltage 0.93 .. 1.07 pu
-    formulation distflow_socp(accuracy = 1e-4, cones = {mode})
-    buses 1 .. 4
-    slack 1 buys at 1 yuan/kWh
-    line 1 - 2: r = 1.2 ohm, x = 0.8 ohm
-    line 2 - 3: r = 2.0 ohm, x = 1.5 ohm
-    line 3 - 4: r = 2.5 ohm, x = 1.8 ohm
-    load 3: p = 900 kW * shape, q = 500 kvar * shape
-    load 4: p = 700 kW * shape, q = 400 kvar * shape
-    at 4: wt = Wind(p_max = 600 kW, profile = wind)
-    at 4: cb = CapacitorBank(q_step = 150 kvar, units = 2, max_switches = 2)
-    at 3: bat = Storage(electricity, capacity = 800 kWh, p_max = 300 kW)
-}}
-"""
+# a SOC branch flow with capacitor steps: tests/test_pareto.py's, its wind uncertain
+SOC_DAY = PARETO_SOC_DAY.replace("profile wind =", "uncertain profile wind =")
 
 
 def test_lazy_cones_give_the_lift_radii():
