@@ -115,16 +115,7 @@ class RelaxedFirst:
                 return Outcome("optimal", y, time.perf_counter() - t0, 0.0)
             res._start = np.where(np.isin(np.arange(len(x)), self.ints), np.round(x), x)
         # no certificate (or the relaxation did not solve: the MILP reports why): the MILP, then back to the LP
-        left = None if res.time_limit is None else max(1.0, res.time_limit - (time.perf_counter() - t0))
-        limit, res.time_limit = res.time_limit, left
-        self._restore()
-        try:
-            out = res.solve()
-        finally:
-            res.time_limit = limit
-            self._relax()
-        self.stats["milp"] += 1
-        return Outcome(out.status, out.x, time.perf_counter() - t0, out.mip_gap)
+        return self._milp(res.solve, t0)
 
     def _solve_cones(self, t0: float) -> Outcome:
         res = self.res
@@ -137,11 +128,17 @@ class RelaxedFirst:
                 self.stats["certified"] += 1
                 res._start = y
                 return Outcome("optimal", y, time.perf_counter() - t0, 0.0)
+        return self._milp(res.solve_cones, t0)
+
+    def _milp(self, solve, t0: float) -> Outcome:
+        """The MILP itself by `solve` (the resident model's solve, or its solve with tangent rounds) within what is
+        left of the time limit, then the model relaxed again for the next study solve."""
+        res = self.res
         left = None if res.time_limit is None else max(1.0, res.time_limit - (time.perf_counter() - t0))
         limit, res.time_limit = res.time_limit, left
         self._restore()
         try:
-            out = res.solve_cones()
+            out = solve()
         finally:
             res.time_limit = limit
             self._relax()
