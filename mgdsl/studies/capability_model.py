@@ -120,16 +120,12 @@ class BandModel:
 
     def __init__(self, low: Lowered, groups: list[Group], time_limit=None, mip_gap=None, cones=None):
         self.low, self.groups = low, groups
-        self.res = Resident(low, time_limit, mip_gap)
-        self.mip_gap = mip_gap
         # the network's cones described, not written (lowered with solver_cones): every solve meets them by
-        # tangents added to the same HiGHS object (solve/outer_approx.py). A tangent of a convex cone is valid at
+        # tangents added to the same HiGHS object (Resident.solve_cones). A tangent of a convex cone is valid at
         # every point, so they stay from one solve to the next and later solves need few rounds or none. They come
         # after every row the study stores a position of (outer_approx prunes only the tangents of its own call).
-        self.cones = cones
-        self.cone_cols = None if cones is None else cones.columns(low.model)
-        self.cone_rounds = 0
-        self.cone_cuts = 0
+        self.res = Resident(low, time_limit, mip_gap, cones)
+        self.mip_gap = mip_gap
         self.z = self.res.cols(low.model.variables["capability.cost"])        # one per group
         tie = low.ties["mg"]
         self.tie_names = [str(x) for x in tie.indexes["tie"]]
@@ -142,26 +138,18 @@ class BandModel:
         if not self.hot:
             self.res.h.clearSolver()          # measuring what hot starts save: forget the basis
             self.res._start = None
-        out = self.res.solve() if self.cones is None else self._solve_cones(mip_gap)
+        out = self.res.solve() if self.res.cones is None else self.res.solve_cones(mip_gap)
         self.solves += 1
         self.seconds += out.seconds
         return out
 
-    def _solve_cones(self, mip_gap: float | None) -> Outcome:
-        """One solve meeting the cones by tangents on the resident model: its outcome as Resident.solve's."""
-        from ..solve import outer_approx
+    @property
+    def cone_rounds(self) -> int:
+        return self.res.cone_rounds
 
-        res = self.res
-        o = outer_approx.solve(res.h, self.cones, self.cone_cols, res.time_limit,
-                               self.mip_gap if mip_gap is None else mip_gap)
-        self.cone_rounds += o.rounds
-        self.cone_cuts += o.cuts
-        seconds = float(sum(o.seconds.values()))
-        if o.feasible and o.col_value is not None and o.status in ("optimal", "time limit"):
-            return Outcome("optimal" if o.status == "optimal" else "time limit (feasible)", o.col_value.copy(),
-                           seconds, o.mip_gap if res.integers else None)
-        # "no convergence" (too many rounds) is not a point the study uses, like a time limit without one
-        return Outcome(o.status.replace("infeasible_or_unbounded", "infeasible"), None, seconds)
+    @property
+    def cone_cuts(self) -> int:
+        return self.res.cone_cuts
 
     def economic(self) -> tuple[Outcome, np.ndarray]:
         """Every group's own economic dispatch at once (the groups share nothing here): the costs per group."""
